@@ -1,0 +1,132 @@
+"""The INT8 calibration set: class-balanced, seeded, drawn from the CIFAR-10 train split only.
+
+Saved beside the artifacts and reused while its key (checkpoint sha256, dataset files, chosen
+indices, preprocessing) is unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
+from alexnet_edge.runtime.errors import CalibrationError
+from alexnet_edge.runtime.fileio import atomic_output
+from alexnet_edge.runtime.preprocess import normalize_uint8
+
+from .cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
+
+DEFAULT_CALIB_SIZE = 512
+DEFAULT_CALIB_FILES: tuple[str, ...] = ("data_batch_1",)
+MIN_RECOMMENDED = 300
+PREPROCESSING_ID = f"rgb/255,mean={list(MEAN)},std={list(STD)},nchw,float32"
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    images: np.ndarray  # float32 [N,3,32,32], normalized exactly like inference inputs
+    labels: np.ndarray
+    indices: np.ndarray  # into the concatenation of ``files``
+    files: tuple[str, ...]
+    seed: int
+    key: str
+    reused: bool
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "size": len(self),
+            "files": list(self.files),
+            "seed": self.seed,
+            "key": self.key,
+            "per_class": np.bincount(self.labels, minlength=NUM_CLASSES).tolist(),
+            "preprocessing": PREPROCESSING_ID,
+        }
+
+
+def select_balanced(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` indices, as equal per class as possible, drawn without replacement with ``seed``."""
+    rng = np.random.default_rng(seed)
+    per_class = [size // NUM_CLASSES + (1 if c < size % NUM_CLASSES else 0) for c in range(NUM_CLASSES)]
+    chosen = []
+    for cls, count in enumerate(per_class):
+        pool = np.flatnonzero(labels == cls)
+        if count > len(pool):
+            raise CalibrationError(f"calibration size {size} needs {count} images of class {cls}, only {len(pool)} there")
+        chosen.append(rng.choice(pool, size=count, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def _key(files: Sequence[str], indices: np.ndarray, checkpoint_sha256: str) -> str:
+    payload = json.dumps(
+        {
+            "checkpoint_sha256": checkpoint_sha256,
+            "files": {name: PUBLISHED_MD5[name] for name in files},
+            "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest(),
+            "preprocessing": PREPROCESSING_ID,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def validate_request(size: int, files: Sequence[str], *, batch_size: int) -> None:
+    if size <= 0:
+        raise CalibrationError(f"calibration set is empty (--calib-size {size}); use at least {MIN_RECOMMENDED}")
+    if size < batch_size:
+        raise CalibrationError(f"calibration size {size} is smaller than one calibration batch ({batch_size})")
+    bad = [f for f in files if f not in TRAIN_BATCHES]
+    if bad:
+        raise CalibrationError(f"calibration draws from the train split only; {', '.join(bad)} is not a train batch")
+    if size < MIN_RECOMMENDED:
+        warnings.warn(
+            f"calibration size {size} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2
+        )
+
+
+def build_calibration_set(
+    data_root: str | Path,
+    *,
+    size: int = DEFAULT_CALIB_SIZE,
+    seed: int = 0,
+    files: Sequence[str] = DEFAULT_CALIB_FILES,
+    checkpoint_sha256: str,
+    cache_dir: str | Path,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> CalibrationSet:
+    """Choose, preprocess and save the set; reuse the saved one when its key matches."""
+    from tqdm.auto import tqdm
+
+    validate_request(size, files, batch_size=batch_size)
+    split = load_split(data_root, files)  # md5-checked
+    if size > len(split):
+        raise CalibrationError(f"calibration size {size} exceeds the {len(split)} images in {', '.join(files)}")
+    indices = select_balanced(split.labels, size, seed)
+    key = _key(files, indices, checkpoint_sha256)
+    cache = Path(cache_dir) / f"calib_set.{key[:16]}.npz"
+    if cache.is_file():
+        with np.load(cache) as saved:
+            if str(saved["key"]) == key and np.array_equal(saved["indices"], indices):
+                return CalibrationSet(saved["images"], saved["labels"], indices, tuple(files), seed, key, True)
+    chunks = range(0, size, batch_size)
+    images = np.concatenate(
+        [
+            normalize_uint8(split.images[indices[i : i + batch_size]])
+            for i in tqdm(chunks, desc="calibration set", unit="batch", disable=not progress, leave=False)
+        ]
+    )
+    labels = split.labels[indices]
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with atomic_output(cache) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, images=images, labels=labels, indices=indices, key=np.array(key))
+    return CalibrationSet(images, labels, indices, tuple(files), seed, key, False)

@@ -1,0 +1,130 @@
+"""Calibration tables: per-tensor activation ranges from onnxruntime's calibrators.
+
+A table is keyed by the FP32 model's sha256, the calibration set's key and the method; it is
+reused while all three match and recomputed when any changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from alexnet_edge.runtime.constants import INPUT_NAME
+from alexnet_edge.runtime.errors import CalibrationError
+from alexnet_edge.runtime.fileio import sha256_file, write_json
+
+from .calib_set import CalibrationSet
+
+TABLE_FORMAT = "alexnet-edge-calibration/1"
+METHODS = ("percentile", "entropy", "minmax")
+DEFAULT_METHOD = "percentile"
+
+
+@dataclass(frozen=True)
+class CalibrationTable:
+    method: str
+    key: str
+    tensors: dict  # onnxruntime TensorsData.to_dict()
+    path: Path
+    reused: bool
+
+
+def ort_method(method: str):
+    from onnxruntime.quantization import CalibrationMethod
+
+    mapping = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    if method not in mapping:
+        raise CalibrationError(f"unknown calibration method {method!r}; choose one of {', '.join(METHODS)}")
+    return mapping[method]
+
+
+def table_key(model_sha256: str, calib_set: CalibrationSet, method: str) -> str:
+    payload = json.dumps({"model": model_sha256, "set": calib_set.key, "method": method}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class _Batches:
+    """onnxruntime CalibrationDataReader over an in-memory array."""
+
+    def __init__(self, images, batch_size: int, progress: bool):
+        from tqdm.auto import tqdm
+
+        self._starts = iter(range(0, len(images), batch_size))
+        self._images = images
+        self._batch_size = batch_size
+        self._bar = tqdm(total=len(images), desc="calibrating", unit="img", disable=not progress, leave=False)
+
+    def get_next(self):
+        start = next(self._starts, None)
+        if start is None:
+            self._bar.close()
+            return None
+        batch = self._images[start : start + self._batch_size]
+        self._bar.update(len(batch))
+        return {INPUT_NAME: batch}
+
+
+def calibrate(
+    model_path: str | Path,
+    calib_set: CalibrationSet,
+    *,
+    method: str = DEFAULT_METHOD,
+    table_path: str | Path,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> CalibrationTable:
+    """Compute (or reuse) the activation ranges of ``model_path`` on ``calib_set``."""
+    calibrate_method = ort_method(method)
+    model_sha256 = sha256_file(model_path)
+    key = table_key(model_sha256, calib_set, method)
+    table_path = Path(table_path)
+    if table_path.is_file():
+        try:
+            saved = json.loads(table_path.read_text())
+        except (OSError, json.JSONDecodeError):
+            saved = {}
+        if saved.get("format") == TABLE_FORMAT and saved.get("key") == key:
+            return CalibrationTable(method, key, saved["tensors"], table_path, True)
+
+    from onnxruntime.quantization import create_calibrator
+    from onnxruntime.quantization.calibrate import CalibrationCacheEncoder
+
+    # Histogram methods look at |x| so the ranges come out symmetric, as TensorRT's int8 needs.
+    extra = {"symmetric": True} if method != "minmax" else {}
+    with tempfile.TemporaryDirectory(prefix="alexnet-calib-") as tmp:
+        calibrator = create_calibrator(
+            Path(model_path),
+            [],
+            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
+            calibrate_method=calibrate_method,
+            extra_options=extra,
+        )
+        # onnxruntime prints its progress to stdout; keep stdout for the report.
+        with contextlib.redirect_stdout(sys.stderr if progress else io.StringIO()):
+            calibrator.collect_data(_Batches(calib_set.images, batch_size, progress))
+            ranges = calibrator.compute_data()
+        del calibrator
+    # Plain JSON (onnxruntime's own encoder), readable back by TensorsData.from_dict.
+    tensors = json.loads(json.dumps(ranges, cls=CalibrationCacheEncoder))
+    write_json(
+        table_path,
+        {
+            "format": TABLE_FORMAT,
+            "key": key,
+            "method": method,
+            "model_sha256": model_sha256,
+            "calibration_set": calib_set.describe(),
+            "tensors": tensors,
+        },
+    )
+    return CalibrationTable(method, key, tensors, table_path, False)

@@ -1,0 +1,121 @@
+"""The network as data: layer specs, and the shape walk that checks an input size before torch sees it.
+
+Kept free of torch so ``alexnet-inspect`` and the input-size guard run anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE, NUM_CLASSES
+from alexnet_edge.runtime.errors import InputSizeError
+
+
+@dataclass(frozen=True)
+class Layer:
+    kind: str  # "conv" | "relu" | "maxpool" | "dropout" | "linear" | "flatten"
+    in_ch: int = 0
+    out_ch: int = 0
+    kernel: int = 0
+    stride: int = 1
+    padding: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "conv":
+            return f"Conv2d({self.in_ch}, {self.out_ch}, k={self.kernel}, s={self.stride}, p={self.padding})"
+        if self.kind == "maxpool":
+            return f"MaxPool2d({self.kernel}, stride={self.stride})"
+        if self.kind == "linear":
+            return f"Linear({self.in_ch}, {self.out_ch})"
+        return {"relu": "ReLU", "dropout": "Dropout(0.5)", "flatten": "Flatten"}[self.kind]
+
+
+def _conv(i, o, k, s, p):
+    return Layer("conv", i, o, k, s, p)
+
+
+RELU, POOL, DROP = Layer("relu"), Layer("maxpool", kernel=3, stride=2), Layer("dropout")
+_TAIL = (
+    RELU, POOL,
+    _conv(64, 192, 5, 1, 2), RELU, POOL,
+    _conv(192, 384, 3, 1, 1), RELU,
+    _conv(384, 256, 3, 1, 1), RELU,
+    _conv(256, 256, 3, 1, 1), RELU, POOL,
+)  # fmt: skip
+FEATURES: dict[str, tuple[Layer, ...]] = {
+    # The seed's corrected first block for 32x32 input.
+    "cifar": (_conv(3, 64, 5, 1, 2), *_TAIL),
+    # The seed's original 224-style first block: too aggressive for 32x32.
+    "original": (_conv(3, 64, 11, 4, 2), *_TAIL),
+}
+VARIANTS = tuple(FEATURES)
+FEATURE_CHANNELS = 256
+HIDDEN = 4096
+
+
+def classifier_layers(flatten: int) -> tuple[Layer, ...]:
+    return (
+        DROP, Layer("linear", flatten, HIDDEN), RELU,
+        DROP, Layer("linear", HIDDEN, HIDDEN), RELU,
+        Layer("linear", HIDDEN, NUM_CLASSES),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    name: str  # state_dict prefix, e.g. "features.0"
+    layer: Layer
+    out_shape: tuple[int, ...]  # without the batch axis
+    params: int
+    macs: int
+
+
+def _window_out(size: int, layer: Layer) -> int:
+    return (size + 2 * layer.padding - layer.kernel) // layer.stride + 1
+
+
+def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShape]:
+    """Output shape, parameters and multiply-accumulates of every layer for one image.
+
+    Raises InputSizeError naming the first layer whose window does not fit its input map.
+    """
+    if variant not in FEATURES:
+        raise InputSizeError(
+            f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}", layer="", in_size=input_size, window=0
+        )
+    if input_size < 1:
+        raise InputSizeError(f"input size must be positive, got {input_size}", layer="input", in_size=input_size, window=0)
+    rows: list[LayerShape] = []
+    channels, size = CHANNELS, input_size
+    for index, layer in enumerate(FEATURES[variant]):
+        name = f"features.{index}"
+        params = macs = 0
+        if layer.kind in ("conv", "maxpool"):
+            padded = size + 2 * layer.padding
+            if padded < layer.kernel:
+                raise InputSizeError(
+                    f"{variant} net cannot take {input_size}x{input_size} input: {name} {layer.describe()} "
+                    f"gets a {size}x{size} map, smaller than its {layer.kernel}x{layer.kernel} window",
+                    layer=name,
+                    in_size=size,
+                    window=layer.kernel,
+                )
+            size = _window_out(size, layer)
+        if layer.kind == "conv":
+            channels = layer.out_ch
+            params = layer.out_ch * (layer.in_ch * layer.kernel**2 + 1)
+            macs = size * size * layer.out_ch * layer.in_ch * layer.kernel**2
+        rows.append(LayerShape(name, layer, (channels, size, size), params, macs))
+    flatten = channels * size * size
+    rows.append(LayerShape("flatten", Layer("flatten"), (flatten,), 0, 0))
+    for index, layer in enumerate(classifier_layers(flatten)):
+        params = macs = 0
+        width = rows[-1].out_shape[0]
+        if layer.kind == "linear":
+            params, macs, width = layer.out_ch * (layer.in_ch + 1), layer.in_ch * layer.out_ch, layer.out_ch
+        rows.append(LayerShape(f"classifier.{index}", layer, (width,), params, macs))
+    return rows
+
+
+def flatten_size(variant: str = "cifar", input_size: int = INPUT_SIZE) -> int:
+    return next(r.out_shape[0] for r in walk(variant, input_size) if r.name == "flatten")

@@ -1,0 +1,122 @@
+"""``export-alexnet`` and ``alexnet-inspect``: parse options into API objects and call the API."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.precision import Precision
+
+from .architecture import VARIANTS, flatten_size, walk
+
+CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS, without importing onnxruntime here
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to export; without it, train one first")
+@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("data"), show_default=True,
+              help="folder holding cifar-10-batches-py/")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True)
+@click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
+@click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
+@click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
+@click.option("--calib-size", type=int, default=512, show_default=True, help="class-balanced train images for INT8 calibration")
+@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="percentile", show_default=True)
+@click.option("--calib-seed", type=int, default=0, show_default=True)
+@click.option("--calib-batches", default="data_batch_1", show_default=True, help="comma-separated train batch files to draw from")
+@click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
+@click.option("--no-bench", is_flag=True, help="skip latency measurement")
+@click.option("--batch-sizes", default="1,8,32,256", show_default=True, help="latency batch sizes")
+@click.option("--engines/--no-engines", default=True, show_default=True, help="build TensorRT engines when TensorRT and a GPU are present")
+@click.option("--min-batch", type=int, default=1, show_default=True)
+@click.option("--opt-batch", type=int, default=32, show_default=True)
+@click.option("--max-batch", type=int, default=256, show_default=True)
+@click.option("--workspace-mb", type=int, default=1024, show_default=True)
+@click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None, help="TensorRT timing cache [default: OUT/timing.cache]")
+@click.option("--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)")
+@click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines")
+@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus", "same_compute_capability"]), default="none", show_default=True)
+@click.option("--tolerance", "tolerances", multiple=True, metavar="PREC.FIELD=N", help="override a tolerance, e.g. int8.min_top1_agreement=0.99")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]")
+@click.option("--train-size", type=click.IntRange(min=1), default=None, help="train on only the first N train images")
+@click.option("--train-batches", default=None, help="comma-separated train batch files [default: data_batch_1..5]")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+@one_line_errors
+def export_alexnet(**opts) -> None:
+    """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
+    against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
+    from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
+    from alexnet_edge.runtime.compare import parse_tolerance_overrides
+
+    from .pipeline import PipelineConfig, run
+    from .train import recipe_from_options
+
+    precisions = [Precision.FP32] + [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
+    out_dir = opts["out_dir"]
+    engine = EngineBuildConfig(
+        min_batch=opts["min_batch"], opt_batch=opts["opt_batch"], max_batch=opts["max_batch"],
+        workspace_mb=opts["workspace_mb"], timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
+        dla_core=opts["dla_core"], version_compatible=opts["version_compatible"],
+        hardware_compatibility=opts["hardware_compatibility"],
+    )  # fmt: skip
+    for precision in precisions:
+        engine.validate(precision)
+    config = PipelineConfig(
+        data_root=opts["data_root"], out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
+        precisions=tuple(precisions), opset=opts["opset"], calib_size=opts["calib_size"],
+        calib_method=opts["calib_method"], calib_seed=opts["calib_seed"],
+        calib_files=tuple(_csv(opts["calib_batches"])), bench=not opts["no_bench"],
+        batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
+        engines="auto" if opts["engines"] else "off", engine=engine,
+        tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
+        recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
+                                   train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
+        progress=not opts["quiet"] and sys.stderr.isatty(),
+    )  # fmt: skip
+    result = run(config, log=lambda line: click.echo(line, err=True))
+    click.echo((out_dir / "report.md").read_text())
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"error: outside tolerance: {failure}", err=True)
+        sys.exit(1)
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_csv(text: str, option: str) -> list[int]:
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+    try:
+        values = [int(v) for v in _csv(text)]
+    except ValueError:
+        raise AlexNetEdgeError(f"{option} takes comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise AlexNetEdgeError(f"{option} needs positive batch sizes, got {text!r}")
+    return values
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--input-size", type=int, default=32, show_default=True, help="square input side in pixels")
+@click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
+              help="cifar: the 32x32 first block (Conv k5 s1 p2); original: the 224-style Conv k11 s4 p2")
+@one_line_errors
+def alexnet_inspect(input_size: int, variant: str) -> None:
+    """Print the output shape, parameters and multiply-accumulates of every layer."""
+    rows = walk(variant, input_size)
+    click.echo(f"AlexNet ({variant}) on a {input_size}x{input_size} input")
+    click.echo(f"{'layer':<14} {'op':<36} {'output':<16} {'params':>12} {'MACs':>14}")
+    click.echo(f"{'input':<14} {'':<36} {str([3, input_size, input_size]):<16} {'':>12} {'':>14}")
+    for row in rows:
+        click.echo(f"{row.name:<14} {row.layer.describe():<36} {str(list(row.out_shape)):<16} {row.params:>12,} {row.macs:>14,}")
+    spatial = [input_size] + [r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")]
+    flatten = next(r.out_shape[0] for r in rows if r.name == "flatten")
+    click.echo(f"spatial: {' -> '.join(map(str, spatial))}; flatten {flatten}")
+    if flatten != flatten_size("cifar"):
+        click.echo(f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
+                   f"this input size needs a model trained for {flatten}")
+    click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")

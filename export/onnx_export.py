@@ -1,0 +1,141 @@
+"""PyTorch -> ONNX (dynamic batch, metadata, checker) and simplification with a fallback chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+import torch
+
+from alexnet_edge.runtime.constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
+from alexnet_edge.runtime.errors import ModelFileError
+from alexnet_edge.runtime.fileio import atomic_output
+
+# TensorRT 8.6 (JetPack 5) parses ONNX up to opset 17; later versions take it too.
+DEFAULT_OPSET = 17
+
+
+def tool_versions() -> dict[str, str]:
+    import platform
+
+    versions = {"python": platform.python_version(), "torch": torch.__version__, "onnx": onnx.__version__}
+    for name in ("onnxruntime", "onnxsim", "onnxslim", "onnxconverter_common"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "unknown")
+        except ImportError:
+            pass
+    return versions
+
+
+def base_metadata(*, checkpoint_sha256: str, precision: str, opset: int) -> dict[str, object]:
+    return {
+        "model": "alexnet-cifar10",
+        "class_names": list(CLASS_NAMES),
+        "mean": list(MEAN),
+        "std": list(STD),
+        "input": f"{INPUT_NAME}: float32 [N,3,32,32], RGB/255 then (x-mean)/std",
+        "output": f"{OUTPUT_NAME}: float32 [N,10]",
+        "checkpoint_sha256": checkpoint_sha256,
+        "precision": precision,
+        "opset": opset,
+        "tool_versions": tool_versions(),
+    }
+
+
+def set_metadata(model: onnx.ModelProto, metadata: dict[str, object]) -> None:
+    """Replace or add ``metadata_props``; non-string values are stored as JSON."""
+    current = {p.key: p.value for p in model.metadata_props}
+    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    del model.metadata_props[:]
+    for key, value in current.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def read_metadata(model: onnx.ModelProto) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for prop in model.metadata_props:
+        try:
+            out[prop.key] = json.loads(prop.value)
+        except json.JSONDecodeError:
+            out[prop.key] = prop.value
+    return out
+
+
+def save_checked(model: onnx.ModelProto, path: str | Path) -> Path:
+    """Run the ONNX checker and write atomically."""
+    onnx.checker.check_model(model, full_check=True)
+    with atomic_output(path) as tmp:
+        onnx.save(model, str(tmp))
+    return Path(path)
+
+
+def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET) -> Path:
+    """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]."""
+    model = model.eval()
+    size = getattr(model, "input_size", 32)
+    example = torch.zeros(2, 3, size, size)
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes={"x": {0: batch}},
+            opset_version=opset,
+            dynamo=True,
+            external_data=False,
+            verbose=False,
+        )
+    proto = program.model_proto
+    set_metadata(proto, metadata)
+    return save_checked(proto, path)
+
+
+@dataclass(frozen=True)
+class SimplifyResult:
+    tool: str  # "onnxsim", "onnxslim" or "none"
+    note: str
+
+
+def simplify(src: str | Path, dst: str | Path) -> SimplifyResult:
+    """onnxsim, else onnxslim, else the unsimplified model: never lose the export."""
+    model = onnx.load(str(src))
+    notes = []
+    try:
+        import onnxsim
+
+        simplified, ok = onnxsim.simplify(model)
+        if not ok:
+            raise RuntimeError("onnxsim's own check failed")
+        save_checked(simplified, dst)
+        return SimplifyResult("onnxsim", f"onnxsim {onnxsim.__version__}")
+    except Exception as exc:  # ImportError or any failure inside the simplifier
+        notes.append(f"onnxsim unavailable or failed ({exc.__class__.__name__}: {str(exc)[:80]})")
+    try:
+        import onnxslim
+
+        slimmed = onnxslim.slim(model)
+        save_checked(slimmed, dst)
+        return SimplifyResult("onnxslim", "; ".join(notes + [f"fell back to onnxslim {onnxslim.__version__}"]))
+    except Exception as exc:
+        notes.append(f"onnxslim unavailable or failed ({exc.__class__.__name__})")
+    with atomic_output(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return SimplifyResult("none", "; ".join(notes + ["kept the unsimplified export"]))
+
+
+def load_onnx(path: str | Path) -> onnx.ModelProto:
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:
+        raise ModelFileError(f"{path}: not a readable ONNX model ({exc.__class__.__name__})") from None

@@ -1,0 +1,90 @@
+"""The runner interface every backend implements (Polygraphy-style: subclasses override ``*_impl``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..constants import INPUT_SIZE, NUM_CLASSES
+from ..errors import InputError
+from ..preprocess import validate_batch
+
+
+class BaseRunner(ABC):
+    """float32 [N,3,32,32] normalized images -> float32 [N,10] logits.
+
+    Use as a context manager, or call ``activate()`` / ``deactivate()`` yourself.
+    """
+
+    #: short names used in reports: "onnxruntime", "tensorrt", "torch"
+    backend: str = "base"
+
+    def __init__(self, name: str):
+        self.name = name
+        self.is_active = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def activate(self) -> "BaseRunner":
+        if self.is_active:
+            raise InputError(f"{self.name}: runner is already active")
+        self.activate_impl()
+        self.is_active = True
+        return self
+
+    def deactivate(self) -> None:
+        if not self.is_active:
+            return
+        try:
+            self.deactivate_impl()
+        finally:
+            self.is_active = False
+
+    def __enter__(self) -> "BaseRunner":
+        return self.activate()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.deactivate()
+
+    # -- inference ---------------------------------------------------------------------------
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        if not self.is_active:
+            raise InputError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
+        batch = validate_batch(batch, size=INPUT_SIZE)
+        logits = self.infer_impl(batch)
+        if logits.shape != (batch.shape[0], NUM_CLASSES):
+            raise InputError(
+                f"{self.name}: model returned shape {list(logits.shape)}, expected [{batch.shape[0]},{NUM_CLASSES}]"
+            )
+        return logits
+
+    def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
+        """Run a large array through ``infer`` in chunks; returns float32 [N,10]."""
+        from tqdm.auto import tqdm
+
+        chunks = range(0, len(images), batch_size)
+        out = [
+            self.infer(images[i : i + batch_size])
+            for i in tqdm(chunks, desc=self.name, unit="batch", disable=not progress, leave=False)
+        ]
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    # -- what the device is, for reports -----------------------------------------------------
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def device_name(self) -> str:
+        import platform
+
+        return platform.processor() or platform.machine()
+
+    # -- subclass hooks ----------------------------------------------------------------------
+    @abstractmethod
+    def activate_impl(self) -> None: ...
+
+    @abstractmethod
+    def infer_impl(self, batch: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def deactivate_impl(self) -> None: ...

@@ -1,0 +1,177 @@
+"""One TensorRT engine builder for 8.6, 10.x and 11.x.
+
+Precision comes from the ONNX model (FP16 tensors, Q/DQ nodes). Where the TensorRT version has
+strongly typed networks (10.x, 11.x) they are used and no precision flag is set; 8.6 has none, so
+there the builder sets the flag the model's precision needs (FP16, or INT8 for explicit Q/DQ).
+TensorRT is imported when a build starts, never at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from ..errors import AlexNetEdgeError, BackendUnavailableError, ModelFileError
+from ..fileio import atomic_output, sha256_file, write_bytes, write_json
+from ..precision import Precision
+from .trt_common import SIDECAR_FORMAT, current_gpu, import_cudart, import_tensorrt, sidecar_path
+
+HARDWARE_LEVELS = ("none", "ampere_plus", "same_compute_capability")
+
+
+@dataclass(frozen=True)
+class EngineBuildConfig:
+    min_batch: int = 1
+    opt_batch: int = 32
+    max_batch: int = 256
+    workspace_mb: int = 1024
+    timing_cache: Path | None = None  # read if present, written back after each build
+    dla_core: int | None = None
+    version_compatible: bool = False
+    hardware_compatibility: str = "none"
+
+    def validate(self, precision: Precision) -> None:
+        if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
+            raise AlexNetEdgeError(
+                f"batch profile must satisfy 1 <= min <= opt <= max, got {self.min_batch}/{self.opt_batch}/{self.max_batch}"
+            )
+        if self.workspace_mb < 1:
+            raise AlexNetEdgeError(f"workspace must be at least 1 MiB, got {self.workspace_mb}")
+        if self.hardware_compatibility not in HARDWARE_LEVELS:
+            raise AlexNetEdgeError(f"unknown hardware compatibility {self.hardware_compatibility!r}; choose {', '.join(HARDWARE_LEVELS)}")
+        if self.dla_core is not None:
+            if self.dla_core < 0:
+                raise AlexNetEdgeError(f"DLA core must be >= 0, got {self.dla_core}")
+            if precision is Precision.FP32:
+                raise AlexNetEdgeError("DLA runs FP16 and INT8 only: build the fp16 or int8 model for --dla-core")
+            if not self.min_batch == self.opt_batch == self.max_batch:
+                raise AlexNetEdgeError(
+                    f"DLA needs a static shape: set min = opt = max batch (got {self.min_batch}/{self.opt_batch}/{self.max_batch})"
+                )
+
+
+@dataclass(frozen=True)
+class EngineSupport:
+    ok: bool
+    reason: str
+
+
+def engine_support() -> EngineSupport:
+    """Whether engines can be built here: tensorrt imports and a CUDA GPU answers."""
+    try:
+        trt = import_tensorrt()
+        cudart = import_cudart()
+    except BackendUnavailableError as exc:
+        return EngineSupport(False, str(exc))
+    try:
+        err, count = cudart.cudaGetDeviceCount()
+    except Exception as exc:  # driver missing entirely
+        return EngineSupport(False, f"no CUDA driver ({exc.__class__.__name__})")
+    if int(err) != 0 or count < 1:
+        return EngineSupport(False, "no CUDA GPU visible")
+    return EngineSupport(True, f"TensorRT {trt.__version__}")
+
+
+def _flag(enum, name: str):
+    """A member of a TensorRT enum, or None where this version does not have it."""
+    return enum.__members__.get(name)
+
+
+def network_flags(trt) -> tuple[int, bool]:
+    """(flags for create_network, strongly_typed)."""
+    creation = trt.NetworkDefinitionCreationFlag
+    strongly = _flag(creation, "STRONGLY_TYPED")
+    if strongly is not None:
+        return 1 << int(strongly), True
+    explicit = _flag(creation, "EXPLICIT_BATCH")  # 8.x: required for ONNX; deprecated and ignored from 10.0
+    return (1 << int(explicit) if explicit is not None else 0), False
+
+
+def precision_flags(trt, precision: Precision, strongly_typed: bool) -> list:
+    """Builder flags a weakly typed network needs to run the model's precision; none when strongly typed."""
+    if strongly_typed or precision is Precision.FP32:
+        return []
+    name = {Precision.FP16: "FP16", Precision.INT8: "INT8"}[precision]
+    flag = _flag(trt.BuilderFlag, name)
+    if flag is None:
+        raise BackendUnavailableError(
+            f"TensorRT {trt.__version__} has neither strongly typed networks nor BuilderFlag.{name}"
+        )
+    return [flag]
+
+
+def _parse(trt, network, logger, onnx_path: Path) -> None:
+    parser = trt.OnnxParser(network, logger)
+    data = onnx_path.read_bytes()
+    if not parser.parse(data):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise ModelFileError(f"TensorRT could not parse {onnx_path.name}: {errors[0] if errors else 'unknown error'}")
+
+
+def build_engine(onnx_path: str | Path, engine_path: str | Path, precision: Precision, config: EngineBuildConfig = EngineBuildConfig()) -> dict:
+    """Compile ``onnx_path`` into ``engine_path`` plus its JSON sidecar; returns the sidecar."""
+    config.validate(precision)
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    if not onnx_path.is_file():
+        raise ModelFileError(f"{onnx_path}: no such ONNX model")
+    trt = import_tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flags, strongly_typed = network_flags(trt)
+    network = builder.create_network(flags)
+    _parse(trt, network, logger, onnx_path)
+
+    build_config = builder.create_builder_config()
+    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
+    flags_set = precision_flags(trt, precision, strongly_typed)
+
+    profile = builder.create_optimization_profile()
+    shape = lambda n: (n, CHANNELS, INPUT_SIZE, INPUT_SIZE)  # noqa: E731
+    profile.set_shape(INPUT_NAME, shape(config.min_batch), shape(config.opt_batch), shape(config.max_batch))
+    build_config.add_optimization_profile(profile)
+
+    if config.dla_core is not None:
+        build_config.default_device_type = trt.DeviceType.DLA
+        build_config.DLA_core = config.dla_core
+        flags_set.append(trt.BuilderFlag.GPU_FALLBACK)
+    if config.version_compatible:
+        flags_set.append(trt.BuilderFlag.VERSION_COMPATIBLE)
+    if config.hardware_compatibility != "none":
+        build_config.hardware_compatibility_level = getattr(trt.HardwareCompatibilityLevel, config.hardware_compatibility.upper())
+    for flag in flags_set:
+        build_config.set_flag(flag)
+
+    cache_bytes = config.timing_cache.read_bytes() if config.timing_cache and config.timing_cache.is_file() else b""
+    timing_cache = build_config.create_timing_cache(cache_bytes)
+    build_config.set_timing_cache(timing_cache, False)
+
+    serialized = builder.build_serialized_network(network, build_config)
+    if serialized is None:
+        raise ModelFileError(f"TensorRT failed to build an engine from {onnx_path.name} (see the TensorRT log above)")
+    write_bytes(engine_path, bytes(serialized))
+    if config.timing_cache is not None:
+        with atomic_output(config.timing_cache) as tmp:
+            tmp.write_bytes(bytes(build_config.get_timing_cache().serialize()))
+
+    gpu = current_gpu(import_cudart())
+    sidecar = {
+        "format": SIDECAR_FORMAT,
+        "tensorrt_version": trt.__version__,
+        "gpu": {"name": gpu.name, "compute_capability": gpu.compute_capability},
+        "precision": precision.value,
+        "strongly_typed": strongly_typed,
+        "builder_flags": [str(getattr(f, "name", f)) for f in flags_set],
+        "source_onnx": onnx_path.name,
+        "source_onnx_sha256": sha256_file(onnx_path),
+        "engine_sha256": sha256_file(engine_path),
+        "profile": {INPUT_NAME: {"min": list(shape(config.min_batch)), "opt": list(shape(config.opt_batch)), "max": list(shape(config.max_batch))}},
+        "build_options": {
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "hardware_compatibility"},
+            "hardware_compatibility_level": config.hardware_compatibility.upper(),
+        },
+        "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json(sidecar_path(engine_path), sidecar)
+    return sidecar

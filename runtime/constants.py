@@ -1,0 +1,30 @@
+"""The one definition of what the model expects and what its outputs mean.
+
+These are the reference checkpoint's conventions (``../shared/reference/meta.json``). Training,
+export, calibration, evaluation and the edge runtime all read them from here.
+"""
+
+from __future__ import annotations
+
+CLASS_NAMES: tuple[str, ...] = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+
+# RGB in [0, 1], then (x - MEAN) / STD per channel.
+MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
+STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
+
+INPUT_SIZE = 32
+CHANNELS = 3
+INPUT_NAME = "input"
+OUTPUT_NAME = "logits"

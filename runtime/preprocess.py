@@ -1,0 +1,85 @@
+"""Image preprocessing: the single definition used by training, calibration, evaluation and inference.
+
+uint8 RGB pixels -> float in [0, 1] -> (x - mean) / std per channel -> float32 NCHW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .constants import CHANNELS, INPUT_SIZE, MEAN, STD
+from .errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def normalize_uint8(
+    images: np.ndarray,
+    *,
+    layout: str = "NCHW",
+    mean: Sequence[float] = MEAN,
+    std: Sequence[float] = STD,
+) -> np.ndarray:
+    """Turn uint8 images ([N,3,H,W] or [N,H,W,3] by ``layout``) into the model's float32 NCHW input."""
+    if images.dtype != np.uint8:
+        raise InputError(f"expected uint8 pixels, got {images.dtype}")
+    if images.ndim != 4:
+        raise InputError(f"expected a 4-D {layout} uint8 batch, got shape {list(images.shape)}")
+    if layout == "NHWC":
+        images = images.transpose(0, 3, 1, 2)
+    elif layout != "NCHW":
+        raise InputError(f"unknown layout {layout!r}; use NCHW or NHWC")
+    if images.shape[1] != CHANNELS:
+        raise InputError(f"expected {CHANNELS} channels in {layout} layout, got shape {list(images.shape)}")
+    # Fold /255, -mean and /std into one scale and shift: one pass over the data.
+    scale = (1.0 / (255.0 * np.asarray(std, dtype=np.float32))).reshape(1, CHANNELS, 1, 1)
+    shift = (np.asarray(mean, dtype=np.float32) / np.asarray(std, dtype=np.float32)).reshape(1, CHANNELS, 1, 1)
+    out = images.astype(np.float32) * scale
+    out -= shift
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def load_image(path: str | Path, *, size: int = INPUT_SIZE) -> np.ndarray:
+    """Read a PNG/JPEG/... of any size as RGB ``size`` x ``size`` uint8 [H,W,3].
+
+    Images already at ``size`` are not resampled, so a CIFAR-10 image written to PNG comes back
+    bit-identical.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def preprocess_images(
+    paths: Sequence[str | Path], *, mean: Sequence[float] = MEAN, std: Sequence[float] = STD
+) -> np.ndarray:
+    """Load image files and return the normalized float32 NCHW batch."""
+    pixels = np.stack([load_image(p) for p in paths])
+    return normalize_uint8(pixels, layout="NHWC", mean=mean, std=std)
+
+
+def validate_batch(batch: object, *, size: int = INPUT_SIZE) -> np.ndarray:
+    """Check a model input: float32 [N,3,size,size] with N >= 1. Returns it C-contiguous."""
+    if not isinstance(batch, np.ndarray):
+        raise InputError(f"expected a numpy array, got {type(batch).__name__}")
+    if batch.dtype != np.float32:
+        raise InputError(
+            f"expected float32 input, got {batch.dtype} (normalize uint8 pixels with normalize_uint8 first)"
+        )
+    expected = [CHANNELS, size, size]
+    if batch.ndim != 4 or list(batch.shape[1:]) != expected or batch.shape[0] < 1:
+        raise InputError(f"expected input of shape [N,{CHANNELS},{size},{size}] with N >= 1, got {list(batch.shape)}")
+    return np.ascontiguousarray(batch)
