@@ -31,7 +31,8 @@ demo: install
 
 # Default test run (excludes @slow). pytest exits 5 when nothing was collected: that is a failure here.
 test: install
-	$(PY) -m pytest -q
+	@$(PY) -m pytest -q; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; exit 1; fi; exit $$rc
 
 test-all: install
 	$(PY) -m pytest -q -m "slow or not slow"

@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from alexnet_edge.export.model import AlexNet, alexnet_cifar10, count_parameters
+from alexnet_edge.runtime.errors import CheckpointError, InputSizeError
+
+
+def test_shapes_and_parameter_count():
+    model = AlexNet().eval()
+    assert count_parameters(model) == 28_714_826
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    keys = list(model.state_dict())
+    assert keys[0] == "features.0.weight" and keys[-1] == "classifier.6.bias"
+
+
+def test_construction_is_guarded_by_the_shape_walk():
+    with pytest.raises(InputSizeError, match="features.12"):
+        AlexNet(variant="original")
+
+
+def test_reference_checkpoint_loads_with_hash_check(reference_model):
+    assert not reference_model.training
+
+
+def test_wrong_hash_is_refused(checkpoint):
+    with pytest.raises(CheckpointError, match="sha256"):
+        alexnet_cifar10(weights=checkpoint, expected_sha256="0" * 64)
+
+
+def test_missing_and_corrupt_checkpoints(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        alexnet_cifar10(weights=tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        alexnet_cifar10(weights=bad)
+
+
+def test_other_architecture_lists_missing_unexpected_and_misshaped_keys(tmp_path):
+    state = AlexNet().state_dict()
+    state.pop("classifier.6.bias")
+    state["features.99.weight"] = torch.zeros(1)
+    state["classifier.1.weight"] = torch.zeros(4096, 9216)
+    path = tmp_path / "other.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        alexnet_cifar10(weights=path)
+    err = info.value
+    assert err.missing == ["classifier.6.bias"] and err.unexpected == ["features.99.weight"]
+    assert err.mismatched == [("classifier.1.weight", (4096, 9216), (4096, 2304))]
+    assert "mis-shaped classifier.1.weight [4096, 9216] (model wants [4096, 2304])" in str(err)
+
+
+def test_pickled_code_is_refused(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        alexnet_cifar10(weights=path)

@@ -1,0 +1,75 @@
+import math
+
+import numpy as np
+import pytest
+
+from alexnet_edge.runtime.bench import measure_latency, summarize
+from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, check, compare, parse_tolerance_overrides
+from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
+from alexnet_edge.runtime.precision import Precision
+
+
+def test_compare_metrics(rng):
+    ref = rng.normal(size=(100, 10)).astype(np.float32)
+    labels = ref.argmax(1)
+    same = compare(ref.copy(), ref, labels)
+    assert same.accuracy == 1.0 and same.top1_agreement == 1.0 and same.max_abs_diff == 0.0
+    assert same.cosine_similarity == pytest.approx(1.0) and same.per_class_accuracy[labels[0]] == 1.0
+    moved = ref.copy()
+    moved[:10] = -moved[:10]
+    result = compare(moved, ref, labels)
+    assert result.top1_agreement == pytest.approx(0.9) and result.accuracy == pytest.approx(0.9)
+    assert result.max_abs_diff == pytest.approx(2 * np.abs(ref[:10]).max(), rel=1e-6)
+
+
+def test_check_carries_the_numbers():
+    tol = Tolerance(min_top1_agreement=0.99, max_accuracy_drop=0.003, max_abs_diff=0.5)
+    result = compare(np.eye(10, dtype=np.float32)[[0, 1, 2, 3]], np.eye(10, dtype=np.float32)[[0, 1, 2, 4]], np.array([0, 1, 2, 4]))
+    failures = check(result, reference_accuracy=1.0, tolerance=tol, artifact="model.int8.onnx")
+    metrics = {f.metric: f for f in failures}
+    assert set(metrics) == {"top1_agreement", "accuracy_drop", "max_abs_diff"}
+    assert metrics["top1_agreement"].value == 0.75 and metrics["top1_agreement"].tolerance == 0.99
+    assert isinstance(metrics["max_abs_diff"], ValueError)
+    assert str(metrics["accuracy_drop"]) == "model.int8.onnx: accuracy_drop = 0.25 is above the maximum 0.003"
+
+
+def test_default_tolerances_follow_the_goals():
+    assert DEFAULT_TOLERANCES[Precision.INT8].min_top1_agreement == 0.985
+    assert DEFAULT_TOLERANCES[Precision.INT8].max_accuracy_drop == 0.003
+    assert DEFAULT_TOLERANCES[Precision.FP16].min_top1_agreement == 0.999
+    assert DEFAULT_TOLERANCES[Precision.FP32].max_abs_diff == 1e-3
+    assert math.isinf(DEFAULT_TOLERANCES[Precision.INT8].max_abs_diff)
+
+
+def test_overrides_parse_and_validate():
+    assert parse_tolerance_overrides(["int8.min_top1_agreement=0.99"]) == {Precision.INT8: {"min_top1_agreement": 0.99}}
+    with pytest.raises(AlexNetEdgeError, match="unknown tolerance"):
+        parse_tolerance_overrides(["int8.bogus=1"])
+    with pytest.raises(AlexNetEdgeError, match="unknown precision"):
+        parse_tolerance_overrides(["int4.max_abs_diff=1"])
+    with pytest.raises(AlexNetEdgeError, match="PRECISION.FIELD=NUMBER"):
+        parse_tolerance_overrides(["nonsense"])
+
+
+def test_summarize_percentiles():
+    stats = summarize(4, [1.0, 2.0, 3.0, 4.0, 100.0])
+    assert stats.p50 == 3.0 and stats.mean == 22.0 and stats.throughput == pytest.approx(4 * 1000 / 22.0)
+    assert stats.p99 > stats.p90 > stats.p50
+
+
+def test_measure_latency_runs_each_batch_size():
+    seen = []
+
+    class Recorder:
+        def infer(self, batch):
+            seen.append(batch.shape[0])
+
+    images = np.zeros((5, 3, 32, 32), np.float32)
+    result = measure_latency(Recorder(), images, batch_sizes=(1, 8), warmup=2, min_runs=3, max_runs=3, budget_s=0)
+    assert set(result) == {"1", "8"} and result["8"].runs == 3
+    assert seen == [1] * 5 + [8] * 5  # warm-up plus timed runs; 8 tiles the 5 images
+
+
+def test_tolerance_error_is_a_value_error():
+    err = ToleranceError(artifact="a", metric="m", value=1.0, tolerance=0.5, bound="max")
+    assert isinstance(err, ValueError) and err.exit_code == 1
