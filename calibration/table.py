@@ -24,6 +24,14 @@ from .calib_set import CalibrationSet
 TABLE_FORMAT = "alexnet-edge-calibration/1"
 METHODS = ("percentile", "entropy", "minmax")
 DEFAULT_METHOD = "percentile"
+# Histogram methods look at |x| so the ranges come out symmetric, as TensorRT's int8 needs.
+# onnxruntime's entropy default (128 bins into 128 quantized bins) leaves KL nothing to search, so it
+# returns the plain min/max; 2048 bins into 128, as TensorRT's entropy calibrator does, lets it clip.
+CALIBRATOR_OPTIONS: dict[str, dict] = {
+    "minmax": {},
+    "entropy": {"symmetric": True, "num_bins": 2048, "num_quantized_bins": 128},
+    "percentile": {"symmetric": True, "num_bins": 2048, "percentile": 99.999},
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,36 @@ def ort_method(method: str):
 
 
 def table_key(model_sha256: str, calib_set: CalibrationSet, method: str) -> str:
-    payload = json.dumps({"model": model_sha256, "set": calib_set.key, "method": method}, sort_keys=True)
+    payload = json.dumps({"model": model_sha256, "set": calib_set.key, "method": method, "options": CALIBRATOR_OPTIONS.get(method)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+PASSTHROUGH_OPS = ("Relu", "MaxPool", "Reshape", "Flatten")
+
+
+def propagate_through_passthrough(model_path: str | Path, tensors: dict) -> list[str]:
+    """Give the outputs of ReLU/MaxPool/Reshape the upper bound of the tensor that feeds them.
+
+    KL-divergence thresholds are meaningful on the signed pre-activation distribution. On a ReLU
+    output, half of the values sit in the zero bin and the search collapses (here: 3.71 -> 0.24 on
+    features.9), costing 5.4 accuracy points. These ops create no value above their input's, so
+    they take its threshold, as TensorRT propagates scales through them. Returns the tensors changed.
+    """
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    producer = {out: node for node in graph.node for out in node.output}
+    data = tensors["data"]
+    changed = []
+    for name in data:
+        source, node = name, producer.get(name)
+        while node is not None and node.op_type in PASSTHROUGH_OPS:
+            source = node.input[0]
+            node = producer.get(source)
+        if source != name and source in data:
+            data[name]["highest"] = data[source]["highest"]
+            changed.append(name)
+    return changed
 
 
 class _Batches:
@@ -99,8 +135,7 @@ def calibrate(
     from onnxruntime.quantization import create_calibrator
     from onnxruntime.quantization.calibrate import CalibrationCacheEncoder
 
-    # Histogram methods look at |x| so the ranges come out symmetric, as TensorRT's int8 needs.
-    extra = {"symmetric": True} if method != "minmax" else {}
+    extra = CALIBRATOR_OPTIONS[method]
     with tempfile.TemporaryDirectory(prefix="alexnet-calib-") as tmp:
         calibrator = create_calibrator(
             Path(model_path),
@@ -116,6 +151,8 @@ def calibrate(
         del calibrator
     # Plain JSON (onnxruntime's own encoder), readable back by TensorsData.from_dict.
     tensors = json.loads(json.dumps(ranges, cls=CalibrationCacheEncoder))
+    if method == "entropy":
+        propagate_through_passthrough(model_path, tensors)
     write_json(
         table_path,
         {

@@ -1,0 +1,102 @@
+"""Speed goals, measured side by side in one run on this machine (never as absolute times).
+
+Needs the artifacts of a pipeline run (``make demo``, or export-alexnet --fp16 --int8); runs the
+PyTorch FP32 reference and the onnxruntime FP32/INT8 models in interleaved rounds so drift in the
+machine's speed hits all of them alike, then prints the ratios against the goals:
+
+  onnxruntime FP32  >= 1.7x PyTorch images/s at batch 256; p50 at batch 1 <= 0.6x PyTorch's
+  onnxruntime INT8  >= 3.5x PyTorch images/s at batch 256; p50 at batch 1 <= 3 ms
+  onnxruntime INT8  >= 2.0x onnxruntime FP32 images/s at batch 256
+
+Exit status 1 when any goal is missed (use --no-fail to only report). ``--pipeline`` also times the
+whole CPU pipeline (export, simplify, FP16, INT8 calibration, 10,000-image evaluation, benchmark).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path, default=Path("../shared/reference/alexnet_cifar10.pt"))
+    parser.add_argument("--data-root", type=Path, default=Path("../shared/cifar10"))
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pipeline", action="store_true", help="also time the whole export-alexnet --fp16 --int8 run")
+    parser.add_argument("--no-fail", action="store_true")
+    args = parser.parse_args()
+
+    from alexnet_edge.calibration.cifar10 import load_test
+    from alexnet_edge.export.model import alexnet_cifar10
+    from alexnet_edge.export.reference import TorchRunner
+    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.bench import summarize, time_call
+    from alexnet_edge.runtime.preprocess import normalize_uint8
+
+    pipeline_s = None
+    if args.pipeline:
+        started = time.perf_counter()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "export-alexnet"), "--checkpoint", str(args.checkpoint), "--data-root",
+             str(args.data_root), "--out", str(args.artifacts), "--fp16", "--int8", "--quiet"],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        pipeline_s = time.perf_counter() - started
+    for name in ("model.fp32.onnx", "model.int8.onnx"):
+        if not (args.artifacts / name).is_file():
+            print(f"error: {args.artifacts / name} is missing: run `make demo` (or pass --pipeline) first", file=sys.stderr)
+            return 2
+
+    images = normalize_uint8(load_test(args.data_root).images[:256])
+    runners = {
+        "torch fp32": TorchRunner(alexnet_cifar10(weights=args.checkpoint)),
+        "onnxruntime fp32": OnnxRuntimeRunner(args.artifacts / "model.fp32.onnx"),
+        "onnxruntime int8": OnnxRuntimeRunner(args.artifacts / "model.int8.onnx"),
+    }
+    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in (1, 256)}
+    for runner in runners.values():
+        runner.activate()
+    try:
+        for _ in range(args.rounds):  # interleaved: each round times every runner once per batch size
+            for name, runner in runners.items():
+                for batch in (1, 256):
+                    x = images[:batch]
+                    samples[(name, batch)] += time_call(lambda: runner.infer(x), warmup=2, min_runs=5 if batch == 256 else 50,
+                                                        max_runs=5 if batch == 256 else 50, budget_s=0)  # fmt: skip
+    finally:
+        for runner in runners.values():
+            runner.deactivate()
+    stats = {key: summarize(key[1], vals) for key, vals in samples.items()}
+
+    print(f"{'runner':<20} {'p50 ms @1':>10} {'images/s @256':>14}")
+    for name in runners:
+        print(f"{name:<20} {stats[(name, 1)].p50:>10.2f} {stats[(name, 256)].throughput:>14.0f}")
+    torch_tp, torch_p50 = stats[("torch fp32", 256)].throughput, stats[("torch fp32", 1)].p50
+    goals = [
+        ("onnxruntime fp32 images/s @256 vs torch", stats[("onnxruntime fp32", 256)].throughput / torch_tp, ">=", 1.7),
+        ("onnxruntime fp32 p50 @1 vs torch", stats[("onnxruntime fp32", 1)].p50 / torch_p50, "<=", 0.6),
+        ("onnxruntime int8 images/s @256 vs torch", stats[("onnxruntime int8", 256)].throughput / torch_tp, ">=", 3.5),
+        ("onnxruntime int8 images/s @256 vs ort fp32", stats[("onnxruntime int8", 256)].throughput / stats[("onnxruntime fp32", 256)].throughput, ">=", 2.0),
+        ("onnxruntime int8 p50 @1 (ms)", stats[("onnxruntime int8", 1)].p50, "<=", 3.0),
+    ]  # fmt: skip
+    if pipeline_s is not None:
+        goals.append(("whole CPU pipeline (s)", pipeline_s, "<=", 180.0))
+    missed = 0
+    print()
+    for label, value, op, target in goals:
+        ok = value >= target if op == ">=" else value <= target
+        missed += not ok
+        print(f"{label:<45} {value:8.2f}  goal {op} {target:<5}  {'PASS' if ok else 'MISS'}")
+    return 1 if missed and not args.no_fail else 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    sys.exit(main())
