@@ -120,3 +120,50 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
         click.echo(f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
                    f"this input size needs a model trained for {flatten}")
     click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=Path("../shared/reference/alexnet_cifar10.pt"), show_default=True)
+@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/cifar10"), show_default=True)
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: tests/baselines/reference_cpu.json]")
+@click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/reference"),
+              show_default=True, help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...)")
+@click.option("--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures")
+@click.option("--update", is_flag=True, help="recompute and rewrite the baseline, showing old and new side by side")
+@click.option("--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images")
+@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="keep the recomputed models here")
+@click.option("--all", "show_all", is_flag=True, help="list every figure, not only those that moved")
+@one_line_errors
+def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all) -> None:
+    """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
+    committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
+    (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
+    from . import drift
+
+    path = baseline or drift.DEFAULT_BASELINE
+    old = drift.load_baseline(path) if (path.is_file() or not update) else None
+    settings = dict(old["settings"]) if old else dict(drift.DEFAULT_SETTINGS)
+    if update and eval_size:
+        settings["eval_size"] = eval_size
+    ref_dir = reference_dir
+    inputs = drift.input_hashes(checkpoint, data_root, settings["calib_files"], ref_dir)
+    notes = [] if update else drift.check_inputs(old, inputs, allow_new_checkpoint=allow_new_checkpoint)
+    log = lambda line: click.echo(line, err=True)  # noqa: E731
+    figures, models = drift.compute(checkpoint, data_root, settings, reference_dir=ref_dir, work_dir=work_dir, log=log)
+    if update:
+        new = drift.make_baseline(figures, inputs, models, settings)
+        click.echo(drift.render_update(old, new))
+        drift.save_baseline(path, new)
+        click.echo(f"baseline written: {path}")
+        return
+    for note in notes:
+        click.echo(f"note: {note}")
+    if models != old["inputs"].get("onnx_models"):
+        click.echo("note: the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide")
+    drifts = drift.compare_figures(old, figures)
+    moved = [d for d in drifts if not d.ok]
+    click.echo(drift.render(drifts, only_failed=not show_all) if (moved or show_all) else "")
+    click.echo(f"{len(drifts) - len(moved)} of {len(drifts)} figures within tolerance of {path.name}")
+    if moved:
+        click.echo(f"error: {len(moved)} figure(s) moved beyond tolerance", err=True)
+        sys.exit(1)

@@ -63,6 +63,8 @@ class PipelineResult:
     report: dict
     files: list[Path]
     failures: list[ToleranceError]
+    logits: dict[str, np.ndarray]  # "backend/device/precision" -> logits on the evaluated images
+    labels: np.ndarray
 
 
 def _parity(runner_path: Path, images: np.ndarray, reference: np.ndarray, labels: np.ndarray, stage: str, tol: Tolerance) -> dict:
@@ -153,7 +155,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
             engine_note = f"TensorRT engines skipped: {support.reason}"
             log(engine_note)
 
-    rows, failures = [], []
+    rows, failures, all_logits = [], [], {}
     try:
         for runner, precision in zip(runners, precisions):
             is_reference = runner is torch_runner
@@ -182,6 +184,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
                 row["throughput"] = {k: s.throughput for k, s in stats.items()}
                 row.update(getattr(runner, "extra_timings", lambda: {})())
             rows.append(row)
+            all_logits[f"{row['backend']}/{row['device']}/{row['precision']}"] = logits
             log(f"{runner.name}: accuracy {100 * result.accuracy:.2f}%, agreement {100 * result.top1_agreement:.2f}%, "
                 f"max |Δlogit| {result.max_abs_diff:.3g}")  # fmt: skip
     finally:
@@ -218,7 +221,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     if calibration_info:
         produced += sorted((out / "calibration").glob("*"))
     files = write_reports(out, report, manifest, produced)
-    return PipelineResult(report, produced + files, failures)
+    return PipelineResult(report, produced + files, failures, all_logits, labels)
 
 
 def _tensorrt_version() -> dict[str, str]:
