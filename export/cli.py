@@ -43,6 +43,8 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]")
 @click.option("--train-size", type=click.IntRange(min=1), default=None, help="train on only the first N train images")
 @click.option("--train-batches", default=None, help="comma-separated train batch files [default: data_batch_1..5]")
+@click.option("--bundle", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="also write a deployment bundle folder PATH and PATH.tar.gz")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @one_line_errors
 def export_alexnet(**opts) -> None:
@@ -74,7 +76,7 @@ def export_alexnet(**opts) -> None:
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
                                    train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
-        progress=not opts["quiet"] and sys.stderr.isatty(),
+        bundle=opts["bundle"], progress=not opts["quiet"] and sys.stderr.isatty(),
     )  # fmt: skip
     result = run(config, log=lambda line: click.echo(line, err=True))
     click.echo((out_dir / "report.md").read_text())

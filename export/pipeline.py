@@ -27,6 +27,7 @@ from alexnet_edge.runtime.preprocess import normalize_uint8
 from . import onnx_export, precision as precision_transforms
 from .model import alexnet_cifar10
 from .reference import TorchRunner
+from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, expected_figures, write_bundle
 from .report import REPORT_SCHEMA, host_info, write_reports
 from .train import Recipe, train
 
@@ -52,6 +53,7 @@ class PipelineConfig:
     engine: EngineBuildConfig = field(default_factory=EngineBuildConfig)
     tolerance_overrides: dict[Precision, dict[str, float]] = field(default_factory=dict)
     recipe: Recipe = field(default_factory=Recipe)
+    bundle: Path | None = None  # also write a deployment bundle folder + .tar.gz here
     progress: bool = True
 
     def tolerance(self, precision: Precision) -> Tolerance:
@@ -113,7 +115,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     log(f"exported {artifacts[Precision.FP32].name} (simplified with {simplified.tool})")
     checks.append(_parity(artifacts[Precision.FP32], images[:parity_n], reference[:parity_n], labels[:parity_n], "simplify", fp32_tol))
 
-    calibration_info = None
+    calibration_info = int8_table = None
     for precision in config.precisions:
         if precision is Precision.FP32:
             continue
@@ -128,6 +130,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
                 artifacts[Precision.FP32], calib_set, method=config.calib_method,
                 table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress,
             )  # fmt: skip
+            int8_table = table
             calibration_info = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
                                 "set_reused": calib_set.reused, "table_reused": table.reused}  # fmt: skip
             log(f"calibration: {len(calib_set)} train images, {table.method}, table {'reused' if table.reused else 'computed'}")
@@ -221,6 +224,15 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     if calibration_info:
         produced += sorted((out / "calibration").glob("*"))
     files = write_reports(out, report, manifest, produced)
+    if config.bundle is not None:
+        n = min(BUNDLE_IMAGES, n_eval)
+        files += write_bundle(
+            config.bundle, models=artifacts, calibration_table=int8_table.path if int8_table else None,
+            images_uint8=test.images[:n], labels=labels[:n], reference_logits=reference[:n],
+            expected=expected_figures({k: v[:n] for k, v in all_logits.items()}, labels[:n], reference[:n]),
+            engine_config=config.engine, source={"checkpoint_sha256": checkpoint_sha, "tool_versions": manifest["tool_versions"]},
+        )  # fmt: skip
+        log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")
     return PipelineResult(report, produced + files, failures, all_logits, labels)
 
 

@@ -66,7 +66,8 @@ def torch_logits(reference_model, test_images):
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, data_root, checkpoint):
-    """One real pipeline run (FP32 + FP16 + INT8, 1,000 test images, no benchmark) shared by many tests."""
+    """One real pipeline run (FP32 + FP16 + INT8, 1,000 test images, no benchmark, with a deployment
+    bundle) shared by many tests."""
     from alexnet_edge.export.pipeline import PipelineConfig, run
     from alexnet_edge.runtime.precision import Precision
 
@@ -74,6 +75,7 @@ def exported(tmp_path_factory, data_root, checkpoint):
     config = PipelineConfig(
         data_root=data_root, out_dir=out, checkpoint=checkpoint, eval_size=1000,
         precisions=(Precision.FP32, Precision.FP16, Precision.INT8), bench=False, progress=False,
+        bundle=out / "bundle",
     )  # fmt: skip
     result = run(config, log=lambda line: None)
     return types.SimpleNamespace(out=out, result=result, report=result.report)

@@ -1,0 +1,154 @@
+"""Deployment bundle: models, calibration table, the torch-free runtime, on-target scripts, a few
+hundred CIFAR-10 test images with reference logits, and a manifest of every file's sha256."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_edge import runtime as runtime_package
+from alexnet_edge.runtime import deploy
+from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
+from alexnet_edge.runtime.errors import OutputDirError
+from alexnet_edge.runtime.fileio import atomic_output, write_json
+from alexnet_edge.runtime.precision import Precision
+
+VERIFY_IMAGES = 500
+
+REQUIREMENTS_CPU = """\
+# CPU target (any machine): what verify.py --backend onnxruntime and infer.py need. No torch.
+numpy>=1.24
+pillow>=10.0
+click>=8.1
+tqdm>=4.66
+onnxruntime>=1.20
+"""
+REQUIREMENTS_GPU = """\
+# GPU server or Jetson: onnxruntime-gpu instead of onnxruntime (never both), plus engines.
+# On Jetson, TensorRT comes with JetPack (python3-libnvinfer); do not pip-install tensorrt there,
+# and take onnxruntime-gpu from the Jetson wheels matching your JetPack.
+numpy>=1.24
+pillow>=10.0
+click>=8.1
+tqdm>=4.66
+onnxruntime-gpu>=1.20
+cuda-python>=12.0
+tensorrt>=8.6 ; platform_machine == "x86_64"
+"""
+SCRIPT = '''#!/usr/bin/env python3
+"""{doc} (alexnet-edge bundle; run with --help)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from {module} import {function}  # noqa: E402
+
+if __name__ == "__main__":
+    {function}()
+'''
+SCRIPTS = {
+    "build_engines.py": ("Build TensorRT engines on this device", "alexnet_edge.runtime.deploy", "build_engines_main"),
+    "verify.py": ("Verify the bundle's models or engines on bundled CIFAR-10 test images", "alexnet_edge.runtime.deploy", "verify_main"),
+    "infer.py": ("Classify images with a bundled model or engine (same as alexnet-infer)", "alexnet_edge.runtime.infer_cli", "main"),
+}
+README = """\
+# alexnet-edge deployment bundle
+
+1. `pip install -r requirements.txt` (CPU) or `-r requirements-gpu.txt` (GPU server / Jetson).
+2. `python3 verify.py --backend onnxruntime` — checks manifest.json, then accuracy, agreement and
+   |Δlogit| of every ONNX model on {n} bundled CIFAR-10 test images against the PyTorch reference.
+3. `python3 build_engines.py` — builds `models/model.*.engine` here (TensorRT 8.6, 10.x or 11.x),
+   with the exporter's options ({options}); see trtexec.md for the trtexec equivalents.
+4. `python3 verify.py --backend tensorrt` — the same checks on the engines.
+5. `python3 infer.py --model models/model.int8.onnx image.png` — classify images.
+"""
+
+
+def _copy_runtime(target: Path) -> list[Path]:
+    source = Path(runtime_package.__file__).resolve().parent
+    shutil.copytree(source, target / "alexnet_edge" / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (target / "alexnet_edge" / "__init__.py").write_text('"""alexnet-edge runtime, as shipped in a deployment bundle."""\n')
+    return sorted((target / "alexnet_edge").rglob("*.py"))
+
+
+def write_bundle(
+    bundle: Path,
+    *,
+    models: dict[Precision, Path],
+    calibration_table: Path | None,
+    images_uint8: np.ndarray,
+    labels: np.ndarray,
+    reference_logits: np.ndarray,
+    expected: dict[str, dict],
+    engine_config: EngineBuildConfig,
+    source: dict,
+) -> list[Path]:
+    """Write the folder ``bundle`` and ``bundle.tar.gz``; both appear only once complete."""
+    bundle = Path(bundle)
+    try:
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{bundle.name}."))
+    except OSError as exc:
+        raise OutputDirError(f"cannot write bundle {bundle}: {exc.strerror or exc}") from None
+    try:
+        (staging / deploy.MODELS_DIR).mkdir()
+        for precision, path in models.items():
+            shutil.copyfile(path, staging / deploy.MODELS_DIR / precision.onnx_name)
+        if calibration_table is not None:
+            shutil.copyfile(calibration_table, staging / deploy.MODELS_DIR / "calibration_table.json")
+        (staging / "data").mkdir()
+        with open(staging / deploy.VERIFY_DATA, "wb") as handle:
+            np.savez_compressed(handle, images=images_uint8, labels=labels, reference_logits=reference_logits)
+        _copy_runtime(staging)
+        for name, (doc, module, function) in SCRIPTS.items():
+            (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
+            (staging / name).chmod(0o755)
+        (staging / "requirements.txt").write_text(REQUIREMENTS_CPU)
+        (staging / "requirements-gpu.txt").write_text(REQUIREMENTS_GPU)
+        # On the target the timing cache lives in the bundle, not where the exporter kept its own.
+        on_target = replace(engine_config, timing_cache=None)
+        (staging / "trtexec.md").write_text(deploy.render_trtexec_md(on_target, list(models)))
+        defaults = deploy.engine_defaults(engine_config)
+        options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
+        (staging / "README.md").write_text(README.format(n=len(labels), options=options))
+        files = sorted(p for p in staging.rglob("*") if p.is_file())
+        write_json(staging / deploy.MANIFEST, {
+            "format": "alexnet-edge-bundle/1",
+            "source": source,
+            "engine_defaults": defaults,
+            "expected": expected,
+            "files": {str(p.relative_to(staging)): deploy.manifest_entry(p) for p in files},
+        })  # fmt: skip
+        staging.chmod(0o755)  # mkdtemp makes it private
+        if bundle.exists():
+            shutil.rmtree(bundle)
+        staging.rename(bundle)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    archive = bundle.parent / f"{bundle.name}.tar.gz"
+    with atomic_output(archive) as tmp:
+        with tarfile.open(tmp, "w:gz") as tar:
+            tar.add(bundle, arcname=bundle.name)
+    return [bundle, archive]
+
+
+def expected_figures(logits: dict[str, np.ndarray], labels: np.ndarray, reference: np.ndarray) -> dict[str, dict]:
+    """The pipeline's own onnxruntime CPU figures on the bundled images, per precision."""
+    out = {}
+    for key, values in logits.items():
+        backend, _device, precision = key.split("/")
+        if backend == "onnxruntime":
+            out[precision] = {
+                "accuracy": float((values.argmax(1) == labels).mean()),
+                "top1_agreement": float((values.argmax(1) == reference.argmax(1)).mean()),
+                "max_abs_diff": float(np.abs(values - reference).max()),
+            }
+    return out
+

@@ -1,0 +1,232 @@
+"""On-target side of a deployment bundle: manifest check, engine build, verification, trtexec lines.
+
+The bundle's ``build_engines.py``, ``verify.py`` and ``infer.py`` are thin wrappers around this
+module, which needs only numpy, onnxruntime (and tensorrt + cuda-python for engines).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .backends.trt_builder import EngineBuildConfig, build_engine
+from .bench import measure_latency
+from .cli_support import one_line_errors
+from .compare import DEFAULT_TOLERANCES, check, compare
+from .constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from .errors import AlexNetEdgeError, ModelFileError
+from .fileio import sha256_file
+from .precision import Precision
+from .preprocess import normalize_uint8
+
+MANIFEST = "manifest.json"
+MODELS_DIR = "models"
+VERIFY_DATA = "data/verify_images.npz"
+TRT_LINES = ("8.6", "10.x", "11.x")
+
+
+class ManifestError(AlexNetEdgeError):
+    """A bundle file is missing or differs from what the manifest says."""
+
+
+def check_manifest(bundle: Path) -> dict:
+    """Verify every file the manifest lists; raise naming each one that is missing or changed."""
+    try:
+        manifest = json.loads((bundle / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise ManifestError(f"{bundle / MANIFEST} is missing: not a complete bundle") from None
+    except json.JSONDecodeError:
+        raise ManifestError(f"{bundle / MANIFEST} is not valid JSON") from None
+    problems = []
+    for rel, entry in manifest["files"].items():
+        path = bundle / rel
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif sha256_file(path) != entry["sha256"]:
+            problems.append(f"{rel} has been modified (sha256 differs from the manifest)")
+    if problems:
+        raise ManifestError(f"bundle check failed: {'; '.join(problems)}")
+    return manifest
+
+
+def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
+    known = {f.name for f in fields(EngineBuildConfig)}
+    stored = {k: v for k, v in manifest.get("engine_defaults", {}).items() if k in known}
+    config = EngineBuildConfig(**stored)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(given.get("timing_cache"), str):
+        given["timing_cache"] = Path(given["timing_cache"])
+    return replace(config, **given)
+
+
+# -- trtexec equivalents -----------------------------------------------------------------------
+def trtexec_command(trt_line: str, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR) -> str:
+    """The trtexec line that builds what build_engines.py builds, for one TensorRT release line."""
+    shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
+    parts = [
+        "trtexec",
+        f"--onnx={models_dir}/{precision.onnx_name}",
+        f"--saveEngine={models_dir}/{precision.engine_name}",
+        f"--minShapes={shape(config.min_batch)}",
+        f"--optShapes={shape(config.opt_batch)}",
+        f"--maxShapes={shape(config.max_batch)}",
+        f"--memPoolSize=workspace:{config.workspace_mb}",
+        f"--timingCacheFile={config.timing_cache or models_dir + '/timing.cache'}",
+    ]
+    if trt_line == "8.6":  # weakly typed: the flag the model's precision needs
+        parts += {Precision.FP32: [], Precision.FP16: ["--fp16"], Precision.INT8: ["--int8"]}[precision]
+    elif trt_line == "10.x":
+        parts.append("--stronglyTyped")
+    # 11.x: strongly typed always; --fp16/--int8 no longer exist.
+    if config.dla_core is not None:
+        parts += [f"--useDLACore={config.dla_core}", "--allowGPUFallback"]
+    if config.version_compatible:
+        parts.append("--versionCompatible")
+    if config.hardware_compatibility != "none":
+        level = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}[config.hardware_compatibility]
+        parts.append(f"--hardwareCompatibilityLevel={level}")
+    return " ".join(parts)
+
+
+def render_trtexec_md(config: EngineBuildConfig, precisions: list[Precision]) -> str:
+    lines = [
+        "# trtexec equivalents of build_engines.py",
+        "",
+        "Run from the bundle folder. Precision is carried by each ONNX model (FP16 tensors; Q/DQ for",
+        "INT8), so the lines differ by TensorRT version: 8.6 is weakly typed and needs the flag the",
+        "model's precision uses; 10.x compiles it strongly typed; 11.x is always strongly typed and has",
+        "no --fp16/--int8 at all. Write the JSON sidecar yourself or prefer build_engines.py, which does.",
+        "",
+    ]
+    for line in TRT_LINES:
+        lines += [f"## TensorRT {line}" + {"8.6": " (JetPack 5)", "10.x": " (JetPack 6: 10.3)", "11.x": " (JetPack 7.2+, pip tensorrt)"}[line], "", "```sh"]
+        lines += [trtexec_command(line, p, config) for p in precisions if not (config.dla_core is not None and p is Precision.FP32)]
+        lines += ["```", ""]
+    return "\n".join(lines)
+
+
+# -- build_engines.py --------------------------------------------------------------------------
+def _bundle_dir(value: str | None) -> Path:
+    return Path(value) if value else Path(sys.argv[0]).resolve().parent
+
+
+def _precisions(bundle: Path, chosen: tuple[str, ...]) -> list[Precision]:
+    available = [p for p in Precision if (bundle / MODELS_DIR / p.onnx_name).is_file()]
+    if not chosen:
+        return available
+    wanted = [Precision.parse(c) for c in chosen]
+    missing = [p.onnx_name for p in wanted if p not in available]
+    if missing:
+        raise ModelFileError(f"not in this bundle: {', '.join(missing)}")
+    return wanted
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--bundle-dir", default=None, help="[default: the folder of this script]")
+@click.option("--precision", "chosen", multiple=True, help="fp32, fp16 or int8 (repeat); default: every model in the bundle")
+@click.option("--min-batch", type=int, default=None)
+@click.option("--opt-batch", type=int, default=None)
+@click.option("--max-batch", type=int, default=None)
+@click.option("--workspace-mb", type=int, default=None)
+@click.option("--dla-core", type=int, default=None)
+@click.option("--timing-cache", default=None, help="[default: models/timing.cache]")
+@click.option("--version-compatible/--no-version-compatible", default=None)
+@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus", "same_compute_capability"]), default=None)
+@one_line_errors
+def build_engines_main(bundle_dir, chosen, **options) -> None:
+    """Build TensorRT engines on this device from the bundle's ONNX models, with the exporter's options
+    unless overridden. Each engine gets a JSON sidecar that the runtime checks before loading."""
+    bundle = _bundle_dir(bundle_dir)
+    manifest = check_manifest(bundle)
+    config = engine_config_from(manifest, **options)
+    if config.timing_cache is None:
+        config = replace(config, timing_cache=bundle / MODELS_DIR / "timing.cache")
+    elif not config.timing_cache.is_absolute():
+        config = replace(config, timing_cache=bundle / config.timing_cache)
+    for precision in _precisions(bundle, chosen):
+        if config.dla_core is not None and precision is Precision.FP32:
+            click.echo(f"skipping {precision.onnx_name}: DLA runs FP16 and INT8 only", err=True)
+            continue
+        sidecar = build_engine(bundle / MODELS_DIR / precision.onnx_name, bundle / MODELS_DIR / precision.engine_name, precision, config)
+        click.echo(f"built {MODELS_DIR}/{precision.engine_name}: TensorRT {sidecar['tensorrt_version']} on {sidecar['gpu']['name']}, "
+                   f"strongly typed: {sidecar['strongly_typed']}, flags: {', '.join(sidecar['builder_flags']) or 'none'}")  # fmt: skip
+
+
+# -- verify.py ---------------------------------------------------------------------------------
+def verification_tolerance(precision: Precision, images: int):
+    """The precision's tolerance, with the accuracy bound widened to 3 images on a small set."""
+    base = DEFAULT_TOLERANCES[precision]
+    return base.with_overrides(max_accuracy_drop=max(base.max_accuracy_drop, 3.0 / images))
+
+
+def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
+    if backend == "tensorrt":
+        from .backends.trt_runner import TensorRTRunner
+
+        return TensorRTRunner(bundle / MODELS_DIR / precision.engine_name)
+    from .backends.onnxrt import OnnxRuntimeRunner
+
+    return OnnxRuntimeRunner(bundle / MODELS_DIR / precision.onnx_name, providers=providers)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--bundle-dir", default=None, help="[default: the folder of this script]")
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
+@click.option("--precision", "chosen", multiple=True, help="fp32, fp16 or int8 (repeat); default: all in the bundle")
+@click.option("--providers", default=None, help="onnxruntime providers, e.g. cpu or cuda [default: best available]")
+@click.option("--no-bench", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="print the results as one JSON object")
+@one_line_errors
+def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> None:
+    """Check the manifest, then run each model (or engine) on the bundled CIFAR-10 test images and
+    compare with the pipeline's reference logits. Exit 1 when a figure is beyond its tolerance."""
+    bundle = _bundle_dir(bundle_dir)
+    manifest = check_manifest(bundle)
+    with np.load(bundle / VERIFY_DATA) as data:
+        images, labels, reference = normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
+    expected = manifest.get("expected", {})
+    results, failed = [], []
+    for precision in _precisions(bundle, chosen):
+        with _open(backend, bundle, precision, providers) as runner:
+            logits = runner.infer_many(images, batch_size=min(64, getattr(runner, "profile", (0, 64))[1]))
+            latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
+            device = runner.device
+        result = compare(logits, reference, labels)
+        tolerance = verification_tolerance(precision, len(labels))
+        ref_acc = float((reference.argmax(1) == labels).mean())
+        failures = check(result, reference_accuracy=ref_acc, tolerance=tolerance, artifact=f"{backend}:{precision.value}")
+        failed += failures
+        results.append({
+            "backend": backend, "device": device, "precision": precision.value, "images": len(labels),
+            "accuracy": result.accuracy, "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
+            "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff,
+            "p50_ms": {k: v.p50 for k, v in latency.items()}, "within_tolerance": not failures,
+            "failures": [str(f) for f in failures],
+        })  # fmt: skip
+    if as_json:
+        click.echo(json.dumps({"reference_accuracy": ref_acc, "results": results}))
+    else:
+        click.echo(f"{len(labels)} bundled CIFAR-10 test images; PyTorch FP32 reference accuracy {100 * ref_acc:.2f}%")
+        for r in results:
+            exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
+            p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
+            click.echo(f"{r['backend']}/{r['device']}/{r['precision']}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
+                       f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
+                       f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}")  # fmt: skip
+    if failed:
+        for failure in failed:
+            click.echo(f"error: outside tolerance: {failure}", err=True)
+        sys.exit(1)
+
+
+def manifest_entry(path: Path) -> dict:
+    return {"sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+def engine_defaults(config: EngineBuildConfig) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "timing_cache"}

@@ -1,0 +1,75 @@
+"""The deployment bundle: contents, manifest, a clean torch-free environment, tampering."""
+
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from alexnet_edge.runtime.fileio import sha256_file
+
+
+@pytest.fixture(scope="module")
+def bundle(exported):
+    return exported.out / "bundle"
+
+
+def test_bundle_contents_and_manifest(bundle, exported):
+    for rel in ("models/model.fp32.onnx", "models/model.fp16.onnx", "models/model.int8.onnx", "models/calibration_table.json",
+                "requirements.txt", "requirements-gpu.txt", "build_engines.py", "verify.py", "infer.py", "trtexec.md",
+                "data/verify_images.npz", "alexnet_edge/runtime/__init__.py", "alexnet_edge/runtime/backends/trt_runner.py"):  # fmt: skip
+        assert (bundle / rel).is_file(), rel
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    on_disk = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    for rel, entry in manifest["files"].items():
+        assert sha256_file(bundle / rel) == entry["sha256"], rel
+    assert sha256_file(bundle / "models/model.int8.onnx") == sha256_file(exported.out / "model.int8.onnx")
+    assert manifest["engine_defaults"]["max_batch"] == 256 and set(manifest["expected"]) == {"fp32", "fp16", "int8"}
+    lines = [l.split(">=")[0] for l in (bundle / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
+    assert lines == ["numpy", "pillow", "click", "tqdm", "onnxruntime"]
+    with tarfile.open(bundle.parent / "bundle.tar.gz") as tar:
+        names = {n.removeprefix("bundle/") for n in tar.getnames()}
+    assert on_disk | {"manifest.json"} <= names
+
+
+def test_verify_in_a_clean_environment_without_torch(bundle, tmp_path):
+    """Extract the archive into a fresh folder, make an environment with only requirements.txt,
+    and run verify.py there: the accuracy on the bundled images must be the pipeline's."""
+    from env_from_requirements import make_env
+
+    with tarfile.open(bundle.parent / "bundle.tar.gz") as tar:
+        tar.extractall(tmp_path / "target", filter="data")
+    extracted = tmp_path / "target" / "bundle"
+    python, names = make_env(extracted / "requirements.txt", tmp_path / "venv")
+    assert "torch" not in names and "onnx" not in names
+    probe = subprocess.run([python, "-c", "import torch"], capture_output=True, text=True)
+    assert probe.returncode != 0  # torch really is absent there
+    proc = subprocess.run([python, "verify.py", "--backend", "onnxruntime", "--json"], cwd=extracted,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    expected = json.loads((extracted / "manifest.json").read_text())["expected"]
+    assert [r["precision"] for r in report["results"]] == ["fp32", "fp16", "int8"]
+    for result in report["results"]:
+        assert result["images"] == 500 and result["within_tolerance"]
+        assert result["accuracy"] == expected[result["precision"]]["accuracy"]
+        assert result["top1_agreement"] == expected[result["precision"]]["top1_agreement"]
+    infer = subprocess.run([python, "infer.py", "--model", "models/model.int8.onnx", "--json", "verify.py"], cwd=extracted,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert infer.returncode == 1 and "not a readable image" in infer.stdout  # runs; a .py is no image
+
+
+def test_tampered_file_is_named(bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy)
+    with open(copy / "models" / "model.int8.onnx", "r+b") as handle:
+        handle.seek(12345)
+        handle.write(b"\x01")
+    (copy / "trtexec.md").unlink()
+    proc = subprocess.run([sys.executable, str(copy / "verify.py")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: bundle check failed: models/model.int8.onnx has been modified "
+                                   "(sha256 differs from the manifest); trtexec.md is missing")  # fmt: skip
