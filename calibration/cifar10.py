@@ -5,7 +5,6 @@ Unpickling runs code, so a file is unpickled only when its md5 equals the publis
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import tarfile
 import tempfile
@@ -17,6 +16,7 @@ import numpy as np
 
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import DatasetError
+from alexnet_edge.runtime.fileio import file_digest
 
 BATCHES_DIR = "cifar-10-batches-py"
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
@@ -47,12 +47,8 @@ class Split:
         return len(self.labels)
 
 
-def file_md5(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def file_md5(path: Path) -> str:
+    return file_digest(path, "md5")
 
 
 def batches_dir(data_root: str | Path) -> Path:
@@ -66,7 +62,7 @@ def batches_dir(data_root: str | Path) -> Path:
 def _offline_hint(folder: Path) -> str:
     return (
         f"put the CIFAR-10 python files in {folder} (unpack cifar-10-python.tar.gz from {ARCHIVE_URL}), "
-        f"or pass --data-root to the folder that holds {BATCHES_DIR}/"
+        f"pass --data-root to the folder that holds {BATCHES_DIR}/, or add --download where the network is reachable"
     )
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_edge.runtime.constants import INPUT_NAME
-from alexnet_edge.runtime.errors import CalibrationError
+from alexnet_edge.runtime.errors import CalibrationError, InputError
+from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.fileio import sha256_file, write_json
 
 from .calib_set import CalibrationSet
@@ -121,6 +122,10 @@ def calibrate(
 ) -> CalibrationTable:
     """Compute (or reuse) the activation ranges of ``model_path`` on ``calib_set``."""
     calibrate_method = ort_method(method)
+    try:
+        validate_batch(calib_set.images)
+    except InputError as exc:
+        raise CalibrationError(f"calibration images: {exc}") from None
     model_sha256 = sha256_file(model_path)
     key = table_key(model_sha256, calib_set, method)
     table_path = Path(table_path)

@@ -45,6 +45,9 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--train-batches", default=None, help="comma-separated train batch files [default: data_batch_1..5]")
 @click.option("--bundle", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="also write a deployment bundle folder PATH and PATH.tar.gz")
+@click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
+              help="first block: cifar (k5 s1 p2) or the seed's original 224-style k11 s4 p2 (cannot take 32x32)")
+@click.option("--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @one_line_errors
 def export_alexnet(**opts) -> None:
@@ -76,7 +79,7 @@ def export_alexnet(**opts) -> None:
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
                                    train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
-        bundle=opts["bundle"], progress=not opts["quiet"] and sys.stderr.isatty(),
+        bundle=opts["bundle"], download=opts["download"], variant=opts["variant"], progress=not opts["quiet"] and sys.stderr.isatty(),
     )  # fmt: skip
     result = run(config, log=lambda line: click.echo(line, err=True))
     click.echo((out_dir / "report.md").read_text())

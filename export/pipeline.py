@@ -54,6 +54,8 @@ class PipelineConfig:
     tolerance_overrides: dict[Precision, dict[str, float]] = field(default_factory=dict)
     recipe: Recipe = field(default_factory=Recipe)
     bundle: Path | None = None  # also write a deployment bundle folder + .tar.gz here
+    download: bool = False  # fetch the official CIFAR-10 archive when the files are absent
+    variant: str = "cifar"
     progress: bool = True
 
     def tolerance(self, precision: Precision) -> Tolerance:
@@ -83,6 +85,11 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     for size in (config.eval_size, config.calib_size if Precision.INT8 in config.precisions else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
+    if config.variant != "cifar":
+        alexnet_cifar10(variant=config.variant)  # the shape walk refuses it in one line, before any work
+    if config.download and not (cifar10.batches_dir(config.data_root) / cifar10.TEST_BATCH).is_file():
+        log(f"downloading CIFAR-10 into {config.data_root}")
+        cifar10.download(config.data_root)
     test = cifar10.load_test(config.data_root)  # md5-checked before anything else runs
     n_eval = len(test) if config.eval_size is None else min(config.eval_size, len(test))
     images = normalize_uint8(test.images[:n_eval])

@@ -35,3 +35,13 @@ def test_table_is_reused_until_model_set_or_method_change(exported, small_set, t
 def test_unknown_method_is_a_clear_error(exported, small_set, tmp_path):
     with pytest.raises(CalibrationError, match="unknown calibration method 'kl'"):
         calibrate(exported.out / "model.fp32.onnx", small_set, method="kl", table_path=tmp_path / "t.json")
+
+
+def test_images_of_the_wrong_shape_are_a_clear_error(exported, small_set, tmp_path):
+    import dataclasses
+
+    import numpy as np
+
+    bad = dataclasses.replace(small_set, images=np.zeros((128, 32, 32, 3), np.float32))
+    with pytest.raises(CalibrationError, match=r"calibration images: expected input of shape \[N,3,32,32\]"):
+        calibrate(exported.out / "model.fp32.onnx", bad, method="minmax", table_path=tmp_path / "t.json")

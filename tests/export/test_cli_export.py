@@ -34,6 +34,18 @@ def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert {a["file"] for a in manifest["artifacts"]} >= {"model.fp32.onnx", "report.json", "report.md", "report.png"}
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    png = (out / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    from PIL import Image
+
+    with Image.open(out / "report.png") as image:
+        image.verify()
+    assert report["schema"] == "alexnet-edge-report/1" and report["eval_images"] == 200
+    for row in report["rows"]:
+        assert {"backend", "device", "precision", "artifact", "accuracy", "top1_agreement", "max_abs_diff", "size_mb",
+                "latency_ms", "throughput", "per_class_accuracy", "cosine_similarity"} <= set(row)  # fmt: skip
+        assert set(row["latency_ms"]["1"]) == {"p50", "p90", "p99", "mean"}
+    assert manifest["tool_versions"]["onnxruntime"] and manifest["config"]["eval_size"] == 200 and manifest["devices"]
 
 
 def _assert_clean_failure(result, out, pattern, code=2):
@@ -82,6 +94,12 @@ def test_corrupt_dataset(checkpoint, tmp_path):
                           out, "CIFAR-10 file corrupt: .*test_batch has md5")  # fmt: skip
 
 
+def test_input_size_the_net_cannot_take(checkpoint, data_root, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--variant", "original")
+    _assert_clean_failure(result, out, "original net cannot take 32x32 input: features.12 MaxPool2d")
+
+
 def test_unwritable_out(checkpoint, data_root, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -120,4 +138,4 @@ def test_installed_entry_point_prints_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [f"error: CIFAR-10 file missing: {tmp_path}/cifar-10-batches-py/test_batch; "
                                                 f"put the CIFAR-10 python files in {tmp_path}/cifar-10-batches-py (unpack "
                                                 "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), "
-                                                f"or pass --data-root to the folder that holds cifar-10-batches-py/"]  # fmt: skip
+                                                f"pass --data-root to the folder that holds cifar-10-batches-py/, or add --download where the network is reachable"]  # fmt: skip
