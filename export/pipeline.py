@@ -19,7 +19,7 @@ from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_engine, engine_support
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES, measure_latency
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, check, compare
-from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
+from alexnet_edge.runtime.errors import AlexNetEdgeError, DatasetError, ToleranceError
 from alexnet_edge.runtime.fileio import ensure_writable_dir, sha256_file
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
@@ -98,6 +98,14 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     checkpoint = config.checkpoint
     if checkpoint is None:
         log("no --checkpoint: training one first")
+        missing = [f for f in config.recipe.train_files if f not in cifar10.available_train_batches(config.data_root)]
+        if missing:
+            here = ", ".join(cifar10.available_train_batches(config.data_root)) or "none"
+            raise DatasetError(
+                f"training reads {', '.join(config.recipe.train_files)} but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
+                f"(present: {here}); pass --train-batches to train on what is there"
+            )
         checkpoint = train(config.data_root, out, recipe=config.recipe, progress=config.progress, log=log)
     model = alexnet_cifar10(weights=checkpoint)
     checkpoint_sha = sha256_file(checkpoint)

@@ -100,8 +100,10 @@ def train(
     y_train = torch.from_numpy(split.labels[train_idx])
     x_val = torch.from_numpy(normalize_uint8(split.images[val_idx]))
     if dev.type == "cpu":
+        full_hours = estimate_cpu_seconds(Recipe(), 45_000) / 3600
         minutes = estimate_cpu_seconds(recipe, len(train_idx)) / 60
-        log(f"training on CPU: {recipe.epochs} epochs x {len(train_idx)} images, about {minutes:.0f} min here")
+        log(f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
+            f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min")
 
     model = AlexNet().to(dev)
     decay = [p for n, p in model.named_parameters() if n.endswith("weight")]

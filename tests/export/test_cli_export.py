@@ -139,3 +139,22 @@ def test_installed_entry_point_prints_one_line(tmp_path):
                                                 f"put the CIFAR-10 python files in {tmp_path}/cifar-10-batches-py (unpack "
                                                 "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), "
                                                 f"pass --data-root to the folder that holds cifar-10-batches-py/, or add --download where the network is reachable"]  # fmt: skip
+
+
+def test_training_needs_the_named_train_batches(data_root, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("--data-root", data_root, "--out", out, "--epochs", 1, "--train-size", 64)
+    assert result.exit_code == 2
+    assert "pass --train-batches to train on what is there" in result.output.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_without_checkpoint_it_trains_then_exports(data_root, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("--data-root", data_root, "--out", out, "--epochs", 1, "--train-size", 256,
+                    "--train-batches", "data_batch_1", "--eval-size", 200, "--no-bench", "--quiet")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "the full recipe (60 epochs x 45,000 images) would take about 10 h here" in result.output
+    assert (out / "alexnet_cifar10.pt").is_file() and (out / "model.fp32.onnx").is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["checkpoint"]["path"].endswith("alexnet_cifar10.pt")
