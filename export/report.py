@@ -62,6 +62,8 @@ def render_plot(rows: Sequence[dict], path: str | Path) -> Path | None:
         ax.plot(sizes, [row["latency_ms"][str(s)]["p50"] for s in sizes], marker="o",
                 label=f"{row['backend']} {row['device']} {row['precision']}")  # fmt: skip
     ax.set_xscale("log", base=2)
+    ticks = sorted({int(k) for r in timed for k in r["latency_ms"]})
+    ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
     ax.set_ylabel("p50 latency (ms)")
