@@ -99,8 +99,8 @@ class OnnxRuntimeRunner(BaseRunner):
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         if self._io_binding is not None:
-            # On a GPU provider, bind the host input and let ORT place the output on the device
-            # only once, copying back a single time.
+            # On a GPU provider, IO binding makes ORT do exactly one host->device copy of the input
+            # and one device->host copy of the logits, with no per-call output allocation in Python.
             binding = self._io_binding
             binding.bind_cpu_input(INPUT_NAME, batch)
             binding.bind_output(OUTPUT_NAME)
