@@ -1,0 +1,32 @@
+"""The three top-level folders install under one namespace, from a built wheel as well as editable."""
+
+import subprocess
+import sys
+import sysconfig
+import zipfile
+
+
+def test_wheel_holds_the_namespace_and_imports(tmp_path):
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("alexnet_edge-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for module in ("alexnet_edge/export/pipeline.py", "alexnet_edge/runtime/backends/trt_runner.py",
+                   "alexnet_edge/calibration/cifar10.py"):  # fmt: skip
+        assert module in names
+    assert not [n for n in names if n.startswith(("export/", "runtime/", "calibration/", "tests/"))]
+    entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
+    for script in ("export-alexnet", "alexnet-inspect", "alexnet-infer", "alexnet-drift"):
+        assert script in entry_points
+    # Install = unpack; import from there alone: no site processing, so the editable finder is absent.
+    target = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(target)
+    site = sysconfig.get_paths()["purelib"]
+    code = (f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; import alexnet_edge.runtime as r, "
+            "alexnet_edge.calibration.cifar10, alexnet_edge.export.architecture; print(r.__file__)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(target / "alexnet_edge" / "runtime" / "__init__.py")
