@@ -150,11 +150,10 @@ def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_chec
     settings = dict(old["settings"]) if old else dict(drift.DEFAULT_SETTINGS)
     if update and eval_size:
         settings["eval_size"] = eval_size
-    ref_dir = reference_dir
-    inputs = drift.input_hashes(checkpoint, data_root, settings["calib_files"], ref_dir)
+    inputs = drift.input_hashes(checkpoint, data_root, settings["calib_files"], reference_dir)
     notes = [] if update else drift.check_inputs(old, inputs, allow_new_checkpoint=allow_new_checkpoint)
     log = lambda line: click.echo(line, err=True)  # noqa: E731
-    figures, models = drift.compute(checkpoint, data_root, settings, reference_dir=ref_dir, work_dir=work_dir, log=log)
+    figures, models = drift.compute(checkpoint, data_root, settings, reference_dir=reference_dir, work_dir=work_dir, log=log)
     if update:
         new = drift.make_baseline(figures, inputs, models, settings)
         click.echo(drift.render_update(old, new))

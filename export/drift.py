@@ -28,6 +28,15 @@ from .pipeline import PipelineConfig, PipelineResult, run
 SCHEMA = "alexnet-edge-drift/1"
 DEFAULT_BASELINE = Path(__file__).resolve().parents[1] / "tests" / "baselines" / "reference_cpu.json"
 GOLDEN = {"fp32": "test_logits_fp32_cuda.npy", "fp16": "test_logits_fp16_cuda.npy"}
+# What a new baseline is computed with (an existing baseline carries its own settings).
+DEFAULT_SETTINGS = {
+    "eval_size": 10000,
+    "precisions": ["fp32", "fp16", "int8"],
+    "calib_size": 512,
+    "calib_method": "percentile",
+    "calib_seed": 0,
+    "calib_files": ["data_batch_1"],
+}
 
 # Tolerances, in one place. Run-to-run spread on one machine is zero (same inputs, same versions:
 # identical logits), so these are set by what may legitimately move between machines and versions,
@@ -204,16 +213,6 @@ def load_baseline(path: Path) -> dict:
     if baseline.get("schema") != SCHEMA:
         raise AlexNetEdgeError(f"baseline {path} has schema {baseline.get('schema')!r}, expected {SCHEMA!r}")
     return baseline
-
-
-DEFAULT_SETTINGS = {
-    "eval_size": 10000,
-    "precisions": ["fp32", "fp16", "int8"],
-    "calib_size": 512,
-    "calib_method": "percentile",
-    "calib_seed": 0,
-    "calib_files": ["data_batch_1"],
-}
 
 
 def save_baseline(path: Path, baseline: dict) -> Path:

@@ -25,6 +25,7 @@ from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
 from . import onnx_export, precision as precision_transforms
+from .architecture import walk
 from .model import alexnet_cifar10
 from .reference import TorchRunner
 from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, expected_figures, write_bundle
@@ -85,8 +86,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     for size in (config.eval_size, config.calib_size if Precision.INT8 in config.precisions else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
-    if config.variant != "cifar":
-        alexnet_cifar10(variant=config.variant)  # the shape walk refuses it in one line, before any work
+    walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
     if config.download and not (cifar10.batches_dir(config.data_root) / cifar10.TEST_BATCH).is_file():
         log(f"downloading CIFAR-10 into {config.data_root}")
         cifar10.download(config.data_root)
@@ -98,9 +98,10 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     checkpoint = config.checkpoint
     if checkpoint is None:
         log("no --checkpoint: training one first")
-        missing = [f for f in config.recipe.train_files if f not in cifar10.available_train_batches(config.data_root)]
+        present = cifar10.available_train_batches(config.data_root)
+        missing = [f for f in config.recipe.train_files if f not in present]
         if missing:
-            here = ", ".join(cifar10.available_train_batches(config.data_root)) or "none"
+            here = ", ".join(present) or "none"
             raise DatasetError(
                 f"training reads {', '.join(config.recipe.train_files)} but {', '.join(missing)} "
                 f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
@@ -134,23 +135,22 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     for precision in config.precisions:
         if precision is Precision.FP32:
             continue
-        table = None
         if precision is Precision.INT8:
             calib_dir = out / "calibration"
             calib_set = build_calibration_set(
                 config.data_root, size=config.calib_size, seed=config.calib_seed, files=config.calib_files,
                 checkpoint_sha256=checkpoint_sha, cache_dir=calib_dir, progress=config.progress,
             )  # fmt: skip
-            table = calibrate(
+            int8_table = calibrate(
                 artifacts[Precision.FP32], calib_set, method=config.calib_method,
                 table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress,
             )  # fmt: skip
-            int8_table = table
-            calibration_info = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
-                                "set_reused": calib_set.reused, "table_reused": table.reused}  # fmt: skip
-            log(f"calibration: {len(calib_set)} train images, {table.method}, table {'reused' if table.reused else 'computed'}")
+            calibration_info = {**calib_set.describe(), "method": int8_table.method, "table": str(int8_table.path.relative_to(out)),
+                                "set_reused": calib_set.reused, "table_reused": int8_table.reused}  # fmt: skip
+            log(f"calibration: {len(calib_set)} train images, {int8_table.method}, table {'reused' if int8_table.reused else 'computed'}")
         artifacts[precision] = precision_transforms.convert(
-            artifacts[Precision.FP32], precision, out / precision.onnx_name, calibration=table
+            artifacts[Precision.FP32], precision, out / precision.onnx_name,
+            calibration=int8_table if precision is Precision.INT8 else None,
         )
         log(f"wrote {precision.onnx_name}")
 

@@ -190,6 +190,7 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     with np.load(bundle / VERIFY_DATA) as data:
         images, labels, reference = normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
     expected = manifest.get("expected", {})
+    ref_acc = float((reference.argmax(1) == labels).mean())
     results, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
@@ -198,7 +199,6 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
             device = runner.device
         result = compare(logits, reference, labels)
         tolerance = verification_tolerance(precision, len(labels))
-        ref_acc = float((reference.argmax(1) == labels).mean())
         failures = check(result, reference_accuracy=ref_acc, tolerance=tolerance, artifact=f"{backend}:{precision.value}")
         failed += failures
         results.append({
