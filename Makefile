@@ -9,7 +9,7 @@ CKPT   ?= $(SHARED)/reference/alexnet_cifar10.pt
 OUT    ?= artifacts
 EXTRAS ?= export,cpu,test
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all test-targets bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ test: install
 
 test-all: install
 	$(PY) -m pytest -q -m "slow or not slow"
+
+# Cross-target fidelity (not part of `make test`): fresh models from the reference checkpoint, then
+# the host natively, x86-64 AVX2 without VNNI and aarch64 Cortex-A76 under qemu-user (about 15 min;
+# the first run also builds an arm64 userland in ~/.cache/alexnet-edge/targets). docs/targets.md.
+TARGET_MODELS ?= $(OUT)/targets-models
+test-targets: install
+	$(VENV)/bin/export-alexnet --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(TARGET_MODELS)" \
+		--fp16 --int8 --eval-size 1000 --no-bench --no-engines --quiet > /dev/null
+	$(VENV)/bin/alexnet-targets --models "$(TARGET_MODELS)" --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(OUT)/targets"
 
 bench: install
 	$(PY) benchmarks/cpu_ratios.py --checkpoint "$(CKPT)" --data-root "$(DATA)"

@@ -22,6 +22,9 @@ VERIFY_IMAGES = 500
 
 REQUIREMENTS_CPU = """\
 # CPU target (any machine): what verify.py --backend onnxruntime and infer.py need. No torch.
+# Needs Python >= 3.10. JetPack 6 (Python 3.10): pip takes onnxruntime 1.23.2 there, the last
+# release for 3.10. JetPack 5 ships Python 3.8, which this runtime does not run on: install a
+# Python 3.10 first (this bundle's README.md); the scripts say so in one line if started with 3.8.
 numpy>=1.24
 pillow>=10.0
 click>=8.1
@@ -45,6 +48,9 @@ SCRIPT = '''#!/usr/bin/env python3
 import sys
 from pathlib import Path
 
+if sys.version_info < (3, 10):
+    sys.exit("error: this bundle needs Python >= 3.10, not %d.%d (JetPack 5 ships 3.8: see README.md)" % sys.version_info[:2])
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from {module} import {function}  # noqa: E402
@@ -67,10 +73,18 @@ README = """\
    with the exporter's options ({options}); see trtexec.md for the trtexec equivalents.
 4. `python3 verify.py --backend tensorrt` — the same checks on the engines.
 5. `python3 infer.py --model models/model.int8.onnx image.png` — classify images.
+
+Python >= 3.10 is needed. JetPack 6 has 3.10 (pip takes onnxruntime 1.23.2). JetPack 5 has 3.8:
+install Python 3.10 beside it (for example from the deadsnakes PPA on its Ubuntu 20.04), create a
+venv with it, and install requirements.txt there. JetPack 5's TensorRT Python bindings exist only
+for its Python 3.8, so build engines there with trtexec (trtexec.md), not build_engines.py.
+
+`model.int8.onnx` has 7-bit weights so that its int8 sums are exact on every CPU, those without
+VNNI included; `verify.py` prints which int8 path this CPU takes.
 """
 
 
-def _copy_runtime(target: Path) -> list[Path]:
+def copy_runtime(target: Path) -> list[Path]:
     source = Path(runtime_package.__file__).resolve().parent
     shutil.copytree(source, target / "alexnet_edge" / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (target / "alexnet_edge" / "__init__.py").write_text('"""alexnet-edge runtime, as shipped in a deployment bundle."""\n')
@@ -105,7 +119,7 @@ def write_bundle(
         (staging / "data").mkdir()
         with open(staging / deploy.VERIFY_DATA, "wb") as handle:
             np.savez_compressed(handle, images=images_uint8, labels=labels, reference_logits=reference_logits)
-        _copy_runtime(staging)
+        copy_runtime(staging)
         for name, (doc, module, function) in SCRIPTS.items():
             (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
             (staging / name).chmod(0o755)

@@ -59,8 +59,10 @@ class PipelineConfig:
     variant: str = "cifar"
     progress: bool = True
 
-    def tolerance(self, precision: Precision) -> Tolerance:
-        return DEFAULT_TOLERANCES[precision].with_overrides(**self.tolerance_overrides.get(precision, {}))
+    def tolerance(self, precision: Precision, images: int | None = None) -> Tolerance:
+        """The precision's tolerance for ``images`` evaluated images; the user's overrides win."""
+        base = DEFAULT_TOLERANCES[precision] if images is None else DEFAULT_TOLERANCES[precision].for_sample(images)
+        return base.with_overrides(**self.tolerance_overrides.get(precision, {}))
 
 
 @dataclass
@@ -180,13 +182,14 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
             logits = reference if is_reference else runner.infer_many(images, progress=config.progress)
             result = compare(logits, reference, labels)
             artifact = None if is_reference else getattr(runner, "model_path", getattr(runner, "engine_path", None))
-            tolerance = config.tolerance(precision)
+            tolerance = config.tolerance(precision, len(labels))
             row_failures = [] if is_reference else check(result, reference_accuracy=ref_accuracy, tolerance=tolerance, artifact=runner.name)
             failures += row_failures
             row = {
                 "backend": runner.backend,
                 "device": runner.device,
                 "device_name": runner.device_name(),
+                "cpu": runner.cpu_features(),
                 "precision": precision.value,
                 "artifact": None if artifact is None else Path(artifact).name,
                 "size_mb": None if artifact is None else Path(artifact).stat().st_size / 1e6,

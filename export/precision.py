@@ -2,8 +2,10 @@
 
 * FP16: FP16 weights and compute with FP32 ``input``/``logits`` (onnxconverter-common).
 * INT8: explicit Q/DQ from onnxruntime's quantizer: symmetric int8 (zero point 0), per-channel
-  weights on the output-channel axis, per-tensor activations from a calibration table, float bias
-  (TensorRT's parser takes no int32 DequantizeLinear), and no Q/DQ on the logits.
+  weights on the output-channel axis quantized to 7 bits (within +-64), per-tensor activations from a
+  calibration table, float bias (TensorRT's parser takes no int32 DequantizeLinear), and no Q/DQ on
+  the logits. 7-bit weights keep x86 CPUs without VNNI exact: their int8 kernels add u8*s8 pairs into
+  a saturating int16, which 8-bit weights overflow (81.4% instead of 88.6% on AVX2; docs/targets.md).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import onnx
 
 from alexnet_edge.calibration.table import CalibrationTable, ort_method
+from alexnet_edge.runtime.cpu_features import SATURATION_SAFE_WEIGHT_MAX
 from alexnet_edge.runtime.errors import BackendUnavailableError, CalibrationError
 from alexnet_edge.runtime.precision import Precision
 
@@ -78,7 +81,7 @@ def _to_fp16(src: Path) -> onnx.ModelProto:
         return float16.convert_float_to_float16(load_onnx(src), keep_io_types=True)
 
 
-def _to_int8(src: Path, table: CalibrationTable) -> onnx.ModelProto:
+def _to_int8(src: Path, table: CalibrationTable, weight_bits: int) -> onnx.ModelProto:
     try:
         from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     except ImportError:
@@ -98,6 +101,7 @@ def _to_int8(src: Path, table: CalibrationTable) -> onnx.ModelProto:
                     activation_type=QuantType.QInt8,
                     weight_type=QuantType.QInt8,
                     per_channel=True,
+                    reduce_range=weight_bits == 7,  # weights in [-64, 64]: no int16 pair saturation on AVX2
                     calibrate_method=ort_method(table.method),
                     extra_options=dict(INT8_EXTRA_OPTIONS),
                 )
@@ -112,14 +116,51 @@ def _to_int8(src: Path, table: CalibrationTable) -> onnx.ModelProto:
     return model
 
 
+def int8_weight_max(model: onnx.ModelProto) -> int:
+    """The largest |q| among int8 initializers that a DequantizeLinear reads (the quantized weights)."""
+    from onnx import numpy_helper
+
+    dq_inputs = {node.input[0] for node in model.graph.node if node.op_type == "DequantizeLinear"}
+    largest = 0
+    for init in model.graph.initializer:
+        if init.name in dq_inputs and init.data_type == onnx.TensorProto.INT8:
+            values = numpy_helper.to_array(init).astype("int16")
+            if values.size:
+                largest = max(largest, int(abs(values).max()))
+    return largest
+
+
+def int8_scheme(model: onnx.ModelProto, table: CalibrationTable, weight_bits: int) -> dict[str, object]:
+    """What the int8 model is, read back from its weights so the saturation claim is checked, not assumed."""
+    weight_max = int8_weight_max(model)
+    return {
+        "scheme": f"symmetric int8, zero point 0; per-channel {weight_bits}-bit weights (axis 0, within +-{weight_max}); per-tensor activations",
+        "weight_bits": weight_bits,
+        "weight_max_abs": weight_max,
+        "saturation_safe": weight_max <= SATURATION_SAFE_WEIGHT_MAX,
+        "saturation_note": "safe on int8 paths that add u8*s8 pairs into a saturating int16 (x86 AVX2 / AVX-512 without VNNI)",
+        "calibration_method": table.method,
+        "calibration_key": table.key,
+        "bias": "float",
+        "logits": "float (no Q/DQ)",
+    }
+
+
 def convert(
     fp32_path: str | Path,
     precision: Precision,
     out_path: str | Path,
     *,
     calibration: CalibrationTable | None = None,
+    int8_weight_bits: int = 7,
 ) -> Path:
-    """Write the ``precision`` version of an FP32 ONNX model; metadata records how it was made."""
+    """Write the ``precision`` version of an FP32 ONNX model; metadata records how it was made.
+
+    ``int8_weight_bits=8`` gives full-range weights, which only VNNI/AMX, ARM and TensorRT add up
+    exactly; it exists to measure that difference, and its metadata says it is not saturation-safe.
+    """
+    if int8_weight_bits not in (7, 8):
+        raise CalibrationError(f"int8 weights are 7 or 8 bits, got {int8_weight_bits}")
     src = Path(fp32_path)
     metadata = read_metadata(load_onnx(src))
     metadata["precision"] = precision.value
@@ -131,14 +172,8 @@ def convert(
     else:
         if calibration is None:
             raise CalibrationError("INT8 needs a calibration table")
-        model = _to_int8(src, calibration)
+        model = _to_int8(src, calibration, int8_weight_bits)
         metadata["precision_tool"] = "onnxruntime quantize_static QDQ"
-        metadata["int8"] = {
-            "scheme": "symmetric int8, zero point 0; per-channel weights (axis 0); per-tensor activations",
-            "calibration_method": calibration.method,
-            "calibration_key": calibration.key,
-            "bias": "float",
-            "logits": "float (no Q/DQ)",
-        }
+        metadata["int8"] = int8_scheme(model, calibration, int8_weight_bits)
     set_metadata(model, metadata)
     return save_checked(model, out_path)

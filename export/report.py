@@ -26,6 +26,7 @@ def render_markdown(report: dict) -> str:
         f"{report['eval_images']} CIFAR-10 test images ({report['eval_subset']}); reference: PyTorch FP32 on "
         f"{report['reference']['device']}. Latency measured on {report.get('host', {}).get('cpu', 'this machine')}.",
         "",
+        *_cpu_line(rows),
         "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max |Δlogit| | p50 ms @1 | images/s @256 | within tolerance |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
@@ -44,6 +45,13 @@ def render_markdown(report: dict) -> str:
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _cpu_line(rows: Sequence[dict]) -> list[str]:
+    cpu = next((r["cpu"] for r in rows if r.get("cpu")), None)
+    if not cpu:
+        return []
+    return [f"CPU: {cpu['arch']} with {', '.join(cpu['features']) or 'no listed features'}; int8 path: {cpu['int8_path']}.", ""]
 
 
 def render_plot(rows: Sequence[dict], path: str | Path) -> Path | None:

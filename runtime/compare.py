@@ -21,6 +21,7 @@ class Comparison:
     max_abs_diff: float
     mean_abs_diff: float
     cosine_similarity: float  # mean over images of cos(logits, reference logits)
+    max_rel_diff: float = 0.0  # max over images of max|Δlogit| / max|reference logit|
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -49,6 +50,7 @@ def compare(logits: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Co
     diff = np.abs(a - b)
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     cosine = np.sum(a * b, axis=1) / np.maximum(norms, 1e-30)
+    relative = diff.max(axis=1) / np.maximum(np.abs(b).max(axis=1), 1e-30)
     return Comparison(
         images=len(labels),
         accuracy=accuracy(logits, labels),
@@ -57,6 +59,7 @@ def compare(logits: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Co
         max_abs_diff=float(diff.max()),
         mean_abs_diff=float(diff.mean()),
         cosine_similarity=float(cosine.mean()),
+        max_rel_diff=float(relative.max()),
     )
 
 
@@ -68,6 +71,7 @@ class Tolerance:
     max_accuracy_drop: float  # reference accuracy minus artifact accuracy, as a fraction
     max_abs_diff: float = math.inf
     min_cosine_similarity: float = 0.0
+    max_rel_diff: float = math.inf
 
     def with_overrides(self, **overrides: float) -> "Tolerance":
         unknown = set(overrides) - set(asdict(self))
@@ -77,12 +81,24 @@ class Tolerance:
             )
         return replace(self, **overrides)
 
+    def for_sample(self, images: int) -> "Tolerance":
+        """On a small set one image is a large fraction of a point: allow an accuracy drop of at
+        least 3 images and one top-1 disagreement there, so that sampling noise alone does not fail a
+        model (3/1,000 = 0.3 pt; 1/1,000 = 99.9%). At 10,000 images the defaults hold unchanged."""
+        n = max(images, 1)
+        return replace(self, max_accuracy_drop=max(self.max_accuracy_drop, 3.0 / n),
+                       min_top1_agreement=min(self.min_top1_agreement, 1.0 - 1.0 / n))  # fmt: skip
 
-# Defaults: FP32 from the core issue (seen max |dlogit| 3.4e-5 against 1e-3 allowed); FP16 and INT8
-# from the precision issue's goals (agreement >= 99.9% / 98.5%, accuracy within 0.1 / 0.3 points).
+
+# FP32: seen max |Δlogit| 3.4e-5 against 1e-3 allowed. INT8: agreement >= 98.5%, accuracy within
+# 0.3 point. FP16 is judged where FP16 arithmetic really runs (docs/precision.md): aarch64 CPU kernels
+# (qemu, Cortex-A76) reach max |Δlogit| 0.18 = 1.1% of the image's largest logit, CUDA FP16 0.044 =
+# 0.39%; a bare 0.1 bound set on x86, which computes FP16 models in FP32, failed the first of them.
+# So FP16 bounds the relative error at 4% (a model whose weights carry 0.5% noise, 10x FP16
+# rounding, reaches 8%) besides agreement >= 99.9% and mean cosine >= 0.9999.
 DEFAULT_TOLERANCES: dict[Precision, Tolerance] = {
     Precision.FP32: Tolerance(min_top1_agreement=0.999, max_accuracy_drop=0.001, max_abs_diff=1e-3, min_cosine_similarity=0.99999),
-    Precision.FP16: Tolerance(min_top1_agreement=0.999, max_accuracy_drop=0.001, max_abs_diff=0.1, min_cosine_similarity=0.9999),
+    Precision.FP16: Tolerance(min_top1_agreement=0.999, max_accuracy_drop=0.001, min_cosine_similarity=0.9999, max_rel_diff=0.04),
     Precision.INT8: Tolerance(min_top1_agreement=0.985, max_accuracy_drop=0.003, min_cosine_similarity=0.99),
 }
 
@@ -97,6 +113,8 @@ def check(result: Comparison, *, reference_accuracy: float, tolerance: Tolerance
         failures.append(ToleranceError(artifact=artifact, metric="accuracy_drop", value=drop, tolerance=tolerance.max_accuracy_drop, bound="max"))
     if result.max_abs_diff > tolerance.max_abs_diff:
         failures.append(ToleranceError(artifact=artifact, metric="max_abs_diff", value=result.max_abs_diff, tolerance=tolerance.max_abs_diff, bound="max"))
+    if result.max_rel_diff > tolerance.max_rel_diff:
+        failures.append(ToleranceError(artifact=artifact, metric="max_rel_diff", value=result.max_rel_diff, tolerance=tolerance.max_rel_diff, bound="max"))
     if result.cosine_similarity < tolerance.min_cosine_similarity:
         failures.append(ToleranceError(artifact=artifact, metric="cosine_similarity", value=result.cosine_similarity, tolerance=tolerance.min_cosine_similarity, bound="min"))
     return failures

@@ -19,6 +19,7 @@ from .bench import measure_latency
 from .cli_support import one_line_errors
 from .compare import DEFAULT_TOLERANCES, check, compare
 from .constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from .cpu_features import detect
 from .errors import AlexNetEdgeError, ModelFileError
 from .fileio import sha256_file
 from .precision import Precision
@@ -160,8 +161,7 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
 # -- verify.py ---------------------------------------------------------------------------------
 def verification_tolerance(precision: Precision, images: int):
     """The precision's tolerance, with the accuracy bound widened to 3 images on a small set."""
-    base = DEFAULT_TOLERANCES[precision]
-    return base.with_overrides(max_accuracy_drop=max(base.max_accuracy_drop, 3.0 / images))
+    return DEFAULT_TOLERANCES[precision].for_sample(images)
 
 
 def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
@@ -196,26 +196,28 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
         with _open(backend, bundle, precision, providers) as runner:
             logits = runner.infer_many(images, batch_size=min(64, getattr(runner, "profile", (0, 64))[1]))
             latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
-            device = runner.device
+            device, cpu = runner.device, runner.cpu_features()
         result = compare(logits, reference, labels)
         tolerance = verification_tolerance(precision, len(labels))
         failures = check(result, reference_accuracy=ref_acc, tolerance=tolerance, artifact=f"{backend}:{precision.value}")
         failed += failures
         results.append({
-            "backend": backend, "device": device, "precision": precision.value, "images": len(labels),
+            "backend": backend, "device": device, "cpu": cpu, "precision": precision.value, "images": len(labels),
             "accuracy": result.accuracy, "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
             "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff,
             "p50_ms": {k: v.p50 for k, v in latency.items()}, "within_tolerance": not failures,
             "failures": [str(f) for f in failures],
         })  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"reference_accuracy": ref_acc, "results": results}))
+        click.echo(json.dumps({"reference_accuracy": ref_acc, "cpu": detect().as_dict(), "results": results}))
     else:
         click.echo(f"{len(labels)} bundled CIFAR-10 test images; PyTorch FP32 reference accuracy {100 * ref_acc:.2f}%")
+        click.echo(f"cpu: {detect().summary()}")
         for r in results:
             exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
             p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
-            click.echo(f"{r['backend']}/{r['device']}/{r['precision']}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
+            cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
+            click.echo(f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
                        f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
                        f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}")  # fmt: skip
     if failed:

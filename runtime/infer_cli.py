@@ -91,6 +91,7 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
     runner = open_runner(model)
     with runner:
         meta = runner.metadata() if hasattr(runner, "metadata") else {}
+        cpu = runner.cpu_features()
         names = list(meta.get("class_names", CLASS_NAMES))
         mean, std = meta.get("mean", MEAN), meta.get("std", STD)
         items = collect(list(inputs), mean, std)
@@ -115,7 +116,8 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
         p = probs[id(it)]
         order = np.argsort(-p)[:top_k]
         if as_json:
-            record = {"path": it.path, "class": names[order[0]], "class_index": int(order[0]), "probability": float(p[order[0]])}
+            record = {"path": it.path, "class": names[order[0]], "class_index": int(order[0]), "probability": float(p[order[0]]),
+                      "device": runner.device, "cpu": cpu}  # fmt: skip
             if top_k > 1:
                 record["top_k"] = [{"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order]
             click.echo(json.dumps(record))

@@ -79,6 +79,12 @@ class BaseRunner(ABC):
 
         return platform.processor() or platform.machine()
 
+    def cpu_features(self) -> dict[str, object] | None:
+        """The host CPU's instruction set where this runner computes on it (None on a GPU)."""
+        from ..cpu_features import detect
+
+        return detect().as_dict() if self.device == "cpu" else None
+
     # -- subclass hooks ----------------------------------------------------------------------
     @abstractmethod
     def activate_impl(self) -> None: ...

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..constants import INPUT_NAME, OUTPUT_NAME
+from ..cpu_features import detect, saturation_warning
 from ..errors import BackendUnavailableError, ModelFileError
 from .base import BaseRunner
 
@@ -96,6 +98,10 @@ class OnnxRuntimeRunner(BaseRunner):
             )
         if self.session.get_providers()[0] in GPU_PROVIDERS:
             self._io_binding = self.session.io_binding()
+        else:
+            warning = saturation_warning(self.metadata(), detect())
+            if warning:
+                print(warning, file=sys.stderr)
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         if self._io_binding is not None:

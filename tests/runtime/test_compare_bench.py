@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alexnet_edge.runtime.bench import measure_latency, summarize
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, check, compare, parse_tolerance_overrides
+from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, accuracy, check, compare, parse_tolerance_overrides
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
 from alexnet_edge.runtime.precision import Precision
 
@@ -73,3 +73,47 @@ def test_measure_latency_runs_each_batch_size():
 def test_tolerance_error_is_a_value_error():
     err = ToleranceError(artifact="a", metric="m", value=1.0, tolerance=0.5, bound="max")
     assert isinstance(err, ValueError) and err.exit_code == 1
+
+
+def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(test_split, exported, tmp_path):
+    """The CUDA FP16 golden logits are real FP16 arithmetic (not x86's FP32-for-FP16); a model
+    whose weights carry 0.5% noise (10x FP16 rounding) must still fail."""
+    import onnx
+    from onnx import numpy_helper
+
+    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.preprocess import normalize_uint8
+    from conftest import REFERENCE_DIR
+
+    fp16, fp32 = (REFERENCE_DIR / f"test_logits_{p}_cuda.npy" for p in ("fp16", "fp32"))
+    if not fp16.is_file():
+        pytest.skip("no CUDA golden logits in ../shared/reference")
+    gold16, gold32 = np.load(fp16), np.load(fp32)
+    real = compare(gold16, gold32, test_split.labels)
+    assert real.max_abs_diff > 0.04  # it is FP16 arithmetic: far from x86's 2.7e-5
+    tolerance = DEFAULT_TOLERANCES[Precision.FP16]
+    assert check(real, reference_accuracy=accuracy(gold32, test_split.labels), tolerance=tolerance, artifact="cuda:fp16") == []
+
+    model = onnx.load(str(exported.out / "model.fp16.onnx"))
+    rng = np.random.default_rng(0)
+    for init in model.graph.initializer:
+        if init.name.endswith("weight"):
+            w = numpy_helper.to_array(init)
+            noisy = (w.astype(np.float32) * (1 + 0.005 * rng.standard_normal(w.shape))).astype(w.dtype)
+            init.CopyFrom(numpy_helper.from_array(noisy, init.name))
+    onnx.save(model, str(tmp_path / "broken.fp16.onnx"))
+    images, labels = normalize_uint8(test_split.images[:1000]), test_split.labels[:1000]
+    with OnnxRuntimeRunner(exported.out / "model.fp32.onnx") as runner:
+        reference = runner.infer_many(images)
+    with OnnxRuntimeRunner(tmp_path / "broken.fp16.onnx") as runner:
+        broken = compare(runner.infer_many(images), reference, labels)
+    failures = check(broken, reference_accuracy=accuracy(reference, labels), tolerance=tolerance, artifact="broken:fp16")
+    assert failures and {f.metric for f in failures} <= {"max_rel_diff", "top1_agreement", "cosine_similarity"}, failures
+
+
+def test_small_samples_allow_three_images_of_accuracy_and_one_disagreement():
+    base = DEFAULT_TOLERANCES[Precision.FP16]
+    assert base.for_sample(10000) == base
+    small = base.for_sample(100)
+    assert small.max_accuracy_drop == pytest.approx(0.03) and small.min_top1_agreement == pytest.approx(0.99)
+    assert small.max_rel_diff == base.max_rel_diff and small.min_cosine_similarity == base.min_cosine_similarity

@@ -1,0 +1,110 @@
+"""What instruction set this CPU offers for onnxruntime's int8 and FP16 kernels, read from the OS.
+
+Why it matters: onnxruntime's x86 int8 kernels without VNNI (AVX2, and AVX-512 without VNNI) multiply
+u8 activations by s8 weights with ``vpmaddubsw``, which adds each pair of products into an int16
+*with saturation*. Symmetric int8 activations are shifted to u8 (+128), so pairs of 8-bit weights can
+overflow and the logits go wrong. VNNI, AMX and ARM's dot-product kernels accumulate in int32.
+A model whose int8 weights stay within +-64 cannot overflow there: 2 * 255 * 64 = 32640 <= 32767.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+# The widest int8 weight magnitude for which no u8*s8 pair sum can saturate an int16.
+SATURATION_SAFE_WEIGHT_MAX = 64
+
+# /proc/cpuinfo flag -> our name. x86 "flags", ARM "Features".
+_X86_FLAGS = {
+    "avx2": "avx2",
+    "fma": "fma",
+    "f16c": "f16c",
+    "avx512f": "avx512f",
+    "avx512bw": "avx512bw",
+    "avx512_vnni": "avx512_vnni",
+    "avx_vnni": "avx_vnni",
+    "amx_int8": "amx_int8",
+    "avx512_fp16": "avx512_fp16",
+}
+_ARM_FLAGS = {"asimd": "neon", "asimddp": "dotprod", "i8mm": "i8mm", "asimdhp": "fp16", "sve": "sve", "bf16": "bf16"}
+_INT32_ACCUMULATING_X86 = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    arch: str  # "x86_64", "aarch64", ... as platform.machine() names it
+    features: tuple[str, ...]  # sorted names from the tables above that this CPU has
+    source: str  # where they were read: "/proc/cpuinfo" or "unknown"
+
+    @property
+    def int8_path(self) -> str:
+        """The int8 dot-product path onnxruntime's CPU kernels take here."""
+        if self.arch in ("x86_64", "AMD64", "i686", "x86"):
+            vnni = [f for f in _INT32_ACCUMULATING_X86 if f in self.features]
+            if vnni:
+                return f"{vnni[0]} (int32 accumulation)"
+            if "avx2" in self.features:
+                return "avx2 vpmaddubsw (int16 pair saturation)"
+            return "sse (int16 pair saturation)" if self.source != "unknown" else "unknown"
+        if self.arch in ("aarch64", "arm64"):
+            return "arm dotprod (int32 accumulation)" if "dotprod" in self.features else "arm neon (int32 accumulation)"
+        return "unknown"
+
+    @property
+    def saturating_int8(self) -> bool:
+        return "saturation" in self.int8_path
+
+    @property
+    def fp16_arithmetic(self) -> bool:
+        """Whether onnxruntime's CPU provider computes FP16 nodes in FP16 here (ARM fp16 only)."""
+        return self.arch in ("aarch64", "arm64") and "fp16" in self.features
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "arch": self.arch,
+            "features": list(self.features),
+            "int8_path": self.int8_path,
+            "saturating_int8": self.saturating_int8,
+            "fp16_arithmetic": self.fp16_arithmetic,
+            "source": self.source,
+        }
+
+    def summary(self) -> str:
+        shown = ", ".join(self.features) or "none detected"
+        return f"{self.arch} [{shown}]; int8: {self.int8_path}"
+
+
+def parse_cpuinfo(text: str, arch: str) -> CpuFeatures:
+    """Features from the text of /proc/cpuinfo (its first processor's flag line)."""
+    table = _ARM_FLAGS if arch in ("aarch64", "arm64") else _X86_FLAGS
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags = set(value.split())
+            break
+    return CpuFeatures(arch, tuple(sorted(name for flag, name in table.items() if flag in flags)), "/proc/cpuinfo")
+
+
+def detect(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
+    arch = platform.machine() or "unknown"
+    try:
+        return parse_cpuinfo(cpuinfo.read_text(errors="replace"), arch)
+    except OSError:
+        return CpuFeatures(arch, (), "unknown")
+
+
+def saturation_warning(metadata: dict[str, object], cpu: CpuFeatures) -> str | None:
+    """One line when an int8 model not marked saturation-safe runs where int8 pairs saturate."""
+    if metadata.get("precision") != "int8" or not cpu.saturating_int8:
+        return None
+    scheme = metadata.get("int8")
+    if isinstance(scheme, dict) and scheme.get("saturation_safe") is True:
+        return None
+    return (
+        f"warning: this int8 model is not marked saturation-safe and this CPU's int8 path is "
+        f"{cpu.int8_path}: its outputs may differ from other CPUs; re-export it with alexnet-edge's "
+        f"default int8 scheme (weights within +-{SATURATION_SAFE_WEIGHT_MAX})"
+    )

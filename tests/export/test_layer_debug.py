@@ -1,0 +1,54 @@
+"""Layer-by-layer diagnosis on the real exported models."""
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from alexnet_edge.export.layer_debug import DebugConfig, LayerDiff, diff_layers, first_drift, mark_all, render, run_debug
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+
+def _run(path, images):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, {"input": images})))
+
+
+def test_marking_keeps_the_int8_kernels_and_their_logits(exported, test_images, tmp_path):
+    images = test_images[0][:32]
+    marked = mark_all(exported.out / "model.int8.onnx", tmp_path / "marked.onnx")
+    assert len(marked) >= 12 and marked[-1] == "logits" and "relu" in marked
+    plain = _run(exported.out / "model.int8.onnx", images)["logits"]
+    outputs = _run(tmp_path / "marked.onnx", images)
+    # Bit-identical logits: the marks did not stop the QDQ -> QLinearConv/QGemm fusion.
+    assert np.array_equal(outputs["logits"], plain)
+    assert set(marked) <= set(outputs) and outputs["relu"].shape == (32, 64, 32, 32)
+
+
+def test_fp32_against_int8_names_no_drift_and_a_perturbed_layer_does(exported, data_root, tmp_path):
+    rows, title = run_debug(DebugConfig(model=exported.out / "model.int8.onnx", against=exported.out / "model.fp32.onnx",
+                                        data_root=data_root, images=40), log=lambda line: None)  # fmt: skip
+    names = [r.tensor for r in rows]
+    assert names[0] == "relu" and names[-1] == "logits" and len(names) >= 12
+    assert first_drift(rows, 0.99) is None and rows[-1].cosine > 0.99
+    assert "model.int8.onnx on host against model.fp32.onnx on host" in title
+    text = render(rows, 0.99, title)
+    assert "first tensor below cosine 0.99: none" in text
+
+
+def test_diff_layers_finds_the_first_drifting_tensor(rng):
+    ref = {n: rng.normal(size=(4, 16)) for n in ("a", "b", "c")}
+    run = {"a": ref["a"] + 1e-4, "b": -ref["b"], "c": ref["c"] * 0.5}
+    rows = diff_layers(run, ref, ["a", "b", "c", "missing"])
+    assert [r.tensor for r in rows] == ["a", "b", "c"]
+    assert first_drift(rows, 0.99).tensor == "b"
+    assert rows[2].cosine == pytest.approx(1.0) and rows[2].relative == pytest.approx(0.5)
+    assert LayerDiff("nan", float("nan"), 0, 0, 0).drifts(0.99)
+
+
+def test_exactly_one_comparison_is_required(exported, data_root):
+    model = exported.out / "model.int8.onnx"
+    with pytest.raises(AlexNetEdgeError, match="exactly one"):
+        run_debug(DebugConfig(model=model, data_root=data_root))
+    with pytest.raises(AlexNetEdgeError, match="unknown target 'mips'"):
+        run_debug(DebugConfig(model=model, data_root=data_root, target="mips"))
