@@ -13,7 +13,7 @@ from alexnet_edge.runtime.errors import InputSizeError
 
 @dataclass(frozen=True)
 class Layer:
-    kind: str  # "conv" | "relu" | "maxpool" | "dropout" | "linear" | "flatten"
+    kind: str  # "conv" | "batchnorm" | "relu" | "maxpool" | "dropout" | "linear" | "flatten"
     in_ch: int = 0
     out_ch: int = 0
     kernel: int = 0
@@ -27,6 +27,8 @@ class Layer:
             return f"MaxPool2d({self.kernel}, stride={self.stride})"
         if self.kind == "linear":
             return f"Linear({self.in_ch}, {self.out_ch})"
+        if self.kind == "batchnorm":
+            return f"BatchNorm2d({self.out_ch})"
         return {"relu": "ReLU", "dropout": "Dropout(0.5)", "flatten": "Flatten"}[self.kind]
 
 
@@ -42,9 +44,22 @@ _TAIL = (
     _conv(384, 256, 3, 1, 1), RELU,
     _conv(256, 256, 3, 1, 1), RELU, POOL,
 )  # fmt: skip
+def _with_batchnorm(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
+    """BatchNorm2d after every convolution, before its ReLU."""
+    out: list[Layer] = []
+    for layer in layers:
+        out.append(layer)
+        if layer.kind == "conv":
+            out.append(Layer("batchnorm", layer.out_ch, layer.out_ch))
+    return tuple(out)
+
+
+_CIFAR = (_conv(3, 64, 5, 1, 2), *_TAIL)
 FEATURES: dict[str, tuple[Layer, ...]] = {
     # The seed's corrected first block for 32x32 input.
-    "cifar": (_conv(3, 64, 5, 1, 2), *_TAIL),
+    "cifar": _CIFAR,
+    # The same with BatchNorm after each of the five convolutions (folded away at export).
+    "cifar-bn": _with_batchnorm(_CIFAR),
     # The seed's original 224-style first block: too aggressive for 32x32.
     "original": (_conv(3, 64, 11, 4, 2), *_TAIL),
 }
@@ -105,6 +120,8 @@ def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShap
             channels = layer.out_ch
             params = layer.out_ch * (layer.in_ch * layer.kernel**2 + 1)
             macs = size * size * layer.out_ch * layer.in_ch * layer.kernel**2
+        elif layer.kind == "batchnorm":
+            params, macs = 2 * channels, channels * size * size  # gamma, beta; one scale-and-shift per value
         rows.append(LayerShape(name, layer, (channels, size, size), params, macs))
     flatten = channels * size * size
     rows.append(LayerShape("flatten", Layer("flatten"), (flatten,), 0, 0))
@@ -115,6 +132,29 @@ def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShap
             params, macs, width = layer.out_ch * (layer.in_ch + 1), layer.in_ch * layer.out_ch, layer.out_ch
         rows.append(LayerShape(f"classifier.{index}", layer, (width,), params, macs))
     return rows
+
+
+def has_batchnorm(variant: str) -> bool:
+    return any(layer.kind == "batchnorm" for layer in FEATURES.get(variant, ()))
+
+
+def state_dict_keys(variant: str) -> set[str]:
+    """The state_dict keys of a variant (torchvision layout: indices inside features/classifier)."""
+    keys: set[str] = set()
+    for row in walk(variant):
+        if row.layer.kind in ("conv", "linear"):
+            keys |= {f"{row.name}.weight", f"{row.name}.bias"}
+        elif row.layer.kind == "batchnorm":
+            keys |= {f"{row.name}.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+    return keys
+
+
+def guess_variant(keys: set[str]) -> str | None:
+    """The variant whose state_dict keys are exactly ``keys`` (None when no variant's are)."""
+    for variant in VARIANTS:
+        if variant != "original" and state_dict_keys(variant) == keys:
+            return variant
+    return None
 
 
 def flatten_size(variant: str = "cifar", input_size: int = INPUT_SIZE) -> int:

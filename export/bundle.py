@@ -3,6 +3,7 @@ hundred CIFAR-10 test images with reference logits, and a manifest of every file
 
 from __future__ import annotations
 
+import json
 import shutil
 import tarfile
 import tempfile
@@ -91,6 +92,28 @@ def copy_runtime(target: Path) -> list[Path]:
     return sorted((target / "alexnet_edge").rglob("*.py"))
 
 
+BUNDLE_FORMAT = "alexnet-edge-bundle/1"
+
+
+def check_bundle_target(bundle: Path, out_dir: Path, *, force: bool) -> None:
+    """Refuse, before anything is written, a --bundle that would replace --out or a user's folder."""
+    target, out = Path(bundle).resolve(), Path(out_dir).resolve()
+    if target == out or target in out.parents:
+        raise OutputDirError(f"--bundle {bundle} would replace the output folder {out_dir}: give the bundle a folder of its own")
+    if target.is_file():
+        raise OutputDirError(f"--bundle {bundle} is a file, not a folder")
+    if target.is_dir() and any(target.iterdir()) and not force and not _is_bundle(target):
+        raise OutputDirError(f"--bundle {bundle} is a non-empty folder that is not an alexnet-edge bundle; "
+                             "choose another path, or pass --force to replace it")  # fmt: skip
+
+
+def _is_bundle(folder: Path) -> bool:
+    try:
+        return json.loads((folder / deploy.MANIFEST).read_text()).get("format") == BUNDLE_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def write_bundle(
     bundle: Path,
     *,
@@ -133,7 +156,7 @@ def write_bundle(
         (staging / "README.md").write_text(README.format(n=len(labels), options=options))
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         write_json(staging / deploy.MANIFEST, {
-            "format": "alexnet-edge-bundle/1",
+            "format": BUNDLE_FORMAT,
             "source": source,
             "engine_defaults": defaults,
             "expected": expected,

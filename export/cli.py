@@ -46,7 +46,9 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--bundle", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="also write a deployment bundle folder PATH and PATH.tar.gz")
 @click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
-              help="first block: cifar (k5 s1 p2) or the seed's original 224-style k11 s4 p2 (cannot take 32x32)")
+              help="cifar (first block k5 s1 p2), cifar-bn (the same with BatchNorm after each conv, folded at export), "
+                   "or the original 224-style k11 s4 p2 (cannot take 32x32)")
+@click.option("--force", is_flag=True, help="let --bundle replace a non-empty folder that is not an earlier bundle")
 @click.option("--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it")
 @click.option("--quiet", is_flag=True, help="no progress bars")
 @one_line_errors
@@ -79,7 +81,7 @@ def export_alexnet(**opts) -> None:
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
                                    train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
-        bundle=opts["bundle"], download=opts["download"], variant=opts["variant"], progress=not opts["quiet"] and sys.stderr.isatty(),
+        bundle=opts["bundle"], force=opts["force"], download=opts["download"], variant=opts["variant"], progress=not opts["quiet"] and sys.stderr.isatty(),
     )  # fmt: skip
     result = run(config, log=lambda line: click.echo(line, err=True))
     click.echo((out_dir / "report.md").read_text())
@@ -108,7 +110,8 @@ def _int_csv(text: str, option: str) -> list[int]:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--input-size", type=int, default=32, show_default=True, help="square input side in pixels")
 @click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
-              help="cifar: the 32x32 first block (Conv k5 s1 p2); original: the 224-style Conv k11 s4 p2")
+              help="cifar: the 32x32 first block (Conv k5 s1 p2); cifar-bn: the same with BatchNorm2d after each "
+                   "conv; original: the 224-style Conv k11 s4 p2")
 @one_line_errors
 def alexnet_inspect(input_size: int, variant: str) -> None:
     """Print the output shape, parameters and multiply-accumulates of every layer."""
@@ -130,7 +133,7 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=Path("../shared/reference/alexnet_cifar10.pt"), show_default=True)
 @click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/cifar10"), show_default=True)
-@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: tests/baselines/reference_cpu.json]")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: tests/baselines/reference_cpu.json for cifar, tests/baselines/VARIANT_cpu.json otherwise]")
 @click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/reference"),
               show_default=True, help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...)")
 @click.option("--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures")
@@ -138,16 +141,21 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images")
 @click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="keep the recomputed models here")
 @click.option("--all", "show_all", is_flag=True, help="list every figure, not only those that moved")
+@click.option("--variant", type=click.Choice([v for v in VARIANTS if v != "original"]), default="cifar", show_default=True,
+              help="the checkpoint's variant; each variant has its own baseline")
 @one_line_errors
-def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all) -> None:
+def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all, variant) -> None:
     """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
     committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
     from . import drift
 
-    path = baseline or drift.DEFAULT_BASELINE
+    path = baseline or drift.default_baseline(variant)
     old = drift.load_baseline(path) if (path.is_file() or not update) else None
-    settings = dict(old["settings"]) if old else dict(drift.DEFAULT_SETTINGS)
+    if old and not update:
+        drift.check_variant(old, variant, path)
+    settings = {**drift.DEFAULT_SETTINGS, **old["settings"]} if old else dict(drift.DEFAULT_SETTINGS)
+    settings["variant"] = variant if update else settings["variant"]
     if update and eval_size:
         settings["eval_size"] = eval_size
     inputs = drift.input_hashes(checkpoint, data_root, settings["calib_files"], reference_dir)

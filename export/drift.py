@@ -19,7 +19,7 @@ import numpy as np
 
 from alexnet_edge.calibration.cifar10 import batches_dir
 from alexnet_edge.runtime.constants import CLASS_NAMES
-from alexnet_edge.runtime.errors import AlexNetEdgeError, DatasetError
+from alexnet_edge.runtime.errors import AlexNetEdgeError, CheckpointError, DatasetError
 from alexnet_edge.runtime.fileio import sha256_file, write_json
 from alexnet_edge.runtime.precision import Precision
 
@@ -30,6 +30,7 @@ DEFAULT_BASELINE = Path(__file__).resolve().parents[1] / "tests" / "baselines" /
 GOLDEN = {"fp32": "test_logits_fp32_cuda.npy", "fp16": "test_logits_fp16_cuda.npy"}
 # What a new baseline is computed with (an existing baseline carries its own settings).
 DEFAULT_SETTINGS = {
+    "variant": "cifar",
     "eval_size": 10000,
     "precisions": ["fp32", "fp16", "int8"],
     "calib_size": 512,
@@ -58,6 +59,9 @@ TOLERANCES: dict[str, tuple[str, float]] = {
     "vs_cuda/fp16/max_abs_diff": ("max", 0.1),  # seen 0.045: CPU runs FP16 models in FP32
     "vs_cuda/fp16/top1_agreement": ("min", 0.999),  # seen 99.98%
 }
+
+
+RULES = ("abs", "drop", "rise", "max", "min")
 
 
 class DriftInputError(AlexNetEdgeError):
@@ -120,6 +124,8 @@ def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[
 
 
 def input_hashes(checkpoint: Path, data_root: Path, calib_files: list[str], reference_dir: Path | None) -> dict:
+    if not checkpoint.is_file():
+        raise CheckpointError(f"checkpoint not found: {checkpoint}")
     dataset = {}
     for name in ["test_batch", *calib_files]:
         path = batches_dir(data_root) / name
@@ -132,6 +138,21 @@ def input_hashes(checkpoint: Path, data_root: Path, calib_files: list[str], refe
             if (reference_dir / name).is_file():
                 golden[name] = sha256_file(reference_dir / name)
     return {"checkpoint": {"file": checkpoint.name, "sha256": sha256_file(checkpoint)}, "dataset": dataset, "golden_logits": golden}
+
+
+def default_baseline(variant: str) -> Path:
+    """One baseline per variant (and, through its recorded sha256, per checkpoint)."""
+    return DEFAULT_BASELINE if variant == "cifar" else DEFAULT_BASELINE.with_name(f"{variant}_cpu.json")
+
+
+def check_variant(baseline: dict, variant: str, path: Path) -> None:
+    expected = baseline.get("settings", {}).get("variant", "cifar")  # baselines before variants: cifar
+    if expected != variant:
+        raise DriftInputError(
+            f"baseline {path.name} was computed for variant {expected}, this run is {variant}: "
+            f"compare against a {variant} baseline (make one with --update --variant {variant} --baseline PATH)",
+            name="variant", expected=expected, actual=variant,
+        )  # fmt: skip
 
 
 def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool) -> list[str]:
@@ -174,6 +195,7 @@ def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir:
             precisions=tuple(Precision(p) for p in settings["precisions"]), calib_size=settings["calib_size"],
             calib_method=settings["calib_method"], calib_seed=settings["calib_seed"],
             calib_files=tuple(settings["calib_files"]), bench=False, engines="off", progress=False,
+            variant=settings.get("variant", "cifar"),
         )  # fmt: skip
         result = run(config, log=log)
         models = {p.onnx_name: sha256_file(out / p.onnx_name) for p in config.precisions}
@@ -184,7 +206,8 @@ def compare_figures(baseline: dict, figures: dict[str, float]) -> list[Drift]:
     drifts = []
     for figure, entry in baseline["figures"].items():
         now = figures.get(figure, float("nan"))
-        drifts.append(Drift(figure, entry["value"], now, entry["rule"], entry["tolerance"]))
+        value = float("nan") if entry["value"] is None else entry["value"]  # strict JSON writes NaN as null
+        drifts.append(Drift(figure, value, now, entry["rule"], entry["tolerance"]))
     return drifts
 
 
@@ -203,15 +226,34 @@ def make_baseline(figures: dict[str, float], inputs: dict, models: dict[str, str
     }
 
 
+_BASELINE_KEYS = {"schema": str, "settings": dict, "inputs": dict, "figures": dict}
+
+
 def load_baseline(path: Path) -> dict:
+    """Read a baseline and check its shape, naming the first thing that is wrong."""
     try:
-        baseline = json.loads(path.read_text())
+        baseline = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise AlexNetEdgeError(f"baseline {path} not found (create one with --update)") from None
+    except IsADirectoryError:
+        raise AlexNetEdgeError(f"baseline {path} is a folder, not a baseline file") from None
+    except UnicodeDecodeError:
+        raise AlexNetEdgeError(f"baseline {path} is not a text file (not UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise AlexNetEdgeError(f"baseline {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(baseline, dict):
+        raise AlexNetEdgeError(f"baseline {path} holds a JSON {type(baseline).__name__}, not an object")
     if baseline.get("schema") != SCHEMA:
         raise AlexNetEdgeError(f"baseline {path} has schema {baseline.get('schema')!r}, expected {SCHEMA!r}")
+    for key, kind in _BASELINE_KEYS.items():
+        if not isinstance(baseline.get(key), kind):
+            raise AlexNetEdgeError(f"baseline {path}: '{key}' is missing or not a JSON {'object' if kind is dict else 'string'}")
+    inputs = baseline["inputs"]
+    if not isinstance(inputs.get("checkpoint"), dict) or "sha256" not in inputs["checkpoint"] or not isinstance(inputs.get("dataset"), dict):
+        raise AlexNetEdgeError(f"baseline {path}: 'inputs' lacks checkpoint.sha256 or dataset")
+    for name, entry in baseline["figures"].items():
+        if not isinstance(entry, dict) or not {"value", "rule", "tolerance"} <= set(entry) or entry["rule"] not in RULES:
+            raise AlexNetEdgeError(f"baseline {path}: figure {name!r} lacks value, rule or tolerance")
     return baseline
 
 

@@ -20,18 +20,19 @@ from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_e
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES, measure_latency
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, check, compare
 from alexnet_edge.runtime.errors import AlexNetEdgeError, DatasetError, ToleranceError
-from alexnet_edge.runtime.fileio import ensure_writable_dir, sha256_file
+from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
-from . import onnx_export, precision as precision_transforms
-from .architecture import walk
-from .model import alexnet_cifar10
+from . import onnx_export, output_dir, precision as precision_transforms
+from .architecture import has_batchnorm, walk
+from .model import alexnet_cifar10, fold_batchnorm
 from .reference import TorchRunner
-from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, expected_figures, write_bundle
+from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, check_bundle_target, expected_figures, write_bundle
 from .report import REPORT_SCHEMA, host_info, write_reports
 from .train import Recipe, train
 
+CIFAR_BATCH_IMAGES = 10_000  # images in each CIFAR-10 batch file
 PARITY_IMAGES = 512  # export/simplify parity check: enough real images to catch a broken graph quickly
 
 
@@ -55,6 +56,7 @@ class PipelineConfig:
     tolerance_overrides: dict[Precision, dict[str, float]] = field(default_factory=dict)
     recipe: Recipe = field(default_factory=Recipe)
     bundle: Path | None = None  # also write a deployment bundle folder + .tar.gz here
+    force: bool = False  # let --bundle replace a non-empty folder that is not an earlier bundle
     download: bool = False  # fetch the official CIFAR-10 archive when the files are absent
     variant: str = "cifar"
     progress: bool = True
@@ -83,12 +85,31 @@ def _parity(runner_path: Path, images: np.ndarray, reference: np.ndarray, labels
     return {"stage": stage, "images": len(labels), "max_abs_diff": result.max_abs_diff, "top1_agreement": result.top1_agreement}
 
 
-def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> PipelineResult:
-    out = ensure_writable_dir(config.out_dir)
+def validate(config: PipelineConfig) -> None:
+    """Everything that can be refused before any work is done or any file is written."""
     for size in (config.eval_size, config.calib_size if Precision.INT8 in config.precisions else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
+    if Precision.INT8 in config.precisions and config.calib_size > CIFAR_BATCH_IMAGES * len(config.calib_files):
+        raise AlexNetEdgeError(f"--calib-size {config.calib_size} is more than the {CIFAR_BATCH_IMAGES * len(config.calib_files):,} "
+                               f"images of {', '.join(config.calib_files)}")  # fmt: skip
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
+    if config.bundle is not None:
+        check_bundle_target(config.bundle, config.out_dir, force=config.force)
+
+
+def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> PipelineResult:
+    """Run every stage into a staging folder; ``config.out_dir`` receives the run only once it is
+    complete (a failed run leaves it as it was; two runs on one folder never mix)."""
+    validate(config)
+    final = Path(config.out_dir)
+    with output_dir.transaction(final, log=log) as staging:
+        result = _run(config, staging, log)
+    result.files = [final / f.relative_to(staging) if staging in f.parents else f for f in result.files]
+    return result
+
+
+def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
     if config.download and not (cifar10.batches_dir(config.data_root) / cifar10.TEST_BATCH).is_file():
         log(f"downloading CIFAR-10 into {config.data_root}")
         cifar10.download(config.data_root)
@@ -109,8 +130,9 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
                 f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
                 f"(present: {here}); pass --train-batches to train on what is there"
             )
-        checkpoint = train(config.data_root, out, recipe=config.recipe, progress=config.progress, log=log)
-    model = alexnet_cifar10(weights=checkpoint)
+        checkpoint = train(config.data_root, out, recipe=config.recipe, progress=config.progress, log=log, variant=config.variant)
+    model = alexnet_cifar10(weights=checkpoint, variant=config.variant)
+    folded = has_batchnorm(config.variant)
     checkpoint_sha = sha256_file(checkpoint)
     log(f"checkpoint {checkpoint} (sha256 {checkpoint_sha[:12]}…), {n_eval} test images")
 
@@ -126,7 +148,9 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     with tempfile.TemporaryDirectory(prefix="alexnet-export-") as tmp:
         raw = Path(tmp) / "model.raw.onnx"
         metadata = onnx_export.base_metadata(checkpoint_sha256=checkpoint_sha, precision="fp32", opset=config.opset)
-        onnx_export.export_onnx(model, raw, metadata=metadata, opset=config.opset)
+        metadata |= {"variant": config.variant, "batchnorm_folded": folded}
+        # Parity below is against the unfolded model in eval mode: it checks the fold too.
+        onnx_export.export_onnx(fold_batchnorm(model) if folded else model, raw, metadata=metadata, opset=config.opset)
         checks.append(_parity(raw, images[:parity_n], reference[:parity_n], labels[:parity_n], "export", fp32_tol))
         simplified = onnx_export.simplify(raw, out / Precision.FP32.onnx_name)
     artifacts[Precision.FP32] = out / Precision.FP32.onnx_name
@@ -219,12 +243,16 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
     ]
     if engine_note:
         notes.append(engine_note)
+    if folded:
+        notes.append("BatchNorm was folded into the preceding convolutions before export; every ONNX row is "
+                     "compared with the unfolded PyTorch model in eval mode.")
     report = {
         "schema": REPORT_SCHEMA,
         "eval_images": n_eval,
         "eval_subset": "all of test_batch" if n_eval == len(test) else f"the first {n_eval} of test_batch, original order",
         "reference": {"backend": "torch", "device": torch_runner.device, "precision": "fp32", "accuracy": ref_accuracy},
         "checkpoint": {"path": str(checkpoint), "sha256": checkpoint_sha},
+        "model": {"variant": config.variant, "batchnorm_folded": folded},
         "checks": checks,
         "simplifier": asdict(simplified),
         "calibration": calibration_info,

@@ -85,8 +85,10 @@ def render_plot(rows: Sequence[dict], path: str | Path) -> Path | None:
     return Path(path)
 
 
-def artifact_entry(path: Path) -> dict[str, object]:
-    return {"file": path.name, "size": path.stat().st_size, "sha256": sha256_file(path)}
+def artifact_entry(path: Path, base: Path) -> dict[str, object]:
+    """One manifest line; ``file`` is relative to the output folder (calibration/... for the cache)."""
+    name = path.relative_to(base).as_posix() if base in path.parents else path.name
+    return {"file": name, "size": path.stat().st_size, "sha256": sha256_file(path)}
 
 
 def host_info() -> dict[str, str]:
@@ -113,6 +115,6 @@ def write_reports(out_dir: Path, report: dict, manifest: dict, artifacts: Sequen
     plot = render_plot(report["rows"], out_dir / "report.png")
     if plot is not None:
         written.append(plot)
-    manifest = {**manifest, "artifacts": [artifact_entry(p) for p in [*artifacts, *written] if p.is_file()]}
+    manifest = {**manifest, "artifacts": [artifact_entry(p, out_dir) for p in [*artifacts, *written] if p.is_file()]}
     written.append(write_json(out_dir / "manifest.json", manifest))
     return written

@@ -1,7 +1,7 @@
 """Training with the reference recipe (../shared/reference/meta.json), on CUDA when there is one.
 
 SGD nesterov 0.9, OneCycle (cos, pct_start 0.15, div 20, final_div 200), lr 0.04, weight decay
-5e-4 on weights only, batch 256, 60 epochs, reflect-pad-4 random crop + horizontal flip, bf16
+5e-4 on conv/linear weights only (never biases or BatchNorm), batch 256, 60 epochs, reflect-pad-4 random crop + horizontal flip, bf16
 autocast on CUDA; validation on the first 5,000 of torch.randperm(50000, seed 0), training on the rest.
 """
 
@@ -21,6 +21,7 @@ from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
+from .architecture import has_batchnorm
 from .model import AlexNet
 
 CPU_IMAGES_PER_SECOND = 75.0  # measured on the 2-core development machine
@@ -63,6 +64,37 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return out
 
 
+def decay_groups(model: torch.nn.Module) -> tuple[list, list]:
+    """(conv/linear weights, everything else): weight decay applies to the first only. BatchNorm's
+    gamma is named "weight" too, but decaying it would pull the normalization scale to zero."""
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    return decay, no_decay
+
+
+BN_STAT_IMAGES = 2048
+
+
+def reestimate_batchnorm(model: torch.nn.Module, images: torch.Tensor, batch_size: int, device: torch.device) -> None:
+    """Recompute BatchNorm's running statistics for the current weights ("precise BN").
+
+    The running averages trail the weights by ~10 steps (momentum 0.1); after a short run, or when
+    the LR schedule ends, that lag makes eval-mode outputs wrong. A no-grad pass over up to 2,048
+    un-augmented training images in train mode, with a cumulative average, fixes it at low cost.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the pass
+    model.train()
+    with torch.no_grad():
+        for i in range(0, min(len(images), BN_STAT_IMAGES), batch_size):
+            model(images[i : i + batch_size].to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+
+
 def _evaluate(model: torch.nn.Module, images: torch.Tensor, labels: np.ndarray, device: torch.device) -> float:
     model.eval()
     outs = []
@@ -81,6 +113,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     test_size: int | None = None,
+    variant: str = "cifar",
 ) -> Path:
     """Train, then write ``alexnet_cifar10.pt`` (state_dict) and ``alexnet_cifar10.json`` into ``out_dir``.
 
@@ -105,9 +138,8 @@ def train(
         log(f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
             f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min")
 
-    model = AlexNet().to(dev)
-    decay = [p for n, p in model.named_parameters() if n.endswith("weight")]
-    no_decay = [p for n, p in model.named_parameters() if not n.endswith("weight")]
+    model = AlexNet(variant=variant).to(dev)
+    decay, no_decay = decay_groups(model)
     optimizer = torch.optim.SGD(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
@@ -136,6 +168,8 @@ def train(
             optimizer.step()
             scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.3f}")
+        if has_batchnorm(variant):
+            reestimate_batchnorm(model, x_train, recipe.batch_size, dev)
         val_acc = _evaluate(model, x_val, split.labels[val_idx], dev)
         if val_acc > best_val:
             best_val, best_state = val_acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -153,6 +187,7 @@ def train(
         out / "alexnet_cifar10.json",
         {
             "recipe": asdict(recipe),
+            "variant": variant,
             "device": str(dev),
             "train_images": int(len(train_idx)),
             "val_images": int(len(val_idx)),

@@ -22,6 +22,7 @@ class Comparison:
     mean_abs_diff: float
     cosine_similarity: float  # mean over images of cos(logits, reference logits)
     max_rel_diff: float = 0.0  # max over images of max|Δlogit| / max|reference logit|
+    non_finite: int = 0  # NaN or infinite logits: always a failure (NaN compares false with every bound)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -60,6 +61,7 @@ def compare(logits: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Co
         mean_abs_diff=float(diff.mean()),
         cosine_similarity=float(cosine.mean()),
         max_rel_diff=float(relative.max()),
+        non_finite=int((~np.isfinite(a)).sum()),
     )
 
 
@@ -106,6 +108,8 @@ DEFAULT_TOLERANCES: dict[Precision, Tolerance] = {
 def check(result: Comparison, *, reference_accuracy: float, tolerance: Tolerance, artifact: str) -> list[ToleranceError]:
     """Every bound ``result`` breaks, as errors carrying the numbers (empty when within tolerance)."""
     failures = []
+    if result.non_finite:
+        failures.append(ToleranceError(artifact=artifact, metric="non_finite_logits", value=result.non_finite, tolerance=0, bound="max"))
     if result.top1_agreement < tolerance.min_top1_agreement:
         failures.append(ToleranceError(artifact=artifact, metric="top1_agreement", value=result.top1_agreement, tolerance=tolerance.min_top1_agreement, bound="min"))
     drop = reference_accuracy - result.accuracy
@@ -120,8 +124,15 @@ def check(result: Comparison, *, reference_accuracy: float, tolerance: Tolerance
     return failures
 
 
+# Fields that are fractions; the others are non-negative bounds.
+_FRACTIONS = ("min_top1_agreement", "min_cosine_similarity", "max_accuracy_drop")
+
+
 def parse_tolerance_overrides(items: list[str]) -> dict[Precision, dict[str, float]]:
-    """``["int8.min_top1_agreement=0.99", ...]`` -> {Precision.INT8: {"min_top1_agreement": 0.99}}."""
+    """``["int8.min_top1_agreement=0.99", ...]`` -> {Precision.INT8: {"min_top1_agreement": 0.99}}.
+
+    A value must be finite and in range: NaN would silently turn its check off.
+    """
     out: dict[Precision, dict[str, float]] = {}
     for item in items:
         try:
@@ -132,5 +143,9 @@ def parse_tolerance_overrides(items: list[str]) -> dict[Precision, dict[str, flo
             raise AlexNetEdgeError(f"bad tolerance {item!r}; write PRECISION.FIELD=NUMBER, e.g. int8.min_top1_agreement=0.99") from None
         precision = Precision.parse(precision_name)
         DEFAULT_TOLERANCES[precision].with_overrides(**{field: number})  # validates the field name
+        low, high = (0.0, 1.0) if field in _FRACTIONS else (0.0, math.inf)
+        if not math.isfinite(number) or not low <= number <= high:
+            allowed = "between 0 and 1" if field in _FRACTIONS else "a finite number >= 0"
+            raise AlexNetEdgeError(f"--tolerance {item}: {field} must be {allowed}")
         out.setdefault(precision, {})[field] = number
     return out

@@ -41,10 +41,13 @@ def check_manifest(bundle: Path) -> dict:
         manifest = json.loads((bundle / MANIFEST).read_text())
     except FileNotFoundError:
         raise ManifestError(f"{bundle / MANIFEST} is missing: not a complete bundle") from None
-    except json.JSONDecodeError:
-        raise ManifestError(f"{bundle / MANIFEST} is not valid JSON") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ManifestError(f"{bundle / MANIFEST} is not valid JSON (truncated or damaged)") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not files or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()):
+        raise ManifestError(f"{bundle / MANIFEST} lists no files with their sha256: not this bundle's manifest")
     problems = []
-    for rel, entry in manifest["files"].items():
+    for rel, entry in files.items():
         path = bundle / rel
         if not path.is_file():
             problems.append(f"{rel} is missing")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -59,9 +60,21 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def strict_json(value: object) -> object:
+    """``value`` with NaN and infinities as None: strict parsers (JavaScript's JSON.parse) reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def write_json(path: str | Path, payload: object) -> Path:
+    """Strict JSON (no NaN/Infinity: null where no number exists), written atomically."""
     with atomic_output(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(strict_json(payload), indent=2, sort_keys=False, allow_nan=False) + "\n")
     return Path(path)
 
 

@@ -36,10 +36,33 @@ def open_runner(model: Path):
     return OnnxRuntimeRunner(model)
 
 
+MAX_NPY_BYTES = 2 << 30  # 2 GiB: far above any batch of 32x32 images; a header claiming more is refused
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, checked against the file's size before anything is allocated."""
+    from numpy.lib import format as npy_format
+
+    with open(path, "rb") as handle:
+        version = npy_format.read_magic(handle)
+        read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+        shape, _, dtype = read(handle)
+        data_bytes = path.stat().st_size - handle.tell()
+    if dtype.hasobject:
+        raise InputError("holds Python objects, which this tool never unpickles")
+    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize if shape else dtype.itemsize
+    if claimed > MAX_NPY_BYTES or claimed != data_bytes:
+        raise InputError(f"header claims {dtype} {list(shape)} ({claimed:,} bytes) but the file holds {data_bytes:,} bytes of data")
+    return shape, dtype
+
+
 def _npy_items(path: Path, mean, std) -> list[Item]:
     try:
+        _npy_header(path)
         array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except AlexNetEdgeError as exc:
+        return [Item(str(path), error=f"not a usable .npy file: {exc}")]
+    except (OSError, ValueError, EOFError) as exc:
         return [Item(str(path), error=f"not a readable .npy file ({exc.__class__.__name__})")]
     try:
         if array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3:
@@ -51,7 +74,9 @@ def _npy_items(path: Path, mean, std) -> list[Item]:
         validate_batch(batch)
     except AlexNetEdgeError as exc:
         return [Item(str(path), error=str(exc))]
-    return [Item(f"{path}[{i}]", tensor=batch[i]) for i in range(len(batch))]
+    finite = np.isfinite(batch).reshape(len(batch), -1).all(axis=1)
+    return [Item(f"{path}[{i}]", tensor=batch[i]) if finite[i] else Item(f"{path}[{i}]", error="holds NaN or infinite values")
+            for i in range(len(batch))]  # fmt: skip
 
 
 def collect(inputs: list[Path], mean, std) -> list[Item]:
@@ -103,13 +128,16 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
             chunk = good[start : start + batch_size]
             logits = runner.infer(np.stack([it.tensor for it in chunk]))
             for it, p in zip(chunk, softmax(logits.astype(np.float64))):
-                probs[id(it)] = p
+                if np.isfinite(p).all():
+                    probs[id(it)] = p
+                else:
+                    it.error = "the model returned NaN or infinite logits for this input"
     failed = 0
     for it in items:
         if it.error is not None:
             failed += 1
             if as_json:
-                click.echo(json.dumps({"path": it.path, "error": it.error}))
+                click.echo(json.dumps({"path": it.path, "error": it.error, "class": None, "probability": None}))
             else:
                 click.echo(f"{it.path}: error: {it.error}", err=True)
             continue
@@ -120,7 +148,7 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
                       "device": runner.device, "cpu": cpu}  # fmt: skip
             if top_k > 1:
                 record["top_k"] = [{"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order]
-            click.echo(json.dumps(record))
+            click.echo(json.dumps(record, allow_nan=False))
         else:
             click.echo(f"{it.path}: " + ", ".join(f"{names[i]} {p[i]:.3f}" for i in order))
     if failed:

@@ -42,21 +42,52 @@ def normalize_uint8(
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+# Larger images are refused from their header, before any pixel is decoded: a 32x32 classifier
+# gains nothing from them, and a crafted header can claim gigapixels (a decompression bomb).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def _to_rgb(img):
+    """Any Pillow mode as 8-bit RGB. High-bit-depth greyscale is scaled, not clipped to white."""
+    from PIL import Image
+
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if img.mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        scale = 255.0 if values.max(initial=0) <= 1.0 else 1.0  # [0,1] floats, or already 0..255
+        return Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8), mode="L").convert("RGB")
+    return img.convert("RGB")
+
+
 def load_image(path: str | Path, *, size: int = INPUT_SIZE) -> np.ndarray:
     """Read a PNG/JPEG/... of any size as RGB ``size`` x ``size`` uint8 [H,W,3].
 
-    Images already at ``size`` are not resampled, so a CIFAR-10 image written to PNG comes back
+    EXIF orientation is applied (a phone photo stored rotated is classified upright). Images
+    already at ``size`` are not resampled, so a CIFAR-10 image written to PNG comes back
     bit-identical.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InputError(f"{path}: image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} this tool reads")
             img.load()
-            rgb = img.convert("RGB")
+            rgb = _to_rgb(ImageOps.exif_transpose(img))
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not an image") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{path}: image header claims more pixels than this tool reads (decompression bomb?)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
     if rgb.size != (size, size):
         rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import INPUT_NAME, OUTPUT_NAME
+from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
 from ..cpu_features import detect, saturation_warning
 from ..errors import BackendUnavailableError, ModelFileError
 from .base import BaseRunner
@@ -50,6 +50,22 @@ def physical_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def check_signature(path: Path, model_input, model_output) -> None:
+    """The model must take float32 [N,3,32,32] and give [N,10]; say what it takes otherwise."""
+    def fixed(dims) -> list:
+        return [d if isinstance(d, int) else None for d in dims]  # symbolic or unknown dims: None
+
+    shape_in, shape_out = fixed(model_input.shape), fixed(model_output.shape)
+    ok = (model_input.type == "tensor(float)" and len(shape_in) == 4 and shape_in[1:] == [CHANNELS, INPUT_SIZE, INPUT_SIZE]
+          and model_output.type == "tensor(float)" and len(shape_out) == 2 and shape_out[1] in (NUM_CLASSES, None))  # fmt: skip
+    if not ok:
+        shown = lambda t, dims: f"{t.removeprefix('tensor(').rstrip(')')} [{', '.join('N' if d is None else str(d) for d in dims)}]"  # noqa: E731
+        raise ModelFileError(
+            f"{path}: takes {shown(model_input.type, shape_in)} and gives {shown(model_output.type, shape_out)}; "
+            f"alexnet-edge models take float [N,{CHANNELS},{INPUT_SIZE},{INPUT_SIZE}] and give float [N,{NUM_CLASSES}]"
+        )
 
 
 class OnnxRuntimeRunner(BaseRunner):
@@ -96,6 +112,7 @@ class OnnxRuntimeRunner(BaseRunner):
                 f"{self.model_path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', "
                 f"got inputs {inputs} and outputs {outputs}"
             )
+        check_signature(self.model_path, self.session.get_inputs()[0], self.session.get_outputs()[0])
         if self.session.get_providers()[0] in GPU_PROVIDERS:
             self._io_binding = self.session.io_binding()
         else:

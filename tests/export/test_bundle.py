@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -53,6 +54,7 @@ def test_verify_in_a_clean_environment_without_torch(bundle, tmp_path):
     report = json.loads(proc.stdout)
     expected = json.loads((extracted / "manifest.json").read_text())["expected"]
     assert [r["precision"] for r in report["results"]] == ["fp32", "fp16", "int8"]
+    assert report["cpu"]["int8_path"] and all(r["cpu"]["arch"] == report["cpu"]["arch"] for r in report["results"])
     for result in report["results"]:
         assert result["images"] == 500 and result["within_tolerance"]
         assert result["accuracy"] == expected[result["precision"]]["accuracy"]
@@ -73,3 +75,19 @@ def test_tampered_file_is_named(bundle, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("error: bundle check failed: models/model.int8.onnx has been modified "
                                    "(sha256 differs from the manifest); trtexec.md is missing")  # fmt: skip
+
+
+def _old_python() -> str | None:
+    import glob
+
+    found = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.[6-9].*/bin/python3.[6-9]")))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(_old_python() is None, reason="no Python < 3.10 interpreter on this machine")
+def test_bundle_scripts_refuse_an_old_python_in_one_line(bundle):
+    """JetPack 5 ships Python 3.8: the scripts must say what to do, not fail on 3.10 syntax."""
+    for script in ("verify.py", "infer.py", "build_engines.py"):
+        proc = subprocess.run([_old_python(), str(bundle / script)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().startswith("error: this bundle needs Python >= 3.10") and "JetPack 5" in proc.stderr

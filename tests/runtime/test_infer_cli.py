@@ -39,6 +39,7 @@ def test_png_classes_match_the_model_on_the_same_tensors_exactly(exported, test_
     assert [r["class_index"] for r in records] == expected.tolist()
     assert all(r["class"] == CLASS_NAMES[r["class_index"]] and 0 < r["probability"] <= 1 for r in records)
     assert [r["path"] for r in records] == [str(p) for p in pngs]
+    assert all(r["device"] == "cpu" and r["cpu"]["int8_path"] and "features" in r["cpu"] for r in records)
 
 
 def test_jpeg_classes_match_the_model_on_the_decoded_jpegs(exported, image_files):

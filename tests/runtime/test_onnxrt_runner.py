@@ -52,3 +52,32 @@ def test_truncated_corrupt_and_missing_models(exported, tmp_path):
             OnnxRuntimeRunner(path).activate()
     with pytest.raises(ModelFileError, match="no such model file"):
         OnnxRuntimeRunner(tmp_path / "nope.onnx").activate()
+
+
+def test_unsafe_int8_model_warns_once_on_a_saturating_cpu(exported, tmp_path, monkeypatch, capsys):
+    import json
+
+    import onnx
+
+    from alexnet_edge.runtime.backends import onnxrt
+    from alexnet_edge.runtime.cpu_features import parse_cpuinfo
+
+    avx2 = parse_cpuinfo("flags : avx avx2 fma\n", "x86_64")
+    vnni = parse_cpuinfo("flags : avx2 avx512f avx512_vnni\n", "x86_64")
+    model = onnx.load(str(exported.out / "model.int8.onnx"))
+    props = {p.key: p for p in model.metadata_props}
+    scheme = json.loads(props["int8"].value)
+    assert scheme["saturation_safe"] is True and scheme["weight_bits"] == 7 and scheme["weight_max_abs"] <= 64
+    scheme["saturation_safe"] = False
+    props["int8"].value = json.dumps(scheme)
+    onnx.save(model, str(tmp_path / "unsafe.onnx"))
+
+    for cpu, path, warned in ((avx2, tmp_path / "unsafe.onnx", True), (vnni, tmp_path / "unsafe.onnx", False),
+                              (avx2, exported.out / "model.int8.onnx", False)):  # fmt: skip
+        monkeypatch.setattr(onnxrt, "detect", lambda cpu=cpu: cpu)
+        with OnnxRuntimeRunner(path) as runner:
+            runner.infer(np.zeros((2, 3, 32, 32), np.float32))
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        assert len(lines) == (1 if warned else 0), lines
+        if warned:
+            assert "not marked saturation-safe" in lines[0] and "avx2" in lines[0]
