@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -76,14 +77,28 @@ def save_checked(model: onnx.ModelProto, path: str | Path) -> Path:
     return Path(path)
 
 
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """The exporter's progress and onnxscript's "version conversion is not supported" notice on
+    every export are not the user's business; errors still show."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET) -> Path:
     """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]."""
     model = model.eval()
     size = getattr(model, "input_size", 32)
     example = torch.zeros(2, 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=65536)
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model,

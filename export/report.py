@@ -27,7 +27,7 @@ def render_markdown(report: dict) -> str:
         f"{report['reference']['device']}. Latency measured on {report.get('host', {}).get('cpu', 'this machine')}.",
         "",
         *_cpu_line(rows),
-        "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max |Δlogit| | p50 ms @1 | images/s @256 | within tolerance |",
+        "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| | p50 ms @1 | images/s @256 | within tolerance |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
@@ -39,12 +39,18 @@ def render_markdown(report: dict) -> str:
             f"{_fmt(100 * row['accuracy'], '.2f')}% | {_fmt(delta_points, '+.2f')} pt | "
             f"{_fmt(100 * row['top1_agreement'], '.2f')}% | {_fmt(row['max_abs_diff'], '.3g')} | "
             f"{_fmt(latency.get('p50'), '.2f')} | {_fmt(throughput, '.0f')} | "
-            f"{'yes' if row.get('within_tolerance', True) else 'NO: ' + '; '.join(row['failures'])} |"
+            f"{_verdict(row)} |"
         )
     notes = report.get("notes") or []
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def _verdict(row: dict) -> str:
+    if row.get("within_tolerance", True):
+        return "yes"
+    return "NO: " + "; ".join(row["failures"]).replace("|", "\\|")  # a bare | would split the table cell
 
 
 def _cpu_line(rows: Sequence[dict]) -> list[str]:
