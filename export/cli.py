@@ -77,7 +77,7 @@ def export_alexnet(**opts) -> None:
         calib_method=opts["calib_method"], calib_seed=opts["calib_seed"],
         calib_files=tuple(_csv(opts["calib_batches"])), bench=not opts["no_bench"],
         batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
-        engines="auto" if opts["engines"] else "off", engine=engine,
+        engines=opts["engines"], engine=engine,
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
                                    train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),

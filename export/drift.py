@@ -194,7 +194,7 @@ def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir:
             data_root=data_root, out_dir=out, checkpoint=checkpoint, eval_size=settings["eval_size"],
             precisions=tuple(Precision(p) for p in settings["precisions"]), calib_size=settings["calib_size"],
             calib_method=settings["calib_method"], calib_seed=settings["calib_seed"],
-            calib_files=tuple(settings["calib_files"]), bench=False, engines="off", progress=False,
+            calib_files=tuple(settings["calib_files"]), bench=False, engines=False, progress=False,
             variant=settings.get("variant", "cifar"),
         )  # fmt: skip
         result = run(config, log=log)

@@ -126,6 +126,13 @@ def _models(folder: Path) -> dict[str, Path]:
     return found
 
 
+def _variant_of(model: Path) -> str:
+    """The variant the models were exported from (their metadata), so the reference is built alike."""
+    from .onnx_export import load_onnx, read_metadata
+
+    return str(read_metadata(load_onnx(model)).get("variant", "cifar"))
+
+
 def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], list[Path]]:
     """Evaluate the models of ``config.models_dir`` on every target; rows and the files written."""
     from alexnet_edge.calibration import cifar10
@@ -139,7 +146,7 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
     n = max(t.counts.get(p, 0) for t in targets for p in models)
     indices = sample_indices(len(test), n, config.seed)
     images, labels = normalize_uint8(test.images[indices]), test.labels[indices]
-    with TorchRunner(alexnet_cifar10(weights=config.checkpoint)) as torch_runner:
+    with TorchRunner(alexnet_cifar10(weights=config.checkpoint, variant=_variant_of(models["fp32"]))) as torch_runner:
         torch_logits = torch_runner.infer_many(images)
     arm, work, stage = prepare(targets, images, config.cache, log=log)
     log(f"{n} test images (seed {config.seed}); targets: {', '.join(t.name for t in targets)}; work folder {work}")

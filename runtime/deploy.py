@@ -197,7 +197,7 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     results, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
-            logits = runner.infer_many(images, batch_size=min(64, getattr(runner, "profile", (0, 64))[1]))
+            logits = runner.infer_many(images, batch_size=min(64, runner.max_batch or 64))
             latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
             device, cpu = runner.device, runner.cpu_features()
         result = compare(logits, reference, labels)

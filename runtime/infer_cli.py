@@ -115,14 +115,14 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
     """Print the top-k classes with probabilities for each input."""
     runner = open_runner(model)
     with runner:
-        meta = runner.metadata() if hasattr(runner, "metadata") else {}
+        meta = runner.metadata()
         cpu = runner.cpu_features()
         names = list(meta.get("class_names", CLASS_NAMES))
         mean, std = meta.get("mean", MEAN), meta.get("std", STD)
         items = collect(list(inputs), mean, std)
         good = [it for it in items if it.tensor is not None]
-        if hasattr(runner, "profile"):
-            batch_size = min(batch_size, runner.profile[1])
+        if runner.max_batch:
+            batch_size = min(batch_size, runner.max_batch)
         probs = {}
         for start in range(0, len(good), batch_size):
             chunk = good[start : start + batch_size]

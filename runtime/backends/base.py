@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import numpy as np
 
@@ -68,6 +69,25 @@ class BaseRunner(ABC):
             for i in tqdm(chunks, desc=self.name, unit="batch", disable=not progress, leave=False)
         ]
         return np.concatenate(out).astype(np.float32, copy=False)
+
+    # -- what callers may ask every runner (Polygraphy's get_input_metadata idea) -------------
+    @property
+    def artifact_path(self) -> "Path | None":
+        """The model or engine file this runner executes (None for an in-memory model)."""
+        return None
+
+    @property
+    def max_batch(self) -> int | None:
+        """The largest batch one ``infer`` call takes (an engine's profile); None: no limit."""
+        return None
+
+    def metadata(self) -> dict[str, object]:
+        """What the artifact says about itself (class names, normalization, precision); may be empty."""
+        return {}
+
+    def extra_timings(self) -> dict:
+        """Backend-specific timings to add to a report row (e.g. TensorRT's device-side latency)."""
+        return {}
 
     # -- what the device is, for reports -----------------------------------------------------
     @property

@@ -136,6 +136,10 @@ class OnnxRuntimeRunner(BaseRunner):
         self._io_binding = None
 
     @property
+    def artifact_path(self) -> Path:
+        return self.model_path
+
+    @property
     def device(self) -> str:
         return "cuda" if self.providers and self.providers[0] in GPU_PROVIDERS else "cpu"
 

@@ -146,6 +146,14 @@ class TensorRTRunner(BaseRunner):
         cudart.cudaEventDestroy(end)
         return samples
 
+    @property
+    def artifact_path(self) -> Path:
+        return self.engine_path
+
+    @property
+    def max_batch(self) -> int | None:
+        return self.profile[1] or None
+
     def extra_timings(self) -> dict:
         """Report addition: device-only p50 per batch size (the main latency includes copies)."""
         out = {}

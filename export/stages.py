@@ -1,0 +1,244 @@
+"""The pipeline's stages: each a small function from typed artifacts to a typed artifact.
+
+load_data -> load_or_train -> reference_logits -> export_fp32 -> convert_precisions
+-> build_engines -> evaluate -> (pipeline.py) report and bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_edge.calibration import cifar10
+from alexnet_edge.calibration.calib_set import build_calibration_set
+from alexnet_edge.calibration.table import CalibrationTable, calibrate
+from alexnet_edge.runtime.backends.base import BaseRunner
+from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
+from alexnet_edge.runtime.bench import measure_latency
+from alexnet_edge.runtime.compare import Tolerance, check, compare
+from alexnet_edge.runtime.errors import DatasetError, ToleranceError
+from alexnet_edge.runtime.fileio import sha256_file
+from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.preprocess import normalize_uint8
+
+from . import onnx_export, precision as precision_transforms
+from .architecture import has_batchnorm
+from .model import AlexNet, alexnet_cifar10, fold_batchnorm
+from .reference import TorchRunner
+from .train import train
+
+PARITY_IMAGES = 512  # export/simplify parity check: enough real images to catch a broken graph quickly
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EvalData:
+    split: cifar10.Split  # the whole test split (its images are uint8, for the bundle)
+    images: np.ndarray  # float32 [N,3,32,32], normalized
+    labels: np.ndarray
+
+    @property
+    def subset(self) -> str:
+        n = len(self.labels)
+        return "all of test_batch" if n == len(self.split) else f"the first {n} of test_batch, original order"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    path: Path
+    sha256: str
+    model: AlexNet
+    batchnorm_folded: bool
+
+
+@dataclass(frozen=True)
+class Reference:
+    logits: np.ndarray
+    accuracy: float
+    device: str
+
+
+@dataclass
+class Exported:
+    models: dict[Precision, Path]
+    checks: list[dict]
+    simplifier: dict
+    calibration: dict | None = None
+    calibration_table: CalibrationTable | None = None
+    engines: list[Path] = field(default_factory=list)
+    engine_note: str | None = None
+
+
+@dataclass
+class Evaluation:
+    rows: list[dict]
+    failures: list[ToleranceError]
+    logits: dict[str, np.ndarray]  # "backend/device/precision" -> logits
+
+
+def load_data(data_root: Path, eval_size: int | None, *, download: bool, log: Log) -> EvalData:
+    if download and not (cifar10.batches_dir(data_root) / cifar10.TEST_BATCH).is_file():
+        log(f"downloading CIFAR-10 into {data_root}")
+        cifar10.download(data_root)
+    test = cifar10.load_test(data_root)  # md5-checked before anything else runs
+    n = len(test) if eval_size is None else min(eval_size, len(test))
+    return EvalData(test, normalize_uint8(test.images[:n]), test.labels[:n])
+
+
+def load_or_train(config, out: Path, log: Log) -> Checkpoint:
+    path = config.checkpoint
+    if path is None:
+        log("no --checkpoint: training one first")
+        present = cifar10.available_train_batches(config.data_root)
+        missing = [f for f in config.recipe.train_files if f not in present]
+        if missing:
+            raise DatasetError(
+                f"training reads {', '.join(config.recipe.train_files)} but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
+                f"(present: {', '.join(present) or 'none'}); pass --train-batches to train on what is there"
+            )
+        path = train(config.data_root, out, recipe=config.recipe, progress=config.progress, log=log, variant=config.variant)
+    model = alexnet_cifar10(weights=path, variant=config.variant)
+    return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(config.variant))
+
+
+def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log: Log) -> Reference:
+    logits = runner.infer_many(data.images, progress=progress)
+    accuracy = float((logits.argmax(1) == data.labels).mean())
+    log(f"PyTorch FP32 accuracy {100 * accuracy:.2f}%")
+    return Reference(logits, accuracy, runner.device)
+
+
+def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: Tolerance) -> dict:
+    n = min(PARITY_IMAGES, len(data.labels))
+    with OnnxRuntimeRunner(path) as runner:
+        result = compare(runner.infer_many(data.images[:n]), ref.logits[:n], data.labels[:n])
+    reference_accuracy = float((ref.logits[:n].argmax(1) == data.labels[:n]).mean())
+    failures = check(result, reference_accuracy=reference_accuracy, tolerance=tolerance, artifact=f"{stage} ({path.name})")
+    if failures:
+        raise failures[0]
+    return {"stage": stage, "images": n, "max_abs_diff": result.max_abs_diff, "top1_agreement": result.top1_agreement}
+
+
+def export_fp32(ckpt: Checkpoint, data: EvalData, ref: Reference, out: Path, *, opset: int, variant: str,
+                tolerance: Tolerance, log: Log) -> Exported:  # fmt: skip
+    """Export, simplify, and check both against PyTorch (the unfolded model: the fold is checked too)."""
+    target = out / Precision.FP32.onnx_name
+    metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision="fp32", opset=opset)
+    metadata |= {"variant": variant, "batchnorm_folded": ckpt.batchnorm_folded}
+    with tempfile.TemporaryDirectory(prefix="alexnet-export-") as tmp:
+        raw = Path(tmp) / "model.raw.onnx"
+        onnx_export.export_onnx(fold_batchnorm(ckpt.model) if ckpt.batchnorm_folded else ckpt.model, raw, metadata=metadata, opset=opset)
+        checks = [_parity(raw, data, ref, "export", tolerance)]
+        simplified = onnx_export.simplify(raw, target)
+    log(f"exported {target.name} (simplified with {simplified.tool})")
+    checks.append(_parity(target, data, ref, "simplify", tolerance))
+    return Exported({Precision.FP32: target}, checks, asdict(simplified))
+
+
+def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> None:
+    calib_dir = out / "calibration"
+    calib_set = build_calibration_set(
+        config.data_root, size=config.calib_size, seed=config.calib_seed, files=config.calib_files,
+        checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress,
+    )  # fmt: skip
+    table = calibrate(
+        exported.models[Precision.FP32], calib_set, method=config.calib_method,
+        table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress,
+    )  # fmt: skip
+    exported.calibration_table = table
+    exported.calibration = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
+                            "set_reused": calib_set.reused, "table_reused": table.reused}  # fmt: skip
+    log(f"calibration: {len(calib_set)} train images, {table.method}, table {'reused' if table.reused else 'computed'}")
+
+
+def convert_precisions(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> Exported:
+    for precision in config.precisions:
+        if precision is Precision.FP32:
+            continue
+        if precision is Precision.INT8:
+            calibrate_int8(config, ckpt, exported, out, log)
+        exported.models[precision] = precision_transforms.convert(
+            exported.models[Precision.FP32], precision, out / precision.onnx_name,
+            calibration=exported.calibration_table if precision is Precision.INT8 else None,
+        )  # fmt: skip
+        log(f"wrote {precision.onnx_name}")
+    return exported
+
+
+def build_engines(exported: Exported, out: Path, engine_config, *, enabled: bool, log: Log) -> Exported:
+    """TensorRT engines where TensorRT and a GPU exist; otherwise a note says why not."""
+    if not enabled:
+        return exported
+    support = engine_support()
+    if not support.ok:
+        exported.engine_note = f"TensorRT engines skipped: {support.reason}"
+        log(exported.engine_note)
+        return exported
+    for precision, path in exported.models.items():
+        engine_path = out / precision.engine_name
+        build_engine(path, engine_path, precision, engine_config)
+        exported.engines += [engine_path, engine_path.with_suffix(".json")]
+    return exported
+
+
+def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exported: Exported) -> list[tuple[BaseRunner, Precision]]:
+    """Every runner to evaluate, each entered on ``stack`` so an error anywhere closes them all."""
+    runners: list[tuple[BaseRunner, Precision]] = [(torch_runner, Precision.FP32)]
+    for precision, path in exported.models.items():
+        runners.append((stack.enter_context(OnnxRuntimeRunner(path, name=f"onnxruntime:{precision.value}")), precision))
+    engines = [p for p in exported.engines if p.suffix == ".engine"]
+    if engines:
+        from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
+
+        for path in engines:
+            runners.append((stack.enter_context(TensorRTRunner(path)), Precision.parse(path.name.split(".")[1])))
+    return runners
+
+
+def evaluate_row(runner: BaseRunner, precision: Precision, data: EvalData, ref: Reference, tolerance: Tolerance | None,
+                 *, progress: bool) -> tuple[dict, np.ndarray, list[ToleranceError]]:  # fmt: skip
+    """One row of the report: ``tolerance`` None marks the reference itself."""
+    logits = ref.logits if tolerance is None else runner.infer_many(data.images, progress=progress)
+    result = compare(logits, ref.logits, data.labels)
+    failures = [] if tolerance is None else check(result, reference_accuracy=ref.accuracy, tolerance=tolerance, artifact=runner.name)
+    artifact = runner.artifact_path
+    row = {
+        "backend": runner.backend, "device": runner.device, "device_name": runner.device_name(),
+        "cpu": runner.cpu_features(), "precision": precision.value,
+        "artifact": None if artifact is None else artifact.name,
+        "size_mb": None if artifact is None else artifact.stat().st_size / 1e6,
+        **result.as_dict(), "accuracy_delta": result.accuracy - ref.accuracy,
+        "tolerance": None if tolerance is None else asdict(tolerance),
+        "within_tolerance": not failures, "failures": [str(f) for f in failures],
+    }  # fmt: skip
+    return row, logits, failures
+
+
+def time_row(row: dict, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float) -> None:
+    stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s)
+    row["latency_ms"] = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean")} for k, s in stats.items()}
+    row["throughput"] = {k: s.throughput for k, s in stats.items()}
+    row.update(runner.extra_timings())
+
+
+def evaluate(config, runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, log: Log) -> Evaluation:
+    """The same comparison for every runner, the PyTorch reference first."""
+    evaluation = Evaluation([], [], {})
+    for runner, precision in runners:
+        tolerance = None if isinstance(runner, TorchRunner) else config.tolerance(precision, len(data.labels))
+        row, logits, failures = evaluate_row(runner, precision, data, ref, tolerance, progress=config.progress)
+        if config.bench:
+            time_row(row, runner, data, config.batch_sizes, config.bench_budget_s)
+        evaluation.rows.append(row)
+        evaluation.failures += failures
+        evaluation.logits[f"{row['backend']}/{row['device']}/{row['precision']}"] = logits
+        log(f"{runner.name}: accuracy {100 * row['accuracy']:.2f}%, agreement {100 * row['top1_agreement']:.2f}%, "
+            f"max |Δlogit| {row['max_abs_diff']:.3g}")  # fmt: skip
+    return evaluation
