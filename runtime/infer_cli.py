@@ -137,7 +137,7 @@ def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[
         if it.error is not None:
             failed += 1
             if as_json:
-                click.echo(json.dumps({"path": it.path, "error": it.error, "class": None, "probability": None}))
+                click.echo(json.dumps({"path": it.path, "error": it.error}))
             else:
                 click.echo(f"{it.path}: error: {it.error}", err=True)
             continue

@@ -73,9 +73,9 @@ def test_perturbed_checkpoint_is_refused_then_fails_the_gate(subset_baseline, ch
 def test_int8_calibrated_worse_fails_the_gate(subset_baseline, checkpoint, data_root, monkeypatch):
     """An INT8 model whose calibration clips activations (ranges x0.3) loses agreement: the gate must fail."""
     from alexnet_edge.calibration.table import CalibrationTable
-    from alexnet_edge.export import pipeline
+    from alexnet_edge.export import stages
 
-    real = pipeline.calibrate
+    real = stages.calibrate
 
     def shrunk(*args, **kwargs):
         table = real(*args, **kwargs)
@@ -89,7 +89,7 @@ def test_int8_calibrated_worse_fails_the_gate(subset_baseline, checkpoint, data_
                     entry[key] = value * 0.3
         return CalibrationTable(table.method, table.key, data, table.path, table.reused)
 
-    monkeypatch.setattr(pipeline, "calibrate", shrunk)
+    monkeypatch.setattr(stages, "calibrate", shrunk)
     result = gate("--checkpoint", checkpoint, "--data-root", data_root, "--baseline", subset_baseline)
     assert result.exit_code == 1, result.output
     moved = {line.split()[0] for line in result.output.splitlines() if line.endswith("MOVED")}
