@@ -64,6 +64,46 @@ def augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return out
 
 
+def _split(data_root, recipe: Recipe, dev: torch.device, log: Callable[[str], None]):
+    """The recipe's validation/training split of the train files (and, on CPU, what it will cost)."""
+    split = load_split(data_root, recipe.train_files)
+    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(recipe.seed)).numpy()
+    val_size = min(recipe.val_size, len(split) // 10)  # 5,000 of 50,000; a tenth of a smaller split
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    if recipe.train_size is not None:
+        train_idx = train_idx[: recipe.train_size]
+    if dev.type == "cpu":
+        full_hours = estimate_cpu_seconds(Recipe(), 45_000) / 3600
+        minutes = estimate_cpu_seconds(recipe, len(train_idx)) / 60
+        log(f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
+            f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min")
+    return split, train_idx, val_idx
+
+
+def _optimizer(model: torch.nn.Module, recipe: Recipe, steps_per_epoch: int):
+    """SGD (nesterov) with weight decay on conv/linear weights only, under the OneCycle schedule."""
+    decay, no_decay = decay_groups(model)
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
+    )  # fmt: skip
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe.lr, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch,
+        pct_start=recipe.pct_start, anneal_strategy="cos", div_factor=recipe.div_factor,
+        final_div_factor=recipe.final_div_factor,
+    )  # fmt: skip
+    return optimizer, scheduler
+
+
+def _save(out: Path, model: torch.nn.Module, metadata: dict) -> Path:
+    """The checkpoint and its metadata (with the checkpoint's sha256), each written atomically."""
+    ckpt = out / "alexnet_cifar10.pt"
+    with atomic_output(ckpt) as tmp:
+        torch.save(model.state_dict(), tmp)
+    write_json(out / "alexnet_cifar10.json", {**metadata, "state_dict_sha256": sha256_file(ckpt)})
+    return ckpt
+
+
 def decay_groups(model: torch.nn.Module) -> tuple[list, list]:
     """(conv/linear weights, everything else): weight decay applies to the first only. BatchNorm's
     gamma is named "weight" too, but decaying it would pull the normalization scale to zero."""
@@ -123,33 +163,14 @@ def train(
 
     torch.manual_seed(recipe.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    split = load_split(data_root, recipe.train_files)
-    order = torch.randperm(len(split), generator=torch.Generator().manual_seed(recipe.seed)).numpy()
-    val_size = min(recipe.val_size, len(split) // 10)  # 5,000 of 50,000; a tenth of a smaller split
-    val_idx, train_idx = order[:val_size], order[val_size:]
-    if recipe.train_size is not None:
-        train_idx = train_idx[: recipe.train_size]
+    split, train_idx, val_idx = _split(data_root, recipe, dev, log)
     x_train = torch.from_numpy(normalize_uint8(split.images[train_idx]))
     y_train = torch.from_numpy(split.labels[train_idx])
     x_val = torch.from_numpy(normalize_uint8(split.images[val_idx]))
-    if dev.type == "cpu":
-        full_hours = estimate_cpu_seconds(Recipe(), 45_000) / 3600
-        minutes = estimate_cpu_seconds(recipe, len(train_idx)) / 60
-        log(f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
-            f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min")
 
     model = AlexNet(variant=variant).to(dev)
-    decay, no_decay = decay_groups(model)
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
-    )  # fmt: skip
     steps_per_epoch = -(-len(train_idx) // recipe.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.lr, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch,
-        pct_start=recipe.pct_start, anneal_strategy="cos", div_factor=recipe.div_factor,
-        final_div_factor=recipe.final_div_factor,
-    )  # fmt: skip
+    optimizer, scheduler = _optimizer(model, recipe, steps_per_epoch)
     generator = torch.Generator().manual_seed(recipe.seed)
     started = time.perf_counter()
     best_val, best_state = -1.0, None
@@ -179,26 +200,11 @@ def train(
     test = load_test(data_root)
     n_test = len(test) if test_size is None else min(test_size, len(test))
     test_acc = _evaluate(model, torch.from_numpy(normalize_uint8(test.images[:n_test])), test.labels[:n_test], dev)
-    out = Path(out_dir)
-    ckpt = out / "alexnet_cifar10.pt"
-    with atomic_output(ckpt) as tmp:
-        torch.save(model.state_dict(), tmp)
-    write_json(
-        out / "alexnet_cifar10.json",
-        {
-            "recipe": asdict(recipe),
-            "variant": variant,
-            "device": str(dev),
-            "train_images": int(len(train_idx)),
-            "val_images": int(len(val_idx)),
-            "val_acc": best_val,
-            "test_acc_fp32": test_acc,
-            "test_images": n_test,
-            "seconds": round(time.perf_counter() - started, 1),
-            "dataset_md5": split_fingerprint(split),
-            "state_dict_sha256": sha256_file(ckpt),
-        },
-    )
+    ckpt = _save(Path(out_dir), model, {
+        "recipe": asdict(recipe), "variant": variant, "device": str(dev), "train_images": int(len(train_idx)),
+        "val_images": int(len(val_idx)), "val_acc": best_val, "test_acc_fp32": test_acc, "test_images": n_test,
+        "seconds": round(time.perf_counter() - started, 1), "dataset_md5": split_fingerprint(split),
+    })  # fmt: skip
     log(f"trained: val {best_val:.4f}, test {test_acc:.4f}; checkpoint {ckpt}")
     return ckpt
 
