@@ -21,7 +21,7 @@ from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
 from alexnet_edge.runtime.bench import measure_latency
-from alexnet_edge.runtime.compare import Tolerance, check, compare
+from alexnet_edge.runtime.compare import Tolerance, accuracy, check, compare
 from alexnet_edge.runtime.errors import DatasetError, ToleranceError
 from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
@@ -110,17 +110,16 @@ def load_or_train(config, out: Path, log: Log) -> Checkpoint:
 
 def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log: Log) -> Reference:
     logits = runner.infer_many(data.images, progress=progress)
-    accuracy = float((logits.argmax(1) == data.labels).mean())
-    log(f"PyTorch FP32 accuracy {100 * accuracy:.2f}%")
-    return Reference(logits, accuracy, runner.device)
+    top1 = accuracy(logits, data.labels)
+    log(f"PyTorch FP32 accuracy {100 * top1:.2f}%")
+    return Reference(logits, top1, runner.device)
 
 
 def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: Tolerance) -> dict:
     n = min(PARITY_IMAGES, len(data.labels))
     with OnnxRuntimeRunner(path) as runner:
         result = compare(runner.infer_many(data.images[:n]), ref.logits[:n], data.labels[:n])
-    reference_accuracy = float((ref.logits[:n].argmax(1) == data.labels[:n]).mean())
-    failures = check(result, reference_accuracy=reference_accuracy, tolerance=tolerance, artifact=f"{stage} ({path.name})")
+    failures = check(result, reference_accuracy=accuracy(ref.logits[:n], data.labels[:n]), tolerance=tolerance, artifact=f"{stage} ({path.name})")
     if failures:
         raise failures[0]
     return {"stage": stage, "images": n, "max_abs_diff": result.max_abs_diff, "top1_agreement": result.top1_agreement}

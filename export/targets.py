@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet_edge.runtime.compare import compare, check
+from alexnet_edge.runtime.compare import accuracy, check, compare
 from alexnet_edge.runtime.deploy import verification_tolerance
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import atomic_output, write_json
@@ -54,8 +54,7 @@ def judge(target: str, precision: str, logits: np.ndarray, seconds: float, *, to
     n = len(logits)
     vs_torch = compare(logits, torch_logits[:n], labels[:n])
     vs_host = compare(logits, host_logits[:n], labels[:n])
-    host_accuracy = float((host_logits[:n].argmax(1) == labels[:n]).mean())
-    torch_accuracy = float((torch_logits[:n].argmax(1) == labels[:n]).mean())
+    host_accuracy, torch_accuracy = accuracy(host_logits[:n], labels[:n]), accuracy(torch_logits[:n], labels[:n])
     p = Precision(precision)
     failures = [str(f) for f in check(vs_torch, reference_accuracy=torch_accuracy, tolerance=verification_tolerance(p, n),
                                       artifact=f"{target}:{precision}")]  # fmt: skip
