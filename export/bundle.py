@@ -7,7 +7,7 @@ import json
 import shutil
 import tarfile
 import tempfile
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,11 @@ from alexnet_edge.runtime import deploy
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.errors import OutputDirError
 from alexnet_edge.runtime.fileio import atomic_output, write_json
+from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
+
+from .gpu_targets import GPU_TARGETS
+from .trtexec import render_trtexec_md
 
 VERIFY_IMAGES = 500
 
@@ -31,18 +35,6 @@ pillow>=10.0
 click>=8.1
 tqdm>=4.66
 onnxruntime>=1.20
-"""
-REQUIREMENTS_GPU = """\
-# GPU server or Jetson: onnxruntime-gpu instead of onnxruntime (never both), plus engines.
-# On Jetson, TensorRT comes with JetPack (python3-libnvinfer); do not pip-install tensorrt there,
-# and take onnxruntime-gpu from the Jetson wheels matching your JetPack.
-numpy>=1.24
-pillow>=10.0
-click>=8.1
-tqdm>=4.66
-onnxruntime-gpu>=1.20
-cuda-python>=12.0
-tensorrt>=8.6 ; platform_machine == "x86_64"
 """
 SCRIPT = '''#!/usr/bin/env python3
 """{doc} (alexnet-edge bundle; run with --help)."""
@@ -67,10 +59,11 @@ SCRIPTS = {
 README = """\
 # alexnet-edge deployment bundle
 
-1. `pip install -r requirements.txt` (CPU) or `-r requirements-gpu.txt` (GPU server / Jetson).
+1. `pip install -r requirements.txt` (CPU), or the GPU file for your machine (each is one coherent
+   set: TensorRT, CUDA and onnxruntime versions that work together): {gpu_files}.
 2. `python3 verify.py --backend onnxruntime` — checks manifest.json, then accuracy, agreement and
    |Δlogit| of every ONNX model on {n} bundled CIFAR-10 test images against the PyTorch reference.
-3. `python3 build_engines.py` — builds `models/model.*.engine` here (TensorRT 8.6, 10.x or 11.x),
+3. `python3 build_engines.py` — builds `models/model.*.engine` here (TensorRT 8.5, 8.6, 10.x or 11.x),
    with the exporter's options ({options}); see trtexec.md for the trtexec equivalents.
 4. `python3 verify.py --backend tensorrt` — the same checks on the engines.
 5. `python3 infer.py --model models/model.int8.onnx image.png` — classify images.
@@ -93,6 +86,15 @@ def copy_runtime(target: Path) -> list[Path]:
 
 
 BUNDLE_FORMAT = "alexnet-edge-bundle/1"
+
+
+def manifest_entry(path: Path) -> dict:
+    return {"sha256": sha256_file(path), "size": path.stat().st_size}
+
+
+def engine_defaults(config: EngineBuildConfig) -> dict:
+    """The exporter's engine options as the bundle stores them (build_engines.py reads them back)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "timing_cache"}
 
 
 def check_bundle_target(bundle: Path, out_dir: Path, *, force: bool) -> None:
@@ -147,20 +149,21 @@ def write_bundle(
             (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
             (staging / name).chmod(0o755)
         (staging / "requirements.txt").write_text(REQUIREMENTS_CPU)
-        (staging / "requirements-gpu.txt").write_text(REQUIREMENTS_GPU)
+        for target in GPU_TARGETS:
+            (staging / target.filename).write_text(target.render())
         # On the target the timing cache lives in the bundle, not where the exporter kept its own.
         on_target = replace(engine_config, timing_cache=None)
-        (staging / "trtexec.md").write_text(deploy.render_trtexec_md(on_target, list(models)))
-        defaults = deploy.engine_defaults(engine_config)
+        (staging / "trtexec.md").write_text(render_trtexec_md(on_target, list(models)))
+        defaults = engine_defaults(engine_config)
         options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
-        (staging / "README.md").write_text(README.format(n=len(labels), options=options))
+        (staging / "README.md").write_text(README.format(n=len(labels), options=options, gpu_files=", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)))
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         write_json(staging / deploy.MANIFEST, {
             "format": BUNDLE_FORMAT,
             "source": source,
             "engine_defaults": defaults,
             "expected": expected,
-            "files": {str(p.relative_to(staging)): deploy.manifest_entry(p) for p in files},
+            "files": {str(p.relative_to(staging)): manifest_entry(p) for p in files},
         })  # fmt: skip
         staging.chmod(0o755)  # mkdtemp makes it private
         if bundle.exists():

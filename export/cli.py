@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from alexnet_edge.runtime.backends.trt_features import HARDWARE_LEVELS
 from alexnet_edge.runtime.cli_support import one_line_errors
 from alexnet_edge.runtime.precision import Precision
 
@@ -38,7 +39,8 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None, help="TensorRT timing cache [default: OUT/timing.cache]")
 @click.option("--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)")
 @click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines")
-@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus", "same_compute_capability"]), default="none", show_default=True)
+@click.option("--hardware-compatibility", type=click.Choice(list(HARDWARE_LEVELS)), default="none", show_default=True,
+              help="same_compute_capability needs TensorRT 10.9+, the others 8.6+")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="PREC.FIELD=N", help="override a tolerance, e.g. int8.min_top1_agreement=0.99")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]")
 @click.option("--train-size", type=click.IntRange(min=1), default=None, help="train on only the first N train images")

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import click
 import numpy as np
 
 from .backends.trt_builder import EngineBuildConfig, build_engine
+from .backends.trt_features import HARDWARE_LEVELS
 from .bench import measure_latency
 from .cli_support import one_line_errors
 from .compare import DEFAULT_TOLERANCES, check, compare
-from .constants import CHANNELS, INPUT_NAME, INPUT_SIZE
 from .cpu_features import detect
 from .errors import AlexNetEdgeError, ModelFileError
 from .fileio import sha256_file
@@ -28,7 +28,6 @@ from .preprocess import normalize_uint8
 MANIFEST = "manifest.json"
 MODELS_DIR = "models"
 VERIFY_DATA = "data/verify_images.npz"
-TRT_LINES = ("8.6", "10.x", "11.x")
 
 
 class ManifestError(AlexNetEdgeError):
@@ -68,52 +67,6 @@ def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
     return replace(config, **given)
 
 
-# -- trtexec equivalents -----------------------------------------------------------------------
-def trtexec_command(trt_line: str, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR) -> str:
-    """The trtexec line that builds what build_engines.py builds, for one TensorRT release line."""
-    shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
-    parts = [
-        "trtexec",
-        f"--onnx={models_dir}/{precision.onnx_name}",
-        f"--saveEngine={models_dir}/{precision.engine_name}",
-        f"--minShapes={shape(config.min_batch)}",
-        f"--optShapes={shape(config.opt_batch)}",
-        f"--maxShapes={shape(config.max_batch)}",
-        f"--memPoolSize=workspace:{config.workspace_mb}",
-        f"--timingCacheFile={config.timing_cache or models_dir + '/timing.cache'}",
-    ]
-    if trt_line == "8.6":  # weakly typed: the flag the model's precision needs
-        parts += {Precision.FP32: [], Precision.FP16: ["--fp16"], Precision.INT8: ["--int8"]}[precision]
-    elif trt_line == "10.x":
-        parts.append("--stronglyTyped")
-    # 11.x: strongly typed always; --fp16/--int8 no longer exist.
-    if config.dla_core is not None:
-        parts += [f"--useDLACore={config.dla_core}", "--allowGPUFallback"]
-    if config.version_compatible:
-        parts.append("--versionCompatible")
-    if config.hardware_compatibility != "none":
-        level = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}[config.hardware_compatibility]
-        parts.append(f"--hardwareCompatibilityLevel={level}")
-    return " ".join(parts)
-
-
-def render_trtexec_md(config: EngineBuildConfig, precisions: list[Precision]) -> str:
-    lines = [
-        "# trtexec equivalents of build_engines.py",
-        "",
-        "Run from the bundle folder. Precision is carried by each ONNX model (FP16 tensors; Q/DQ for",
-        "INT8), so the lines differ by TensorRT version: 8.6 is weakly typed and needs the flag the",
-        "model's precision uses; 10.x compiles it strongly typed; 11.x is always strongly typed and has",
-        "no --fp16/--int8 at all. Write the JSON sidecar yourself or prefer build_engines.py, which does.",
-        "",
-    ]
-    for line in TRT_LINES:
-        lines += [f"## TensorRT {line}" + {"8.6": " (JetPack 5)", "10.x": " (JetPack 6: 10.3)", "11.x": " (JetPack 7.2+, pip tensorrt)"}[line], "", "```sh"]
-        lines += [trtexec_command(line, p, config) for p in precisions if not (config.dla_core is not None and p is Precision.FP32)]
-        lines += ["```", ""]
-    return "\n".join(lines)
-
-
 # -- build_engines.py --------------------------------------------------------------------------
 def _bundle_dir(value: str | None) -> Path:
     return Path(value) if value else Path(sys.argv[0]).resolve().parent
@@ -140,7 +93,8 @@ def _precisions(bundle: Path, chosen: tuple[str, ...]) -> list[Precision]:
 @click.option("--dla-core", type=int, default=None)
 @click.option("--timing-cache", default=None, help="[default: models/timing.cache]")
 @click.option("--version-compatible/--no-version-compatible", default=None)
-@click.option("--hardware-compatibility", type=click.Choice(["none", "ampere_plus", "same_compute_capability"]), default=None)
+@click.option("--hardware-compatibility", type=click.Choice(list(HARDWARE_LEVELS)), default=None,
+              help="same_compute_capability needs TensorRT 10.9+; refused in one line where missing")
 @one_line_errors
 def build_engines_main(bundle_dir, chosen, **options) -> None:
     """Build TensorRT engines on this device from the bundle's ONNX models, with the exporter's options
@@ -227,11 +181,3 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
         for failure in failed:
             click.echo(f"error: outside tolerance: {failure}", err=True)
         sys.exit(1)
-
-
-def manifest_entry(path: Path) -> dict:
-    return {"sha256": sha256_file(path), "size": path.stat().st_size}
-
-
-def engine_defaults(config: EngineBuildConfig) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "timing_cache"}

@@ -83,21 +83,23 @@ def exported(tmp_path_factory, data_root, checkpoint):
 
 @pytest.fixture
 def fake_trt(monkeypatch, request):
-    """Install a fake tensorrt of the version in request.param ("trt8.6", ...) plus fake cuda-python."""
-    from trt_fakes import VERSIONS, make_cudart, make_tensorrt
+    """Install a fake tensorrt of the version in request.param ("trt8.6", ...) plus fake cuda-python 12.6."""
+    from cuda_fakes import make_cudart
+    from trt_fakes import make_tensorrt
 
-    trt = make_tensorrt(VERSIONS[request.param])
+    trt = make_tensorrt(request.param)
     cudart = make_cudart()
     trt.enqueue = cudart.enqueue
     cuda = types.ModuleType("cuda")
     bindings = types.ModuleType("cuda.bindings")
+    bindings.__version__ = "12.6.2"
     bindings.runtime = cudart
     cuda.bindings = bindings
     monkeypatch.setitem(sys.modules, "tensorrt", trt)
     monkeypatch.setitem(sys.modules, "cuda", cuda)
     monkeypatch.setitem(sys.modules, "cuda.bindings", bindings)
     monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cudart)
-    return types.SimpleNamespace(trt=trt, cudart=cudart)
+    return types.SimpleNamespace(trt=trt, cudart=cudart, bindings=bindings)
 
 
 def copy_of(path: Path, tmp_path: Path) -> Path:

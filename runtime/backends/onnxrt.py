@@ -14,10 +14,7 @@ from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NA
 from ..cpu_features import detect, saturation_warning
 from ..errors import BackendUnavailableError, ModelFileError
 from .base import BaseRunner
-
-PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-GPU_PROVIDERS = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
-
+from .ort_providers import GPU_PROVIDERS, PROVIDER_PREFERENCE, choose_providers, fallback_warning, precision_of, tensorrt_options  # noqa: F401
 
 def import_onnxruntime():
     try:
@@ -27,21 +24,6 @@ def import_onnxruntime():
             "onnxruntime is not installed: pip install 'alexnet-edge[cpu]' (or [gpu] for onnxruntime-gpu)"
         ) from None
     return onnxruntime
-
-
-def choose_providers(requested: Sequence[str] | str | None, available: Sequence[str]) -> list[str]:
-    """``None``/"auto": the best available in PROVIDER_PREFERENCE order; else exactly what was asked."""
-    if requested is None or requested == "auto":
-        return [p for p in PROVIDER_PREFERENCE if p in available] or ["CPUExecutionProvider"]
-    names = [requested] if isinstance(requested, str) else list(requested)
-    aliases = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
-    names = [aliases.get(n.lower(), n) for n in names]
-    missing = [n for n in names if n not in available]
-    if missing:
-        raise BackendUnavailableError(
-            f"onnxruntime provider(s) {', '.join(missing)} not available here; available: {', '.join(available)}"
-        )
-    return names
 
 
 def physical_cores() -> int:
@@ -78,11 +60,15 @@ class OnnxRuntimeRunner(BaseRunner):
         providers: Sequence[str] | str | None = None,
         threads: int | None = None,
         name: str | None = None,
+        trt_cache_dir: str | Path | None = None,
+        trt_max_batch: int = 256,
     ):
         self.model_path = Path(model_path)
         super().__init__(name or f"onnxruntime:{self.model_path.name}")
         self.requested_providers = providers
         self.threads = threads
+        self.trt_cache_dir = Path(trt_cache_dir) if trt_cache_dir else self.model_path.parent / "trt_cache"
+        self.trt_max_batch = trt_max_batch
         self.session = None
         self.providers: list[str] = []
         self._io_binding = None
@@ -100,11 +86,11 @@ class OnnxRuntimeRunner(BaseRunner):
         options.enable_cpu_mem_arena = True
         options.enable_mem_pattern = True
         options.log_severity_level = 3  # warnings from the optimizer are not the user's business
-        try:
-            self.session = ort.InferenceSession(str(self.model_path), options, providers=self.providers)
-        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise ModelFileError(f"{self.model_path}: not a loadable ONNX model ({first[:200]})") from None
+        self.session = self._create_session(ort, options)
+        requested, self.providers = self.providers, list(self.session.get_providers())
+        warning = fallback_warning(requested, self.providers, self.model_path)
+        if warning:
+            print(warning, file=sys.stderr)
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
         if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
@@ -119,6 +105,25 @@ class OnnxRuntimeRunner(BaseRunner):
             warning = saturation_warning(self.metadata(), detect())
             if warning:
                 print(warning, file=sys.stderr)
+
+    def _create_session(self, ort, options):
+        provider_options = [self._options_for(p, ort.__version__) for p in self.providers]
+        try:
+            return ort.InferenceSession(str(self.model_path), options, providers=self.providers, provider_options=provider_options)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            if "TensorrtExecutionProvider" in self.providers:
+                raise BackendUnavailableError(
+                    f"{self.model_path.name}: onnxruntime's TensorRT provider failed ({first[:200]}); try --providers cuda"
+                ) from None
+            raise ModelFileError(f"{self.model_path}: not a loadable ONNX model ({first[:200]})") from None
+
+    def _options_for(self, provider: str, ort_version: str) -> dict:
+        if provider != "TensorrtExecutionProvider":
+            return {}
+        self.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+        return tensorrt_options(ort_version=ort_version, precision=precision_of(self.model_path),
+                                cache_dir=self.trt_cache_dir, max_batch=self.trt_max_batch, opt_batch=32)  # fmt: skip
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         if self._io_binding is not None:

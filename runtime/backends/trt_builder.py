@@ -1,14 +1,16 @@
-"""One TensorRT engine builder for 8.6, 10.x and 11.x.
+"""One TensorRT engine builder for 8.5, 8.6, 10.x and 11.x.
 
 Precision comes from the ONNX model (FP16 tensors, Q/DQ nodes). Where the TensorRT version has
-strongly typed networks (10.x, 11.x) they are used and no precision flag is set; 8.6 has none, so
-there the builder sets the flag the model's precision needs (FP16, or INT8 for explicit Q/DQ).
-TensorRT is imported when a build starts, never at import time.
+strongly typed networks (10.x, 11.x) they are used and no precision flag is set; 8.5 and 8.6 have
+none, so there the builder sets the flag the model's precision needs (FP16, or INT8 for explicit
+Q/DQ). Every other option is probed on the running TensorRT first and refused in one line where it
+is missing (trt_features). TensorRT is imported when a build starts, never at import time.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,9 +18,8 @@ from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
 from ..errors import AlexNetEdgeError, BackendUnavailableError, ModelFileError
 from ..fileio import atomic_output, sha256_file, write_bytes, write_json
 from ..precision import Precision
-from .trt_common import SIDECAR_FORMAT, current_gpu, import_cudart, import_tensorrt, sidecar_path
-
-HARDWARE_LEVELS = ("none", "ampere_plus", "same_compute_capability")
+from .trt_common import SIDECAR_FORMAT, current_gpu, import_tensorrt, open_cudart, sidecar_path
+from .trt_features import HARDWARE_LEVELS, TensorRTFeatures, check_build_options
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,14 @@ def engine_support() -> EngineSupport:
     """Whether engines can be built here: tensorrt imports and a CUDA GPU answers."""
     try:
         trt = import_tensorrt()
-        cudart = import_cudart()
+        cudart = open_cudart()
     except BackendUnavailableError as exc:
         return EngineSupport(False, str(exc))
-    try:
-        err, count = cudart.cudaGetDeviceCount()
-    except Exception as exc:  # driver missing entirely
+    except Exception as exc:  # noqa: BLE001 - a driver library that will not even load
         return EngineSupport(False, f"no CUDA driver ({exc.__class__.__name__})")
-    if int(err) != 0 or count < 1:
-        return EngineSupport(False, "no CUDA GPU visible")
+    err, count = cudart.cudaGetDeviceCount()
+    if int(err) != 0 or not count:
+        return EngineSupport(False, f"no CUDA GPU visible (cudaGetDeviceCount: {err})")
     return EngineSupport(True, f"TensorRT {trt.__version__}")
 
 
@@ -110,6 +110,41 @@ def _parse(trt, network, logger, onnx_path: Path) -> None:
         raise ModelFileError(f"TensorRT could not parse {onnx_path.name}: {errors[0] if errors else 'unknown error'}")
 
 
+def _configure(trt, builder, config: EngineBuildConfig, precision: Precision, strongly_typed: bool):
+    """The builder config for ``config``; every option was checked against this TensorRT first."""
+    build_config = builder.create_builder_config()
+    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
+    flags_set = precision_flags(trt, precision, strongly_typed)
+    profile = builder.create_optimization_profile()
+    profile.set_shape(INPUT_NAME, _shape(config.min_batch), _shape(config.opt_batch), _shape(config.max_batch))
+    build_config.add_optimization_profile(profile)
+    if config.dla_core is not None:
+        build_config.default_device_type = trt.DeviceType.DLA
+        build_config.DLA_core = config.dla_core
+        flags_set.append(trt.BuilderFlag.GPU_FALLBACK)
+    if config.version_compatible:
+        flags_set.append(trt.BuilderFlag.VERSION_COMPATIBLE)
+    if config.hardware_compatibility != "none":
+        member = HARDWARE_LEVELS[config.hardware_compatibility][0]
+        build_config.hardware_compatibility_level = getattr(trt.HardwareCompatibilityLevel, member)
+    for flag in flags_set:
+        build_config.set_flag(flag)
+    return build_config, flags_set
+
+
+def _shape(batch: int) -> tuple[int, int, int, int]:
+    return (batch, CHANNELS, INPUT_SIZE, INPUT_SIZE)
+
+
+def _use_timing_cache(build_config, path: Path | None) -> None:
+    """Reuse the saved timing cache; one made by another TensorRT or GPU is replaced, and we say so."""
+    data = path.read_bytes() if path is not None and path.is_file() else b""
+    if build_config.set_timing_cache(build_config.create_timing_cache(data), False):
+        return
+    print(f"warning: timing cache {path} is from another TensorRT version or GPU; starting a fresh one", file=sys.stderr)
+    build_config.set_timing_cache(build_config.create_timing_cache(b""), False)
+
+
 def build_engine(onnx_path: str | Path, engine_path: str | Path, precision: Precision, config: EngineBuildConfig = EngineBuildConfig()) -> dict:
     """Compile ``onnx_path`` into ``engine_path`` plus its JSON sidecar; returns the sidecar."""
     config.validate(precision)
@@ -119,33 +154,12 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, precision: Prec
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
+    check_build_options(config, TensorRTFeatures.probe(trt, builder))
     flags, strongly_typed = network_flags(trt)
     network = builder.create_network(flags)
     _parse(trt, network, logger, onnx_path)
-
-    build_config = builder.create_builder_config()
-    build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
-    flags_set = precision_flags(trt, precision, strongly_typed)
-
-    profile = builder.create_optimization_profile()
-    shape = lambda n: (n, CHANNELS, INPUT_SIZE, INPUT_SIZE)  # noqa: E731
-    profile.set_shape(INPUT_NAME, shape(config.min_batch), shape(config.opt_batch), shape(config.max_batch))
-    build_config.add_optimization_profile(profile)
-
-    if config.dla_core is not None:
-        build_config.default_device_type = trt.DeviceType.DLA
-        build_config.DLA_core = config.dla_core
-        flags_set.append(trt.BuilderFlag.GPU_FALLBACK)
-    if config.version_compatible:
-        flags_set.append(trt.BuilderFlag.VERSION_COMPATIBLE)
-    if config.hardware_compatibility != "none":
-        build_config.hardware_compatibility_level = getattr(trt.HardwareCompatibilityLevel, config.hardware_compatibility.upper())
-    for flag in flags_set:
-        build_config.set_flag(flag)
-
-    cache_bytes = config.timing_cache.read_bytes() if config.timing_cache and config.timing_cache.is_file() else b""
-    timing_cache = build_config.create_timing_cache(cache_bytes)
-    build_config.set_timing_cache(timing_cache, False)
+    build_config, flags_set = _configure(trt, builder, config, precision, strongly_typed)
+    _use_timing_cache(build_config, config.timing_cache)
 
     serialized = builder.build_serialized_network(network, build_config)
     if serialized is None:
@@ -154,9 +168,14 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, precision: Prec
     if config.timing_cache is not None:
         with atomic_output(config.timing_cache) as tmp:
             tmp.write_bytes(bytes(build_config.get_timing_cache().serialize()))
+    sidecar = _sidecar(trt, onnx_path, engine_path, precision, config, strongly_typed, flags_set)
+    write_json(sidecar_path(engine_path), sidecar)
+    return sidecar
 
-    gpu = current_gpu(import_cudart())
-    sidecar = {
+
+def _sidecar(trt, onnx_path: Path, engine_path: Path, precision: Precision, config: EngineBuildConfig, strongly_typed: bool, flags_set: list) -> dict:
+    gpu = current_gpu(open_cudart())
+    return {
         "format": SIDECAR_FORMAT,
         "tensorrt_version": trt.__version__,
         "gpu": {"name": gpu.name, "compute_capability": gpu.compute_capability},
@@ -166,12 +185,10 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, precision: Prec
         "source_onnx": onnx_path.name,
         "source_onnx_sha256": sha256_file(onnx_path),
         "engine_sha256": sha256_file(engine_path),
-        "profile": {INPUT_NAME: {"min": list(shape(config.min_batch)), "opt": list(shape(config.opt_batch)), "max": list(shape(config.max_batch))}},
+        "profile": {INPUT_NAME: {"min": list(_shape(config.min_batch)), "opt": list(_shape(config.opt_batch)), "max": list(_shape(config.max_batch))}},
         "build_options": {
             **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "hardware_compatibility"},
             "hardware_compatibility_level": config.hardware_compatibility.upper(),
         },
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json(sidecar_path(engine_path), sidecar)
-    return sidecar

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-from ..errors import InputError, ModelFileError
+from ..errors import BackendUnavailableError, InputError, ModelFileError
 from .base import BaseRunner
-from .trt_common import check_sidecar, cuda_check, current_gpu, import_cudart, import_tensorrt, read_sidecar
+from .trt_common import check_sidecar, cuda_check, current_gpu, import_tensorrt, open_cudart, read_sidecar, stream_handle
 
 FLOAT = np.dtype(np.float32).itemsize
 
@@ -30,12 +30,12 @@ class TensorRTRunner(BaseRunner):
         self._device: dict[str, int] = {}
         self._host: dict[str, np.ndarray] = {}
         self._host_ptr: dict[str, int] = {}
-        self._graph_exec = None
+        self._graph = self._graph_exec = None
         self._gpu = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def activate_impl(self) -> None:
-        trt, cudart = import_tensorrt(), import_cudart()
+        trt, cudart = import_tensorrt(), open_cudart()
         self._trt, self._cudart = trt, cudart
         if not self.engine_path.is_file():
             raise ModelFileError(f"{self.engine_path}: no such engine file")
@@ -44,8 +44,8 @@ class TensorRTRunner(BaseRunner):
         check_sidecar(self.sidecar, trt_version=trt.__version__, gpu=self._gpu, engine_path=self.engine_path)
 
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        if self.sidecar.get("build_options", {}).get("version_compatible"):
-            runtime.engine_host_code_allowed = True  # version-compatible plans carry their lean runtime
+        if self.sidecar.get("build_options", {}).get("version_compatible") and hasattr(trt.Runtime, "engine_host_code_allowed"):
+            runtime.engine_host_code_allowed = True  # version-compatible plans carry their lean runtime (8.6+)
         self._engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
         if self._engine is None:
             raise ModelFileError(f"{self.engine_path}: TensorRT could not deserialize it (truncated or from another version)")
@@ -70,6 +70,8 @@ class TensorRTRunner(BaseRunner):
         cudart = self._cudart
         if self._graph_exec is not None:
             cudart.cudaGraphExecDestroy(self._graph_exec)
+        if self._graph is not None:
+            cudart.cudaGraphDestroy(self._graph)
         for ptr in self._device.values():
             cudart.cudaFree(ptr)
         for ptr in self._host_ptr.values():
@@ -77,7 +79,7 @@ class TensorRTRunner(BaseRunner):
         if self._stream is not None:
             cudart.cudaStreamDestroy(self._stream)
         self._device, self._host, self._host_ptr = {}, {}, {}
-        self._graph_exec = self._context = self._engine = self._stream = None
+        self._graph = self._graph_exec = self._context = self._engine = self._stream = None
 
     # -- inference ---------------------------------------------------------------------------
     def _check_batch(self, n: int) -> None:
@@ -91,10 +93,13 @@ class TensorRTRunner(BaseRunner):
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         in_bytes = n * self._host[INPUT_NAME].size // self.profile[1] * FLOAT
         cuda_check(cudart.cudaMemcpyAsync(self._device[INPUT_NAME], self._host_ptr[INPUT_NAME], in_bytes, h2d, stream), "H2D copy")
-        if not self._context.execute_async_v3(int(stream)):
-            raise ModelFileError(f"{self.name}: TensorRT execution failed")
+        self._execute()
         out_bytes = n * NUM_CLASSES * FLOAT
         cuda_check(cudart.cudaMemcpyAsync(self._host_ptr[OUTPUT_NAME], self._device[OUTPUT_NAME], out_bytes, d2h, stream), "D2H copy")
+
+    def _execute(self) -> None:
+        if not self._context.execute_async_v3(stream_handle(self._stream)):
+            raise BackendUnavailableError(f"{self.name}: TensorRT execution failed (see the TensorRT log above)")
 
     def _set_shape(self, batch_shape: tuple[int, ...]) -> None:
         if not self._context.set_input_shape(INPUT_NAME, batch_shape):
@@ -109,8 +114,8 @@ class TensorRTRunner(BaseRunner):
         mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal
         cuda_check(cudart.cudaStreamBeginCapture(self._stream, mode), "cudaStreamBeginCapture")
         self._enqueue(n)
-        graph = cuda_check(cudart.cudaStreamEndCapture(self._stream), "cudaStreamEndCapture")
-        self._graph_exec = cuda_check(cudart.cudaGraphInstantiate(graph, 0), "cudaGraphInstantiate")
+        self._graph = cuda_check(cudart.cudaStreamEndCapture(self._stream), "cudaStreamEndCapture")
+        self._graph_exec = cuda_check(cudart.cudaGraphInstantiate(self._graph, 0), "cudaGraphInstantiate")
 
     def _host_shape(self) -> tuple[int, ...]:
         _low, _opt, high = self._engine.get_tensor_profile_shape(INPUT_NAME, 0)
@@ -130,15 +135,16 @@ class TensorRTRunner(BaseRunner):
 
     # -- timing on the device ----------------------------------------------------------------
     def device_latency_ms(self, batch: np.ndarray, runs: int = 20) -> list[float]:
-        """Execution only (no host<->device copies), timed with CUDA events."""
+        """Execution only (no host<->device copies), timed with CUDA events, at this batch's shape."""
         cudart, stream = self._cudart, self._stream
         self.infer(batch)
+        self._set_shape(batch.shape)  # a CUDA-graph run above leaves the context at whatever shape it had
         start = cuda_check(cudart.cudaEventCreate(), "cudaEventCreate")
         end = cuda_check(cudart.cudaEventCreate(), "cudaEventCreate")
         samples = []
         for _ in range(runs):
             cuda_check(cudart.cudaEventRecord(start, stream), "cudaEventRecord")
-            self._context.execute_async_v3(int(stream))
+            self._execute()
             cuda_check(cudart.cudaEventRecord(end, stream), "cudaEventRecord")
             cuda_check(cudart.cudaEventSynchronize(end), "cudaEventSynchronize")
             samples.append(float(cuda_check(cudart.cudaEventElapsedTime(start, end), "cudaEventElapsedTime")))

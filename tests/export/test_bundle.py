@@ -19,7 +19,7 @@ def bundle(exported):
 
 def test_bundle_contents_and_manifest(bundle, exported):
     for rel in ("models/model.fp32.onnx", "models/model.fp16.onnx", "models/model.int8.onnx", "models/calibration_table.json",
-                "requirements.txt", "requirements-gpu.txt", "build_engines.py", "verify.py", "infer.py", "trtexec.md",
+                "requirements.txt", "requirements-gpu-cuda12.txt", "requirements-jetpack6.txt", "build_engines.py", "verify.py", "infer.py", "trtexec.md",
                 "data/verify_images.npz", "alexnet_edge/runtime/__init__.py", "alexnet_edge/runtime/backends/trt_runner.py"):  # fmt: skip
         assert (bundle / rel).is_file(), rel
     manifest = json.loads((bundle / "manifest.json").read_text())

@@ -1,0 +1,72 @@
+"""Which onnxruntime execution providers to ask for, with what options, and what was really used.
+
+onnxruntime falls back to the CPU without raising when a GPU provider cannot start (#27177), so
+the providers a session reports after creation, not the ones requested, say where a row ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from ..errors import BackendUnavailableError
+from ..precision import Precision
+
+PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+GPU_PROVIDERS = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
+ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+#: onnxruntime-gpu 1.27 is the first built against TensorRT 11, which has no weak typing; before it
+#: (TensorRT 8.x-10.x) the provider needs trt_fp16_enable / trt_int8_enable for FP16 and Q/DQ models,
+#: or it fails with "int8 is not configured" (#13381).
+STRONGLY_TYPED_ORT = (1, 27)
+
+
+def choose_providers(requested: Sequence[str] | str | None, available: Sequence[str]) -> list[str]:
+    """``None``/"auto": the best available in PROVIDER_PREFERENCE order; else exactly what was asked."""
+    if requested is None or requested == "auto":
+        return [p for p in PROVIDER_PREFERENCE if p in available] or ["CPUExecutionProvider"]
+    names = [requested] if isinstance(requested, str) else list(requested)
+    names = [ALIASES.get(n.lower(), n) for n in names]
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise BackendUnavailableError(
+            f"onnxruntime provider(s) {', '.join(missing)} not available here; available: {', '.join(available)}"
+        )
+    return names
+
+
+def precision_of(model_path: Path) -> Precision | None:
+    """``model.int8.onnx`` -> INT8; None for a name that does not say."""
+    suffix = Path(model_path).name.removesuffix(".onnx").rsplit(".", 1)[-1]
+    return next((p for p in Precision if p.value == suffix), None)
+
+
+def tensorrt_options(*, ort_version: str, precision: Precision | None, cache_dir: Path, max_batch: int, opt_batch: int) -> dict:
+    """TensorRT provider options: engine and timing caches under ``cache_dir``, one profile that covers
+    every batch size we run (no rebuild on a new size), and precision flags where onnxruntime needs them."""
+    shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
+    options = {
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(cache_dir),
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": str(cache_dir),
+        "trt_profile_min_shapes": shape(1),
+        "trt_profile_opt_shapes": shape(min(opt_batch, max_batch)),
+        "trt_profile_max_shapes": shape(max_batch),
+    }
+    numbers = tuple(int("".join(c for c in part if c.isdigit()) or 0) for part in ort_version.split(".")[:2])
+    if numbers < STRONGLY_TYPED_ORT and precision is Precision.FP16:
+        options["trt_fp16_enable"] = True
+    if numbers < STRONGLY_TYPED_ORT and precision is Precision.INT8:
+        options["trt_int8_enable"] = True  # explicit Q/DQ: no calibration table is needed or read
+    return options
+
+
+def fallback_warning(requested: list[str], used: list[str], model: Path) -> str | None:
+    """One line when onnxruntime did not start a GPU provider it was asked for."""
+    lost = [p for p in requested if p in GPU_PROVIDERS and p not in used]
+    if not lost:
+        return None
+    return (f"warning: onnxruntime could not start {', '.join(lost)} for {model.name} and runs it on "
+            f"{', '.join(used)}; its figures are for {'cuda' if used and used[0] in GPU_PROVIDERS else 'cpu'}")  # fmt: skip

@@ -1,0 +1,88 @@
+"""onnxruntime's TensorRT provider: the options we pass, and honesty about the provider really used.
+
+There is no GPU here, so a thin fake onnxruntime module reports the GPU providers as available,
+records what InferenceSession is given, and runs a real CPU session underneath. Its
+``get_providers()`` answers what a real session answers after it started (or fell back).
+"""
+
+import types
+
+import numpy as np
+import onnxruntime as real_ort
+import pytest
+
+from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.ort_providers import tensorrt_options
+from alexnet_edge.runtime.errors import BackendUnavailableError
+from alexnet_edge.runtime.precision import Precision
+
+pytestmark = pytest.mark.trt_contract
+GPU = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+@pytest.fixture
+def fake_ort(monkeypatch):
+    def make(version: str, *, started: list[str] | None = None, fails: str | None = None):
+        ort = types.ModuleType("onnxruntime")
+        for name in ("SessionOptions", "GraphOptimizationLevel", "ExecutionMode"):
+            setattr(ort, name, getattr(real_ort, name))
+        ort.__version__, ort.sessions = version, []
+        ort.get_available_providers = lambda: list(GPU)
+
+        class InferenceSession(real_ort.InferenceSession):
+            def __init__(self, path, options, providers, provider_options):
+                ort.sessions.append({"providers": providers, "provider_options": provider_options})
+                if fails:
+                    raise RuntimeError(fails)
+                super().__init__(path, options, providers=["CPUExecutionProvider"])
+
+            def get_providers(self):
+                return list(started or ["CPUExecutionProvider"])
+
+            def io_binding(self):  # GPU path: IO binding over the real CPU session
+                return super().io_binding()
+
+        ort.InferenceSession = InferenceSession
+        monkeypatch.setitem(__import__("sys").modules, "onnxruntime", ort)
+        return ort
+
+    return make
+
+
+@pytest.mark.parametrize(("version", "flags"), [("1.17.3", {"trt_int8_enable": True}), ("1.26.0", {"trt_int8_enable": True}), ("1.27.0", {})])
+def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_path, version, flags):
+    ort = fake_ort(version, started=GPU)
+    with OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path / "cache") as runner:
+        assert runner.providers == GPU and runner.device == "cuda"
+        runner.infer(np.zeros((2, 3, 32, 32), np.float32))
+    (session,) = ort.sessions
+    trt_options, cuda_options, cpu_options = session["provider_options"]
+    assert cuda_options == {} and cpu_options == {}
+    assert trt_options == {
+        "trt_engine_cache_enable": True, "trt_engine_cache_path": str(tmp_path / "cache"),
+        "trt_timing_cache_enable": True, "trt_timing_cache_path": str(tmp_path / "cache"),
+        "trt_profile_min_shapes": "input:1x3x32x32", "trt_profile_opt_shapes": "input:32x3x32x32",
+        "trt_profile_max_shapes": "input:256x3x32x32", **flags,
+    }  # fmt: skip
+    assert (tmp_path / "cache").is_dir()
+
+
+def test_fp16_flag_only_where_onnxruntime_builds_weakly_typed(tmp_path):
+    common = {"precision": Precision.FP16, "cache_dir": tmp_path, "max_batch": 8, "opt_batch": 32}
+    assert tensorrt_options(ort_version="1.20.1", **common)["trt_fp16_enable"] is True
+    assert "trt_fp16_enable" not in tensorrt_options(ort_version="1.31.1", **common)
+    assert tensorrt_options(ort_version="1.20.1", **common)["trt_profile_opt_shapes"] == "input:8x3x32x32"  # opt <= max
+    assert not {"trt_fp16_enable", "trt_int8_enable"} & set(tensorrt_options(ort_version="1.20.1", **{**common, "precision": Precision.FP32}))
+
+
+def test_a_silent_fallback_to_cpu_is_reported(fake_ort, exported, tmp_path, capsys):
+    fake_ort("1.31.1", started=["CPUExecutionProvider"])  # TensorRT and CUDA providers failed to start
+    with OnnxRuntimeRunner(exported.out / "model.fp32.onnx", providers="tensorrt", trt_cache_dir=tmp_path) as runner:
+        assert runner.providers == ["CPUExecutionProvider"] and runner.device == "cpu"
+    assert "could not start TensorrtExecutionProvider for model.fp32.onnx and runs it on CPUExecutionProvider" in capsys.readouterr().err
+
+
+def test_tensorrt_provider_failure_is_not_called_a_bad_model(fake_ort, exported, tmp_path):
+    fake_ort("1.17.3", fails="[ONNXRuntimeError] : 1 : FAIL : TensorRT EP failed to create engine from network: int8 is not configured")
+    with pytest.raises(BackendUnavailableError, match=r"model.int8.onnx: onnxruntime's TensorRT provider failed .*int8 is not configured.*--providers cuda"):
+        OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path).activate()
