@@ -23,6 +23,26 @@ from pathlib import Path
 import numpy as np
 
 
+def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict[tuple[str, int], list[float]]:
+    """Each round times every runner once per batch size, so machine noise hits all of them alike."""
+    from alexnet_edge.runtime.bench import time_call
+
+    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in (1, 256)}
+    for runner in runners.values():
+        runner.activate()
+    try:
+        for _ in range(rounds):
+            for name, runner in runners.items():
+                for batch in (1, 256):
+                    x = images[:batch]
+                    samples[(name, batch)] += time_call(lambda r=runner, x=x: r.infer(x), warmup=2, min_runs=5 if batch == 256 else 50,
+                                                        max_runs=5 if batch == 256 else 50, budget_s=0)  # fmt: skip
+    finally:
+        for runner in runners.values():
+            runner.deactivate()
+    return samples
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=Path("../shared/reference/alexnet_cifar10.pt"))
@@ -35,9 +55,9 @@ def main() -> int:
 
     from alexnet_edge.calibration.cifar10 import load_test
     from alexnet_edge.export.model import alexnet_cifar10
-    from alexnet_edge.export.reference import TorchRunner
+    from alexnet_edge.export.torch_runner import TorchRunner
     from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
-    from alexnet_edge.runtime.bench import summarize, time_call
+    from alexnet_edge.runtime.bench import summarize
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     pipeline_s = None
@@ -60,19 +80,7 @@ def main() -> int:
         "onnxruntime fp32": OnnxRuntimeRunner(args.artifacts / "model.fp32.onnx"),
         "onnxruntime int8": OnnxRuntimeRunner(args.artifacts / "model.int8.onnx"),
     }
-    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in (1, 256)}
-    for runner in runners.values():
-        runner.activate()
-    try:
-        for _ in range(args.rounds):  # interleaved: each round times every runner once per batch size
-            for name, runner in runners.items():
-                for batch in (1, 256):
-                    x = images[:batch]
-                    samples[(name, batch)] += time_call(lambda: runner.infer(x), warmup=2, min_runs=5 if batch == 256 else 50,
-                                                        max_runs=5 if batch == 256 else 50, budget_s=0)  # fmt: skip
-    finally:
-        for runner in runners.values():
-            runner.deactivate()
+    samples = _interleaved_samples(runners, images, args.rounds)
     stats = {key: summarize(key[1], vals) for key, vals in samples.items()}
 
     print(f"{'runner':<20} {'p50 ms @1':>10} {'images/s @256':>14}")

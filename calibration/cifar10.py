@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from alexnet_edge.runtime.constants import CLASS_NAMES
-from alexnet_edge.runtime.errors import DatasetError
+from .errors import DatasetError
 from alexnet_edge.runtime.fileio import file_digest
 
 BATCHES_DIR = "cifar-10-batches-py"

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE, NUM_CLASSES
-from alexnet_edge.runtime.errors import InputSizeError
+
+from .errors import InputSizeError, UnknownVariantError
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,7 @@ def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShap
     Raises InputSizeError naming the first layer whose window does not fit its input map.
     """
     if variant not in FEATURES:
-        raise InputSizeError(
-            f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}", layer="", in_size=input_size, window=0
-        )
+        raise UnknownVariantError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}", variant=variant, choices=VARIANTS)
     if input_size < 1:
         raise InputSizeError(f"input size must be positive, got {input_size}", layer="input", in_size=input_size, window=0)
     rows: list[LayerShape] = []

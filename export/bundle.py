@@ -11,13 +11,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-
 from alexnet_edge import runtime as runtime_package
 from alexnet_edge.runtime import deploy
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
+from alexnet_edge.runtime.compare import compare
 from alexnet_edge.runtime.errors import OutputDirError
-from alexnet_edge.runtime.fileio import atomic_output, write_json
-from alexnet_edge.runtime.fileio import sha256_file
+from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.precision import Precision
 
 from .gpu_targets import GPU_TARGETS
@@ -179,16 +178,11 @@ def write_bundle(
     return [bundle, archive]
 
 
-def expected_figures(logits: dict[str, np.ndarray], labels: np.ndarray, reference: np.ndarray) -> dict[str, dict]:
-    """The pipeline's own onnxruntime CPU figures on the bundled images, per precision."""
+def expected_figures(evaluated: list, n: int, labels: np.ndarray, reference: np.ndarray) -> dict[str, dict]:
+    """The pipeline's own onnxruntime CPU figures on the first ``n`` (bundled) images, per precision."""
     out = {}
-    for key, values in logits.items():
-        backend, _device, precision = key.split("/")
-        if backend == "onnxruntime":
-            out[precision] = {
-                "accuracy": float((values.argmax(1) == labels).mean()),
-                "top1_agreement": float((values.argmax(1) == reference.argmax(1)).mean()),
-                "max_abs_diff": float(np.abs(values - reference).max()),
-            }
+    for item in evaluated:
+        if item.row.backend == "onnxruntime":
+            result = compare(item.logits[:n], reference, labels)
+            out[item.row.precision] = {"accuracy": result.accuracy, "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff}
     return out
-

@@ -135,7 +135,7 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=Path("../shared/reference/alexnet_cifar10.pt"), show_default=True)
 @click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/cifar10"), show_default=True)
-@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: tests/baselines/reference_cpu.json for cifar, tests/baselines/VARIANT_cpu.json otherwise]")
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: the packaged baseline of --variant (alexnet_edge/export/baselines/); needed for --update from a wheel]")
 @click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/reference"),
               show_default=True, help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...)")
 @click.option("--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures")
@@ -152,32 +152,20 @@ def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_chec
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
     from . import drift
 
-    path = baseline or drift.default_baseline(variant)
-    old = drift.load_baseline(path) if (path.is_file() or not update) else None
-    if old and not update:
-        drift.check_variant(old, variant, path)
-    settings = {**drift.DEFAULT_SETTINGS, **old["settings"]} if old else dict(drift.DEFAULT_SETTINGS)
-    settings["variant"] = variant if update else settings["variant"]
-    if update and eval_size:
-        settings["eval_size"] = eval_size
-    inputs = drift.input_hashes(checkpoint, data_root, settings["calib_files"], reference_dir)
-    notes = [] if update else drift.check_inputs(old, inputs, allow_new_checkpoint=allow_new_checkpoint)
+    request = drift.GateRequest(checkpoint=checkpoint, data_root=data_root, baseline=baseline, reference_dir=reference_dir,
+                                variant=variant, allow_new_checkpoint=allow_new_checkpoint, work_dir=work_dir)  # fmt: skip
     log = lambda line: click.echo(line, err=True)  # noqa: E731
-    figures, models = drift.compute(checkpoint, data_root, settings, reference_dir=reference_dir, work_dir=work_dir, log=log)
     if update:
-        new = drift.make_baseline(figures, inputs, models, settings)
+        old, new = drift.update(request, eval_size=eval_size, log=log)
         click.echo(drift.render_update(old, new))
-        drift.save_baseline(path, new)
-        click.echo(f"baseline written: {path}")
+        click.echo(f"baseline written: {request.baseline_path}")
         return
-    for note in notes:
+    result = drift.check(request, log=log)
+    for note in result.notes:
         click.echo(f"note: {note}")
-    if models != old["inputs"].get("onnx_models"):
-        click.echo("note: the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide")
-    drifts = drift.compare_figures(old, figures)
-    moved = [d for d in drifts if not d.ok]
-    click.echo(drift.render(drifts, only_failed=not show_all) if (moved or show_all) else "")
-    click.echo(f"{len(drifts) - len(moved)} of {len(drifts)} figures within tolerance of {path.name}")
+    moved = result.moved
+    click.echo(drift.render(result.drifts, only_failed=not show_all) if (moved or show_all) else "")
+    click.echo(f"{len(result.drifts) - len(moved)} of {len(result.drifts)} figures within tolerance of {result.baseline_path.name}")
     if moved:
         click.echo(f"error: {len(moved)} figure(s) moved beyond tolerance", err=True)
         sys.exit(1)

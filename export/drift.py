@@ -1,14 +1,12 @@
 """Accuracy-drift gate: recompute what the deployed models compute and compare with committed baselines.
 
-A baseline (tests/baselines/*.json) holds, per backend/device/precision, accuracy on the evaluated
+A baseline (packaged: alexnet_edge/export/baselines/*.json) holds, per backend/device/precision, accuracy on the evaluated
 test images, per-class accuracy, top-1 agreement and |Δlogit| against PyTorch FP32, cross-device
 figures against the CUDA golden logits, each with its tolerance, and the hashes of every input.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import math
 import tempfile
 from collections.abc import Callable
@@ -16,17 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from alexnet_edge.calibration.cifar10 import batches_dir
+from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.runtime.constants import CLASS_NAMES
-from alexnet_edge.runtime.errors import AlexNetEdgeError, CheckpointError, DatasetError
-from alexnet_edge.runtime.fileio import sha256_file, write_json
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
 
+from .drift_baseline import (  # noqa: F401 - the gate's API in one place
+    SCHEMA,
+    DriftInputError,
+    check_inputs,
+    check_variant,
+    default_baseline,
+    load_baseline,
+    make_baseline,
+    save_baseline,
+)
+from .errors import CheckpointError
 from .pipeline import PipelineConfig, PipelineResult, run
 
-SCHEMA = "alexnet-edge-drift/1"
-DEFAULT_BASELINE = Path(__file__).resolve().parents[1] / "tests" / "baselines" / "reference_cpu.json"
+DEFAULT_BASELINE = default_baseline("cifar")
+
 GOLDEN = {"fp32": "test_logits_fp32_cuda.npy", "fp16": "test_logits_fp16_cuda.npy"}
 # What a new baseline is computed with (an existing baseline carries its own settings).
 DEFAULT_SETTINGS = {
@@ -59,17 +68,6 @@ TOLERANCES: dict[str, tuple[str, float]] = {
     "vs_cuda/fp16/max_abs_diff": ("max", 0.1),  # seen 0.045: CPU runs FP16 models in FP32
     "vs_cuda/fp16/top1_agreement": ("min", 0.999),  # seen 99.98%
 }
-
-
-RULES = ("abs", "drop", "rise", "max", "min")
-
-
-class DriftInputError(AlexNetEdgeError):
-    """An input differs from the one the baseline was computed from."""
-
-    def __init__(self, message: str, *, name: str, expected: str, actual: str):
-        super().__init__(message)
-        self.name, self.expected, self.actual = name, expected, actual
 
 
 @dataclass(frozen=True)
@@ -107,15 +105,15 @@ def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[
     """Every figure the gate watches, keyed "backend/device/precision/metric[/detail]"."""
     figures: dict[str, float] = {}
     n = len(result.labels)
-    for row in result.report["rows"]:
-        key = f"{row['backend']}/{row['device']}/{row['precision']}"
-        figures[f"{key}/accuracy"] = row["accuracy"]
-        for name, value in zip(CLASS_NAMES, row["per_class_accuracy"]):
+    for row in result.rows:
+        key = row.key
+        figures[f"{key}/accuracy"] = row.accuracy
+        for name, value in zip(CLASS_NAMES, row.per_class_accuracy):
             figures[f"{key}/per_class/{name}"] = value
-        if row["backend"] != "torch":
+        if row.backend != "torch":
             for metric in ("top1_agreement", "max_abs_diff", "mean_abs_diff"):
-                figures[f"{key}/{metric}"] = row[metric]
-        target = "fp16" if row["precision"] == "fp16" else "fp32" if row["precision"] == "fp32" else None
+                figures[f"{key}/{metric}"] = getattr(row, metric)
+        target = row.precision if row.precision in ("fp16", "fp32") else None
         if target in golden:
             logits, gold = result.logits[key], golden[target][:n]
             figures[f"{key}/vs_cuda/{target}/max_abs_diff"] = float(np.abs(logits - gold).max())
@@ -138,48 +136,6 @@ def input_hashes(checkpoint: Path, data_root: Path, calib_files: list[str], refe
             if (reference_dir / name).is_file():
                 golden[name] = sha256_file(reference_dir / name)
     return {"checkpoint": {"file": checkpoint.name, "sha256": sha256_file(checkpoint)}, "dataset": dataset, "golden_logits": golden}
-
-
-def default_baseline(variant: str) -> Path:
-    """One baseline per variant (and, through its recorded sha256, per checkpoint)."""
-    return DEFAULT_BASELINE if variant == "cifar" else DEFAULT_BASELINE.with_name(f"{variant}_cpu.json")
-
-
-def check_variant(baseline: dict, variant: str, path: Path) -> None:
-    expected = baseline.get("settings", {}).get("variant", "cifar")  # baselines before variants: cifar
-    if expected != variant:
-        raise DriftInputError(
-            f"baseline {path.name} was computed for variant {expected}, this run is {variant}: "
-            f"compare against a {variant} baseline (make one with --update --variant {variant} --baseline PATH)",
-            name="variant", expected=expected, actual=variant,
-        )  # fmt: skip
-
-
-def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool) -> list[str]:
-    """Refuse different dataset files or golden logits (and checkpoint unless allowed). Returns notes."""
-    for name, expected in baseline["inputs"]["dataset"].items():
-        actual = current["dataset"].get(name)
-        if actual != expected:
-            raise DriftInputError(
-                f"dataset file {name} has sha256 {actual}, the baseline was computed from {expected}: not the same data",
-                name=name, expected=expected, actual=str(actual),
-            )  # fmt: skip
-    for name, expected in baseline["inputs"].get("golden_logits", {}).items():
-        actual = current["golden_logits"].get(name)
-        if actual != expected:
-            raise DriftInputError(f"golden logits {name} have sha256 {actual}, the baseline used {expected}",
-                                  name=name, expected=expected, actual=str(actual))  # fmt: skip
-    expected = baseline["inputs"]["checkpoint"]["sha256"]
-    actual = current["checkpoint"]["sha256"]
-    if actual != expected:
-        if not allow_new_checkpoint:
-            raise DriftInputError(
-                f"checkpoint has sha256 {actual[:16]}…, the baseline's is {expected[:16]}…: a different model "
-                "(pass --allow-new-checkpoint to compare it against the baseline's figures)",
-                name="checkpoint", expected=expected, actual=actual,
-            )  # fmt: skip
-        return [f"new checkpoint {actual[:16]}… compared against the baseline of {expected[:16]}…"]
-    return []
 
 
 def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir: Path | None, work_dir: Path | None,
@@ -211,57 +167,6 @@ def compare_figures(baseline: dict, figures: dict[str, float]) -> list[Drift]:
     return drifts
 
 
-def make_baseline(figures: dict[str, float], inputs: dict, models: dict[str, str], settings: dict) -> dict:
-    from .onnx_export import tool_versions
-    from .report import host_info
-
-    return {
-        "schema": SCHEMA,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "settings": settings,
-        "inputs": {**inputs, "onnx_models": models},
-        "tool_versions": tool_versions(),
-        "host": host_info(),
-        "figures": {name: {"value": value, "rule": rule_for(name)[0], "tolerance": rule_for(name)[1]} for name, value in sorted(figures.items())},
-    }
-
-
-_BASELINE_KEYS = {"schema": str, "settings": dict, "inputs": dict, "figures": dict}
-
-
-def load_baseline(path: Path) -> dict:
-    """Read a baseline and check its shape, naming the first thing that is wrong."""
-    try:
-        baseline = json.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise AlexNetEdgeError(f"baseline {path} not found (create one with --update)") from None
-    except IsADirectoryError:
-        raise AlexNetEdgeError(f"baseline {path} is a folder, not a baseline file") from None
-    except UnicodeDecodeError:
-        raise AlexNetEdgeError(f"baseline {path} is not a text file (not UTF-8)") from None
-    except json.JSONDecodeError as exc:
-        raise AlexNetEdgeError(f"baseline {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(baseline, dict):
-        raise AlexNetEdgeError(f"baseline {path} holds a JSON {type(baseline).__name__}, not an object")
-    if baseline.get("schema") != SCHEMA:
-        raise AlexNetEdgeError(f"baseline {path} has schema {baseline.get('schema')!r}, expected {SCHEMA!r}")
-    for key, kind in _BASELINE_KEYS.items():
-        if not isinstance(baseline.get(key), kind):
-            raise AlexNetEdgeError(f"baseline {path}: '{key}' is missing or not a JSON {'object' if kind is dict else 'string'}")
-    inputs = baseline["inputs"]
-    if not isinstance(inputs.get("checkpoint"), dict) or "sha256" not in inputs["checkpoint"] or not isinstance(inputs.get("dataset"), dict):
-        raise AlexNetEdgeError(f"baseline {path}: 'inputs' lacks checkpoint.sha256 or dataset")
-    for name, entry in baseline["figures"].items():
-        if not isinstance(entry, dict) or not {"value", "rule", "tolerance"} <= set(entry) or entry["rule"] not in RULES:
-            raise AlexNetEdgeError(f"baseline {path}: figure {name!r} lacks value, rule or tolerance")
-    return baseline
-
-
-def save_baseline(path: Path, baseline: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_json(path, baseline)
-
-
 def _num(value: float) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"
 
@@ -290,3 +195,62 @@ def render_update(old: dict | None, new: dict) -> str:
     for name in sorted(set(old_figures) - set(new["figures"])):
         lines.append(f"{name:<{width}}  {_num(old_figures[name]['value']):>10}  {'(gone)':>10}")
     return "\n".join(lines)
+
+
+# -- the gate as a library API: the CLI only parses options and prints ------------------------
+@dataclass(frozen=True)
+class GateRequest:
+    checkpoint: Path
+    data_root: Path
+    baseline: Path | None = None  # default: the packaged baseline of the variant
+    reference_dir: Path | None = None
+    variant: str = "cifar"
+    allow_new_checkpoint: bool = False
+    work_dir: Path | None = None
+
+    @property
+    def baseline_path(self) -> Path:
+        return self.baseline or default_baseline(self.variant)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    baseline_path: Path
+    drifts: list[Drift]
+    notes: list[str]
+
+    @property
+    def moved(self) -> list[Drift]:
+        return [d for d in self.drifts if not d.ok]
+
+
+def check(request: GateRequest, log: Callable[[str], None] = lambda line: None) -> GateResult:
+    """Recompute every figure and compare it with the baseline; refuses inputs the baseline was not made from."""
+    path = request.baseline_path
+    old = load_baseline(path)
+    check_variant(old, request.variant, path)
+    settings = {**DEFAULT_SETTINGS, **old["settings"]}
+    inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
+    notes = check_inputs(old, inputs, allow_new_checkpoint=request.allow_new_checkpoint)
+    figures, models = compute(request.checkpoint, request.data_root, settings, reference_dir=request.reference_dir,
+                              work_dir=request.work_dir, log=log)  # fmt: skip
+    if models != old["inputs"].get("onnx_models"):
+        notes.append("the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide")
+    return GateResult(path, compare_figures(old, figures), notes)
+
+
+def update(request: GateRequest, *, eval_size: int | None = None, log: Callable[[str], None] = lambda line: None) -> tuple[dict | None, dict]:
+    """Recompute and rewrite the baseline; returns (old or None, new)."""
+    path = request.baseline_path
+    if request.baseline is None and {"site-packages", "dist-packages"} & set(path.parts):
+        raise AlexNetEdgeError(f"--update needs --baseline PATH here: the packaged baseline {path} is installed data, not a file to rewrite")
+    old = load_baseline(path) if path.is_file() else None
+    settings = {**DEFAULT_SETTINGS, **(old["settings"] if old else {}), "variant": request.variant}
+    if eval_size:
+        settings["eval_size"] = eval_size
+    inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
+    figures, models = compute(request.checkpoint, request.data_root, settings, reference_dir=request.reference_dir,
+                              work_dir=request.work_dir, log=log)  # fmt: skip
+    new = make_baseline(figures, inputs, models, settings, rule_for=rule_for)
+    save_baseline(path, new)
+    return old, new

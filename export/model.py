@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from alexnet_edge.runtime.constants import INPUT_SIZE
-from alexnet_edge.runtime.errors import CheckpointError
+from .errors import CheckpointError
 from alexnet_edge.runtime.fileio import sha256_file
 
 from .architecture import FEATURES, Layer, classifier_layers, flatten_size, guess_variant

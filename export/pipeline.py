@@ -24,7 +24,7 @@ from alexnet_edge.runtime.precision import Precision
 from . import onnx_export, output_dir, stages
 from .architecture import walk
 from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, check_bundle_target, expected_figures, write_bundle
-from .reference import TorchRunner
+from .torch_runner import TorchRunner
 from .report import REPORT_SCHEMA, host_info, write_reports
 from .train import Recipe
 
@@ -67,8 +67,9 @@ class PipelineResult:
     report: dict
     files: list[Path]
     failures: list[ToleranceError]
-    logits: dict[str, np.ndarray]  # "backend/device/precision" -> logits on the evaluated images
+    logits: dict[str, np.ndarray]  # Row.key -> logits on the evaluated images
     labels: np.ndarray
+    rows: list = field(default_factory=list)  # typed report rows (runtime.evaluation.Row)
 
 
 def validate(config: PipelineConfig) -> None:
@@ -111,7 +112,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     manifest = {
         "config": _config_dict(config, ckpt.path),
         "tool_versions": onnx_export.tool_versions() | _tensorrt_version(),
-        "devices": sorted({f"{r['device']}: {r['device_name']}" for r in evaluation.rows}),
+        "devices": sorted({f"{r.device}: {r.device_name}" for r in evaluation.rows}),
         "dataset_md5": cifar10.split_fingerprint(data.split),
     }
     produced = list(exported.models.values()) + exported.engines
@@ -120,7 +121,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     files = write_reports(out, report, manifest, produced)
     if config.bundle is not None:
         files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
-    return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels)
+    return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels, evaluation.rows)
 
 
 X86_FP16_NOTE = ("onnxruntime's CPU provider has no FP16 kernels on x86: it runs FP16 models with FP32 arithmetic "
@@ -144,7 +145,7 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation) 
         "checks": exported.checks,
         "simplifier": exported.simplifier,
         "calibration": exported.calibration,
-        "rows": evaluation.rows,
+        "rows": [row.to_dict() for row in evaluation.rows],
         "host": host_info(),
         "notes": notes,
     }
@@ -157,7 +158,7 @@ def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_
         config.bundle, models=exported.models,
         calibration_table=exported.calibration_table.path if exported.calibration_table else None,
         images_uint8=data.split.images[:n], labels=labels, reference_logits=reference,
-        expected=expected_figures({k: v[:n] for k, v in evaluation.logits.items()}, labels, reference),
+        expected=expected_figures(evaluation.evaluated, n, labels, reference),
         engine_config=config.engine, source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions},
     )  # fmt: skip
     log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")

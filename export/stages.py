@@ -13,24 +13,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from alexnet_edge.calibration import cifar10
 from alexnet_edge.calibration.calib_set import build_calibration_set
+from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.calibration.table import CalibrationTable, calibrate
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
 from alexnet_edge.runtime.bench import measure_latency
 from alexnet_edge.runtime.compare import Tolerance, accuracy, check, compare
-from alexnet_edge.runtime.errors import DatasetError, ToleranceError
+from alexnet_edge.runtime.errors import ToleranceError
+from alexnet_edge.runtime.evaluation import Evaluated, Row
+from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
 from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
-from . import onnx_export, precision as precision_transforms
+from . import onnx_export, precision_transforms
 from .architecture import has_batchnorm
 from .model import AlexNet, alexnet_cifar10, fold_batchnorm
-from .reference import TorchRunner
+from .torch_runner import TorchRunner
 from .train import train
 
 PARITY_IMAGES = 512  # export/simplify parity check: enough real images to catch a broken graph quickly
@@ -77,9 +79,19 @@ class Exported:
 
 @dataclass
 class Evaluation:
-    rows: list[dict]
-    failures: list[ToleranceError]
-    logits: dict[str, np.ndarray]  # "backend/device/precision" -> logits
+    evaluated: list[Evaluated]  # one per runner, the PyTorch reference first
+
+    @property
+    def rows(self) -> list[Row]:
+        return [e.row for e in self.evaluated]
+
+    @property
+    def failures(self) -> list[ToleranceError]:
+        return [f for e in self.evaluated for f in e.failures]
+
+    @property
+    def logits(self) -> dict[str, np.ndarray]:
+        return {e.row.key: e.logits for e in self.evaluated}
 
 
 def load_data(data_root: Path, eval_size: int | None, *, download: bool, log: Log) -> EvalData:
@@ -201,43 +213,25 @@ def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exporte
     return runners
 
 
-def evaluate_row(runner: BaseRunner, precision: Precision, data: EvalData, ref: Reference, tolerance: Tolerance | None,
-                 *, progress: bool) -> tuple[dict, np.ndarray, list[ToleranceError]]:  # fmt: skip
-    """One row of the report: ``tolerance`` None marks the reference itself."""
-    logits = ref.logits if tolerance is None else runner.infer_many(data.images, progress=progress)
-    result = compare(logits, ref.logits, data.labels)
-    failures = [] if tolerance is None else check(result, reference_accuracy=ref.accuracy, tolerance=tolerance, artifact=runner.name)
-    artifact = runner.artifact_path
-    row = {
-        "backend": runner.backend, "device": runner.device, "device_name": runner.device_name(),
-        "cpu": runner.cpu_features(), "precision": precision.value,
-        "artifact": None if artifact is None else artifact.name,
-        "size_mb": None if artifact is None else artifact.stat().st_size / 1e6,
-        **result.as_dict(), "accuracy_delta": result.accuracy - ref.accuracy,
-        "tolerance": None if tolerance is None else asdict(tolerance),
-        "within_tolerance": not failures, "failures": [str(f) for f in failures],
-    }  # fmt: skip
-    return row, logits, failures
-
-
-def time_row(row: dict, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float) -> None:
+def time_row(row: Row, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float) -> None:
     stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s)
-    row["latency_ms"] = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean")} for k, s in stats.items()}
-    row["throughput"] = {k: s.throughput for k, s in stats.items()}
-    row.update(runner.extra_timings())
+    row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean")} for k, s in stats.items()}
+    row.throughput = {k: s.throughput for k, s in stats.items()}
+    row.extra.update(runner.extra_timings())
 
 
 def evaluate(config, runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, log: Log) -> Evaluation:
     """The same comparison for every runner, the PyTorch reference first."""
-    evaluation = Evaluation([], [], {})
+    evaluation = Evaluation([])
     for runner, precision in runners:
-        tolerance = None if isinstance(runner, TorchRunner) else config.tolerance(precision, len(data.labels))
-        row, logits, failures = evaluate_row(runner, precision, data, ref, tolerance, progress=config.progress)
+        is_reference = isinstance(runner, TorchRunner)
+        tolerance = None if is_reference else config.tolerance(precision, len(data.labels))
+        evaluated = evaluate_runner(runner, precision, data.images, data.labels, ref.logits, tolerance,
+                                    logits=ref.logits if is_reference else None, progress=config.progress)  # fmt: skip
+        row = evaluated.row
         if config.bench:
             time_row(row, runner, data, config.batch_sizes, config.bench_budget_s)
-        evaluation.rows.append(row)
-        evaluation.failures += failures
-        evaluation.logits[f"{row['backend']}/{row['device']}/{row['precision']}"] = logits
-        log(f"{runner.name}: accuracy {100 * row['accuracy']:.2f}%, agreement {100 * row['top1_agreement']:.2f}%, "
-            f"max |Δlogit| {row['max_abs_diff']:.3g}")  # fmt: skip
+        evaluation.evaluated.append(evaluated)
+        log(f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "
+            f"max |Δlogit| {row.max_abs_diff:.3g}")  # fmt: skip
     return evaluation

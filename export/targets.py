@@ -13,15 +13,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-
-from alexnet_edge.runtime.compare import accuracy, check, compare
+from alexnet_edge.runtime.compare import accuracy, compare
 from alexnet_edge.runtime.deploy import verification_tolerance
 from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.evaluation import judge as judge_logits
 from alexnet_edge.runtime.fileio import atomic_output, write_json
 from alexnet_edge.runtime.precision import Precision
 
 from . import target_env
-from .target_cpus import Target, default_targets, model_specs, prepare, read_cpu, read_outputs, run_on
+from .target_cpus import (
+    Target,
+    default_targets,
+    model_specs,
+    prepare,
+    read_cpu,
+    read_outputs,
+    run_on,
+)
 
 # A target may differ from the host only as far as one model's arithmetic legitimately can: the
 # done-criteria of the fidelity work (within 1 point of the host's accuracy, >= 98.5% identical top-1).
@@ -52,12 +60,11 @@ class TargetRow:
 def judge(target: str, precision: str, logits: np.ndarray, seconds: float, *, torch_logits: np.ndarray,
           labels: np.ndarray, host_logits: np.ndarray, cpu: str) -> TargetRow:  # fmt: skip
     n = len(logits)
-    vs_torch = compare(logits, torch_logits[:n], labels[:n])
+    tolerance = verification_tolerance(Precision(precision), n)
+    vs_torch, _, errors = judge_logits(logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}")
     vs_host = compare(logits, host_logits[:n], labels[:n])
-    host_accuracy, torch_accuracy = accuracy(host_logits[:n], labels[:n]), accuracy(torch_logits[:n], labels[:n])
-    p = Precision(precision)
-    failures = [str(f) for f in check(vs_torch, reference_accuracy=torch_accuracy, tolerance=verification_tolerance(p, n),
-                                      artifact=f"{target}:{precision}")]  # fmt: skip
+    host_accuracy = accuracy(host_logits[:n], labels[:n])
+    failures = [str(f) for f in errors]
     delta = vs_torch.accuracy - host_accuracy
     if abs(delta) > MAX_ACCURACY_DELTA_VS_HOST:
         failures.append(f"{target}:{precision}: accuracy differs from the host's by {100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})")
@@ -138,7 +145,7 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     from .model import alexnet_cifar10
-    from .reference import TorchRunner
+    from .torch_runner import TorchRunner
 
     targets, models = _select(config), _models(config.models_dir)
     test = cifar10.load_test(config.data_root)

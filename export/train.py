@@ -159,8 +159,6 @@ def train(
 
     The test accuracy in the metadata is on the first ``test_size`` test images (default: all).
     """
-    from tqdm.auto import tqdm
-
     torch.manual_seed(recipe.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     split, train_idx, val_idx = _split(data_root, recipe, dev, log)
@@ -169,14 +167,33 @@ def train(
     x_val = torch.from_numpy(normalize_uint8(split.images[val_idx]))
 
     model = AlexNet(variant=variant).to(dev)
-    steps_per_epoch = -(-len(train_idx) // recipe.batch_size)
+    started = time.perf_counter()
+    best_val, best_state = _fit(model, recipe, (x_train, y_train), (x_val, split.labels[val_idx]), dev, variant=variant, progress=progress, log=log)
+    model.load_state_dict(best_state)
+    test = load_test(data_root)
+    n_test = len(test) if test_size is None else min(test_size, len(test))
+    test_acc = _evaluate(model, torch.from_numpy(normalize_uint8(test.images[:n_test])), test.labels[:n_test], dev)
+    ckpt = _save(Path(out_dir), model, {
+        "recipe": asdict(recipe), "variant": variant, "device": str(dev), "train_images": int(len(train_idx)),
+        "val_images": int(len(val_idx)), "val_acc": best_val, "test_acc_fp32": test_acc, "test_images": n_test,
+        "seconds": round(time.perf_counter() - started, 1), "dataset_md5": split_fingerprint(split),
+    })  # fmt: skip
+    log(f"trained: val {best_val:.4f}, test {test_acc:.4f}; checkpoint {ckpt}")
+    return ckpt
+
+
+def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progress: bool, log: Callable[[str], None]):
+    """The training loop; returns (best validation accuracy, that epoch's state_dict)."""
+    from tqdm.auto import tqdm
+
+    (x_train, y_train), (x_val, y_val) = train_set, val_set
+    steps_per_epoch = -(-len(x_train) // recipe.batch_size)
     optimizer, scheduler = _optimizer(model, recipe, steps_per_epoch)
     generator = torch.Generator().manual_seed(recipe.seed)
-    started = time.perf_counter()
     best_val, best_state = -1.0, None
     for epoch in range(recipe.epochs):
         model.train()
-        perm = torch.randperm(len(train_idx), generator=generator)
+        perm = torch.randperm(len(x_train), generator=generator)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
         for step in bar:
             idx = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
@@ -191,22 +208,11 @@ def train(
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if has_batchnorm(variant):
             reestimate_batchnorm(model, x_train, recipe.batch_size, dev)
-        val_acc = _evaluate(model, x_val, split.labels[val_idx], dev)
+        val_acc = _evaluate(model, x_val, y_val, dev)
         if val_acc > best_val:
             best_val, best_state = val_acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         log(f"epoch {epoch + 1}/{recipe.epochs}: loss {loss.item():.4f}, val {val_acc:.4f}")
-
-    model.load_state_dict(best_state)
-    test = load_test(data_root)
-    n_test = len(test) if test_size is None else min(test_size, len(test))
-    test_acc = _evaluate(model, torch.from_numpy(normalize_uint8(test.images[:n_test])), test.labels[:n_test], dev)
-    ckpt = _save(Path(out_dir), model, {
-        "recipe": asdict(recipe), "variant": variant, "device": str(dev), "train_images": int(len(train_idx)),
-        "val_images": int(len(val_idx)), "val_acc": best_val, "test_acc_fp32": test_acc, "test_images": n_test,
-        "seconds": round(time.perf_counter() - started, 1), "dataset_md5": split_fingerprint(split),
-    })  # fmt: skip
-    log(f"trained: val {best_val:.4f}, test {test_acc:.4f}; checkpoint {ckpt}")
-    return ckpt
+    return best_val, best_state
 
 
 def recipe_from_options(*, epochs: int | None, train_size: int | None, train_files: Sequence[str] | None) -> Recipe:

@@ -8,7 +8,12 @@ lacks is not silently dropped: that release gets one line saying what it would n
 from __future__ import annotations
 
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
-from alexnet_edge.runtime.backends.trt_features import KNOWN_RELEASES, TensorRTFeatures, UnsupportedOptionError, check_build_options
+from alexnet_edge.runtime.backends.trt_features import (
+    KNOWN_RELEASES,
+    TensorRTFeatures,
+    UnsupportedOptionError,
+    check_build_options,
+)
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_NAME, INPUT_SIZE
 from alexnet_edge.runtime.precision import Precision
 

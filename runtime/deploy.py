@@ -18,9 +18,10 @@ from .backends.trt_builder import EngineBuildConfig, build_engine
 from .backends.trt_features import HARDWARE_LEVELS
 from .bench import measure_latency
 from .cli_support import one_line_errors
-from .compare import DEFAULT_TOLERANCES, check, compare
+from .compare import DEFAULT_TOLERANCES
 from .cpu_features import detect
 from .errors import AlexNetEdgeError, ModelFileError
+from .evaluation import evaluate
 from .fileio import sha256_file
 from .precision import Precision
 from .preprocess import normalize_uint8
@@ -151,19 +152,16 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     results, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
-            logits = runner.infer_many(images, batch_size=min(64, runner.max_batch or 64))
+            evaluated = evaluate(runner, precision, images, labels, reference, verification_tolerance(precision, len(labels)), batch_size=64)
             latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
-            device, cpu = runner.device, runner.cpu_features()
-        result = compare(logits, reference, labels)
-        tolerance = verification_tolerance(precision, len(labels))
-        failures = check(result, reference_accuracy=ref_acc, tolerance=tolerance, artifact=f"{backend}:{precision.value}")
-        failed += failures
+        row = evaluated.row
+        failed += evaluated.failures
         results.append({
-            "backend": backend, "device": device, "cpu": cpu, "precision": precision.value, "images": len(labels),
-            "accuracy": result.accuracy, "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
-            "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff,
-            "p50_ms": {k: v.p50 for k, v in latency.items()}, "within_tolerance": not failures,
-            "failures": [str(f) for f in failures],
+            "backend": row.backend, "device": row.device, "cpu": row.cpu, "precision": row.precision, "images": len(labels),
+            "accuracy": row.accuracy, "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
+            "top1_agreement": row.top1_agreement, "max_abs_diff": row.max_abs_diff,
+            "p50_ms": {k: v.p50 for k, v in latency.items()}, "within_tolerance": row.within_tolerance,
+            "failures": row.failures,
         })  # fmt: skip
     if as_json:
         click.echo(json.dumps({"reference_accuracy": ref_acc, "cpu": detect().as_dict(), "results": results}))

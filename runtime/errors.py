@@ -6,8 +6,6 @@ attributes carry the numbers for callers that want them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 
 class AlexNetEdgeError(ValueError):
     """Base of every error this package raises on bad input or a failed check."""
@@ -15,43 +13,12 @@ class AlexNetEdgeError(ValueError):
     exit_code = 2
 
 
-class DatasetError(AlexNetEdgeError):
-    """A CIFAR-10 file is missing, corrupt, or of the wrong layout."""
-
-    def __init__(self, message: str, *, path: str | None = None):
-        super().__init__(message)
-        self.path = path
-
-
-class CheckpointError(AlexNetEdgeError):
-    """A checkpoint is missing, unreadable, or not this architecture."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        missing: Sequence[str] = (),
-        unexpected: Sequence[str] = (),
-        mismatched: Sequence[tuple[str, tuple[int, ...], tuple[int, ...]]] = (),
-    ):
-        super().__init__(message)
-        self.missing = list(missing)
-        self.unexpected = list(unexpected)
-        self.mismatched = list(mismatched)
-
-
-class InputSizeError(AlexNetEdgeError):
-    """The network cannot take an input of this size: a layer would get a map smaller than its window."""
-
-    def __init__(self, message: str, *, layer: str, in_size: int, window: int):
-        super().__init__(message)
-        self.layer = layer
-        self.in_size = in_size
-        self.window = window
-
-
 class InputError(AlexNetEdgeError):
     """A batch or image given to a runner is of the wrong dtype, shape or size."""
+
+
+class InferenceError(AlexNetEdgeError):
+    """A backend failed while running a model it had loaded (the backend's own log says why)."""
 
 
 class ModelFileError(AlexNetEdgeError):

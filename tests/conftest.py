@@ -58,7 +58,7 @@ def reference_model(checkpoint):
 
 @pytest.fixture(scope="session")
 def torch_logits(reference_model, test_images):
-    from alexnet_edge.export.reference import TorchRunner
+    from alexnet_edge.export.torch_runner import TorchRunner
 
     with TorchRunner(reference_model) as runner:
         return runner.infer_many(test_images[0])

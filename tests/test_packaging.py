@@ -30,3 +30,24 @@ def test_wheel_holds_the_namespace_and_imports(tmp_path):
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(target / "alexnet_edge" / "runtime" / "__init__.py")
+
+
+def test_drift_gate_runs_from_the_wheel_outside_the_repository(tmp_path):
+    """The packaged baseline is found from an unpacked wheel; in an empty folder the gate reads it,
+    then stops in one line at the first missing input (the default ../shared checkpoint)."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("alexnet_edge-*.whl")
+    assert "alexnet_edge/export/baselines/reference_cpu.json" in zipfile.ZipFile(wheel).namelist()
+    target, empty = tmp_path / "site", tmp_path / "empty"
+    zipfile.ZipFile(wheel).extractall(target)
+    empty.mkdir()
+    site = sysconfig.get_paths()["purelib"]
+    code = (f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; from alexnet_edge.export.drift import DEFAULT_BASELINE; "
+            "print(DEFAULT_BASELINE); from alexnet_edge.export.cli import alexnet_drift; alexnet_drift([])")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300, cwd=empty)
+    assert proc.stdout.splitlines()[0] == str(target / "alexnet_edge" / "export" / "baselines" / "reference_cpu.json")
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: checkpoint not found: ../shared/reference/alexnet_cifar10.pt"

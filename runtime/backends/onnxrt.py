@@ -14,7 +14,15 @@ from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NA
 from ..cpu_features import detect, saturation_warning
 from ..errors import BackendUnavailableError, ModelFileError
 from .base import BaseRunner
-from .ort_providers import GPU_PROVIDERS, PROVIDER_PREFERENCE, choose_providers, fallback_warning, precision_of, tensorrt_options  # noqa: F401
+from .ort_providers import (  # noqa: F401
+    GPU_PROVIDERS,
+    PROVIDER_PREFERENCE,
+    choose_providers,
+    fallback_warning,
+    precision_of,
+    tensorrt_options,
+)
+
 
 def import_onnxruntime():
     try:

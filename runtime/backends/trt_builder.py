@@ -18,7 +18,13 @@ from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
 from ..errors import AlexNetEdgeError, BackendUnavailableError, ModelFileError
 from ..fileio import atomic_output, sha256_file, write_bytes, write_json
 from ..precision import Precision
-from .trt_common import SIDECAR_FORMAT, current_gpu, import_tensorrt, open_cudart, sidecar_path
+from .trt_common import (
+    SIDECAR_FORMAT,
+    current_gpu,
+    import_tensorrt,
+    open_cudart,
+    sidecar_path,
+)
 from .trt_features import HARDWARE_LEVELS, TensorRTFeatures, check_build_options
 
 

@@ -9,9 +9,17 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-from ..errors import BackendUnavailableError, InputError, ModelFileError
+from ..errors import InferenceError, InputError, ModelFileError
 from .base import BaseRunner
-from .trt_common import check_sidecar, cuda_check, current_gpu, import_tensorrt, open_cudart, read_sidecar, stream_handle
+from .trt_common import (
+    check_sidecar,
+    cuda_check,
+    current_gpu,
+    import_tensorrt,
+    open_cudart,
+    read_sidecar,
+    stream_handle,
+)
 
 FLOAT = np.dtype(np.float32).itemsize
 
@@ -99,7 +107,7 @@ class TensorRTRunner(BaseRunner):
 
     def _execute(self) -> None:
         if not self._context.execute_async_v3(stream_handle(self._stream)):
-            raise BackendUnavailableError(f"{self.name}: TensorRT execution failed (see the TensorRT log above)")
+            raise InferenceError(f"{self.name}: TensorRT execution failed (see the TensorRT log above)")
 
     def _set_shape(self, batch_shape: tuple[int, ...]) -> None:
         if not self._context.set_input_shape(INPUT_NAME, batch_shape):

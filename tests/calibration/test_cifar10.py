@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from alexnet_edge.calibration import cifar10
-from alexnet_edge.runtime.errors import DatasetError
+from alexnet_edge.calibration.errors import DatasetError
 
 
 def test_test_split_is_the_real_one(test_split):

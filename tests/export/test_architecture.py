@@ -3,7 +3,7 @@ from click.testing import CliRunner
 
 from alexnet_edge.export.architecture import flatten_size, walk
 from alexnet_edge.export.cli import alexnet_inspect
-from alexnet_edge.runtime.errors import InputSizeError
+from alexnet_edge.export.errors import InputSizeError
 
 
 def test_seed_walkthrough_at_32():

@@ -12,7 +12,7 @@ from alexnet_edge.export.architecture import state_dict_keys, walk
 from alexnet_edge.export.cli import alexnet_inspect, export_alexnet
 from alexnet_edge.export.model import AlexNet, alexnet_cifar10, apply_state_dict, fold_batchnorm
 from alexnet_edge.export.train import decay_groups, reestimate_batchnorm
-from alexnet_edge.runtime.errors import CheckpointError
+from alexnet_edge.export.errors import CheckpointError
 
 
 def _random_bn_model(seed: int = 0) -> AlexNet:

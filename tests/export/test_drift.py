@@ -135,7 +135,7 @@ def test_pytorch_cuda_matches_the_golden_logits(reference_model, test_split):
     """On a CUDA GPU: PyTorch FP32 (TF32 off) and FP16 against the committed CUDA golden logits."""
     from conftest import REFERENCE_DIR
 
-    from alexnet_edge.export.reference import TorchRunner
+    from alexnet_edge.export.torch_runner import TorchRunner
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     torch.backends.cuda.matmul.allow_tf32 = False

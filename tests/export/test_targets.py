@@ -95,7 +95,7 @@ def test_avx2_smoke_the_shipped_int8_model_holds_under_emulation(exported, data_
 @needs_qemu
 def test_avx2_smoke_catches_an_8bit_weight_model(exported, data_root, checkpoint, tmp_path):
     from alexnet_edge.calibration.table import CalibrationTable
-    from alexnet_edge.export.precision import convert
+    from alexnet_edge.export.precision_transforms import convert
     from alexnet_edge.runtime.precision import Precision
 
     table_path = next((exported.out / "calibration").glob("calibration_table.*.json"))

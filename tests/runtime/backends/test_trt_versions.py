@@ -5,7 +5,6 @@ checks existed; the fakes are built from the real binding sources (tests/trt_api
 offer what a release lacks.
 """
 
-import json
 
 import pytest
 from trt_fakes import FAKE_CLASSES, api_listing, make_tensorrt, public_names
@@ -14,7 +13,7 @@ from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_e
 from alexnet_edge.runtime.backends.trt_common import GpuInfo, check_sidecar
 from alexnet_edge.runtime.backends.trt_features import KNOWN_RELEASES, TensorRTFeatures, UnsupportedOptionError
 from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
-from alexnet_edge.runtime.errors import BackendUnavailableError, EngineCompatibilityError
+from alexnet_edge.runtime.errors import BackendUnavailableError, EngineCompatibilityError, InferenceError
 from alexnet_edge.runtime.precision import Precision
 
 pytestmark = pytest.mark.trt_contract
@@ -168,7 +167,7 @@ def test_graph_destroyed_stream_by_pointer_and_execution_failure(fake_trt, onnx_
         timed = [c for c in fake_trt.trt.calls if c[0] == "context.execute_async_v3"][-2:]
         assert [c[2][0] for c in timed] == [4, 4]  # timed at the batch asked for, not the stale one
         fake_trt.trt.execute_result = False
-        with pytest.raises(BackendUnavailableError, match="TensorRT execution failed"):
+        with pytest.raises(InferenceError, match="TensorRT execution failed"):
             runner.device_latency_ms(np.zeros((3, 3, 32, 32), np.float32), runs=1)
     state = fake_trt.cudart.state
     assert not state["live_graphs"] and not state["live_execs"]
