@@ -19,6 +19,7 @@ from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
 from alexnet_edge.runtime.errors import CalibrationError
 from alexnet_edge.runtime.fileio import atomic_output
 from alexnet_edge.runtime.preprocess import normalize_uint8
+from alexnet_edge.runtime.progress import Progress, track
 
 from .cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
 
@@ -101,11 +102,9 @@ def build_calibration_set(
     checkpoint_sha256: str,
     cache_dir: str | Path,
     batch_size: int = 64,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> CalibrationSet:
     """Choose, preprocess and save the set; reuse the saved one when its key matches."""
-    from tqdm.auto import tqdm
-
     validate_request(size, files, batch_size=batch_size)
     split = load_split(data_root, files)  # md5-checked
     if size > len(split):
@@ -121,7 +120,7 @@ def build_calibration_set(
     images = np.concatenate(
         [
             normalize_uint8(split.images[indices[i : i + batch_size]])
-            for i in tqdm(chunks, desc="calibration set", unit="batch", disable=not progress, leave=False)
+            for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)
         ]
     )
     labels = split.labels[indices]

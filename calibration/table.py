@@ -10,7 +10,6 @@ import contextlib
 import hashlib
 import io
 import json
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from alexnet_edge.runtime.constants import INPUT_NAME
 from alexnet_edge.runtime.errors import CalibrationError, InputError
 from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.fileio import sha256_file, write_json
+from alexnet_edge.runtime.progress import Progress, track
 
 from .calib_set import CalibrationSet
 
@@ -93,22 +93,17 @@ def propagate_through_passthrough(model_path: str | Path, tensors: dict) -> list
 class _Batches:
     """onnxruntime CalibrationDataReader over an in-memory array."""
 
-    def __init__(self, images, batch_size: int, progress: bool):
-        from tqdm.auto import tqdm
-
-        self._starts = iter(range(0, len(images), batch_size))
+    def __init__(self, images, batch_size: int, progress: Progress):
+        starts = range(0, len(images), batch_size)
+        self._starts = iter(track(starts, total=len(starts), desc="calibrating", unit="batches", progress=progress))
         self._images = images
         self._batch_size = batch_size
-        self._bar = tqdm(total=len(images), desc="calibrating", unit="img", disable=not progress, leave=False)
 
     def get_next(self):
         start = next(self._starts, None)
         if start is None:
-            self._bar.close()
             return None
-        batch = self._images[start : start + self._batch_size]
-        self._bar.update(len(batch))
-        return {INPUT_NAME: batch}
+        return {INPUT_NAME: self._images[start : start + self._batch_size]}
 
 
 def calibrate(
@@ -118,7 +113,7 @@ def calibrate(
     method: str = DEFAULT_METHOD,
     table_path: str | Path,
     batch_size: int = 64,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> CalibrationTable:
     """Compute (or reuse) the activation ranges of ``model_path`` on ``calib_set``."""
     calibrate_method = ort_method(method)
@@ -149,8 +144,9 @@ def calibrate(
             calibrate_method=calibrate_method,
             extra_options=extra,
         )
-        # onnxruntime prints its progress to stdout; keep stdout for the report.
-        with contextlib.redirect_stdout(sys.stderr if progress else io.StringIO()):
+        # onnxruntime's calibrators print their own progress to stdout: not the user's business
+        # (our bar or heartbeat lines say how far it is), and stdout is kept for the report.
+        with contextlib.redirect_stdout(io.StringIO()):
             calibrator.collect_data(_Batches(calib_set.images, batch_size, progress))
             ranges = calibrator.compute_data()
         del calibrator

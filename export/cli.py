@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -52,7 +53,10 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
                    "or the original 224-style k11 s4 p2 (cannot take 32x32)")
 @click.option("--force", is_flag=True, help="let --bundle replace a non-empty folder that is not an earlier bundle")
 @click.option("--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it")
-@click.option("--quiet", is_flag=True, help="no progress bars")
+@click.option("--quiet", is_flag=True, help="no progress bars or heartbeat lines")
+@click.option("--verbose", is_flag=True, help="also show the exporter's and onnxruntime's own notices")
+@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="also append every log line, timestamped, to this file")
 @one_line_errors
 def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
@@ -61,6 +65,7 @@ def export_alexnet(**opts) -> None:
     from alexnet_edge.runtime.compare import parse_tolerance_overrides
 
     from .pipeline import PipelineConfig, run
+    from .run_summary import render_summary
     from .train import recipe_from_options
 
     precisions = [Precision.FP32] + [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
@@ -83,14 +88,45 @@ def export_alexnet(**opts) -> None:
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
                                    train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
-        bundle=opts["bundle"], force=opts["force"], download=opts["download"], variant=opts["variant"], progress=not opts["quiet"] and sys.stderr.isatty(),
+        bundle=opts["bundle"], force=opts["force"], download=opts["download"], variant=opts["variant"],
+        progress=not opts["quiet"] and sys.stderr.isatty(), heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
+        verbose=opts["verbose"],
     )  # fmt: skip
-    result = run(config, log=lambda line: click.echo(line, err=True))
-    click.echo((out_dir / "report.md").read_text())
+    with run_log(opts["log_file"]) as log:
+        result = run(config, log=log)
+        click.echo((out_dir / "report.md").read_text())
+        log(render_summary(out_dir=out_dir, files=result.files, stage_seconds=result.stage_seconds,
+                           total_s=result.total_seconds, skipped=result.skipped, failures=len(result.failures)))  # fmt: skip
     if result.failures:
         for failure in result.failures:
             click.echo(f"error: outside tolerance: {failure}", err=True)
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def run_log(log_file: Path | None):
+    """A log function: each line to stderr, and timestamped to ``log_file`` when one is given."""
+    import datetime as _dt
+
+    from alexnet_edge.runtime.errors import OutputDirError
+
+    try:
+        handle = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise OutputDirError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+        if handle is not None:
+            stamp = _dt.datetime.now().isoformat(timespec="seconds")
+            handle.write("".join(f"{stamp} {part}\n" for part in str(line).splitlines() or [""]))
+            handle.flush()
+
+    try:
+        yield log
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 def _csv(text: str) -> list[str]:

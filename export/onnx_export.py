@@ -92,14 +92,18 @@ def _quiet_loggers(*names: str):
             logger.setLevel(level)
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET) -> Path:
-    """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]."""
+def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET,
+                verbose: bool = False) -> Path:  # fmt: skip
+    """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]. ``verbose`` keeps
+    the exporter's and onnxscript's own notices."""
     model = model.eval()
     size = getattr(model, "input_size", 32)
     example = torch.zeros(2, 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=65536)
-    with warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
-        warnings.simplefilter("ignore")
+    quiet = contextlib.nullcontext() if verbose else _quiet_loggers("torch.onnx", "onnxscript")
+    with warnings.catch_warnings(), quiet:
+        if not verbose:
+            warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model,
             (example,),

@@ -6,6 +6,8 @@ The CLI only parses options into a PipelineConfig and calls run().
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from .architecture import walk
 from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, check_bundle_target, expected_figures, write_bundle
 from .torch_runner import TorchRunner
 from .report import REPORT_SCHEMA, host_info, write_reports
+from .run_summary import StageClock
 from .train import Recipe
 
 CIFAR_BATCH_IMAGES = 10_000  # images in each CIFAR-10 batch file
@@ -54,7 +57,13 @@ class PipelineConfig:
     force: bool = False  # let --bundle replace a non-empty folder that is not an earlier bundle
     download: bool = False  # fetch the official CIFAR-10 archive when the files are absent
     variant: str = "cifar"
-    progress: bool = True
+    progress: bool = True  # tqdm bars (a terminal)
+    heartbeat: bool = False  # without bars: a log line every 10 s or 10% of a long step (CI logs, pipes)
+    verbose: bool = False  # also show third-party notices (onnxscript, onnxruntime's calibrator)
+
+    def progress_sink(self, log: Callable[[str], None]):
+        """What long loops report progress to: a bar, heartbeat lines through ``log``, or nothing."""
+        return True if self.progress else (log if self.heartbeat else False)
 
     def tolerance(self, precision: Precision, images: int | None = None) -> Tolerance:
         """The precision's tolerance for ``images`` evaluated images; the user's overrides win."""
@@ -70,6 +79,9 @@ class PipelineResult:
     logits: dict[str, np.ndarray]  # Row.key -> logits on the evaluated images
     labels: np.ndarray
     rows: list = field(default_factory=list)  # typed report rows (runtime.evaluation.Row)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
 
 
 def validate(config: PipelineConfig) -> None:
@@ -97,18 +109,26 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
 
 
 def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
-    data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log)
-    ckpt = stages.load_or_train(config, out, log)
+    clock, load_before = StageClock(log), _load_average()
+    with clock.stage("data"):
+        data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log)
+    with clock.stage("checkpoint"):
+        ckpt = stages.load_or_train(config, out, log)
     log(f"checkpoint {ckpt.path} (sha256 {ckpt.sha256[:12]}…), {len(data.labels)} test images")
     with contextlib.ExitStack() as stack:
         torch_runner = stack.enter_context(TorchRunner(ckpt.model))
-        ref = stages.reference_logits(torch_runner, data, progress=config.progress, log=log)
-        exported = stages.export_fp32(ckpt, data, ref, out, opset=config.opset, variant=config.variant,
-                                      tolerance=config.tolerance(Precision.FP32), log=log)  # fmt: skip
-        exported = stages.convert_precisions(config, ckpt, exported, out, log)
-        exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
-        evaluation = stages.evaluate(config, stages.open_runners(stack, torch_runner, exported), data, ref, log)
-    report = build_report(config, data, ckpt, ref, exported, evaluation)
+        with clock.stage("reference"):
+            ref = stages.reference_logits(torch_runner, data, progress=config.progress_sink(log), log=log)
+        with clock.stage("export"):
+            exported = stages.export_fp32(ckpt, data, ref, out, opset=config.opset, variant=config.variant,
+                                          tolerance=config.tolerance(Precision.FP32), log=log, verbose=config.verbose)  # fmt: skip
+        with clock.stage("fp16/int8"):
+            exported = stages.convert_precisions(config, ckpt, exported, out, log)
+        with clock.stage("engines"):
+            exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
+        with clock.stage("evaluate" + (" + benchmark" if config.bench else "")):
+            evaluation = stages.evaluate(config, stages.open_runners(stack, torch_runner, exported), data, ref, log)
+    report = build_report(config, data, ckpt, ref, exported, evaluation, load_before)
     manifest = {
         "config": _config_dict(config, ckpt.path),
         "tool_versions": onnx_export.tool_versions() | _tensorrt_version(),
@@ -118,18 +138,31 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     produced = list(exported.models.values()) + exported.engines
     if exported.calibration:
         produced += sorted((out / "calibration").glob("*"))
-    files = write_reports(out, report, manifest, produced)
+    with clock.stage("report"):
+        files = write_reports(out, report, manifest, produced)
     if config.bundle is not None:
-        files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
-    return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels, evaluation.rows)
+        with clock.stage("bundle"):
+            files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
+    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([f"TensorRT engines: {exported.engine_note}"] if exported.engine_note else [])
+    return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels, evaluation.rows,
+                          clock.seconds, clock.total, skipped)  # fmt: skip
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):  # not on every platform
+        return None
 
 
 X86_FP16_NOTE = ("onnxruntime's CPU provider has no FP16 kernels on x86: it runs FP16 models with FP32 arithmetic "
                  "(weights stay FP16-rounded), so the fp16 row checks the graph and weights, not FP16 arithmetic.")  # fmt: skip
 
 
-def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation) -> dict:
-    notes = [X86_FP16_NOTE, "Latency is wall-clock around each call (perf_counter); accuracy rows use all evaluated images."]
+def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation, load_before: list[float] | None = None) -> dict:
+    notes = [X86_FP16_NOTE, "Accuracy rows use all evaluated images."]
+    if config.bench:
+        notes.append("Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json.")
     if exported.engine_note:
         notes.append(exported.engine_note)
     if ckpt.batchnorm_folded:
@@ -137,6 +170,7 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation) 
                      "compared with the unfolded PyTorch model in eval mode.")  # fmt: skip
     return {
         "schema": REPORT_SCHEMA,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "eval_images": len(data.labels),
         "eval_subset": data.subset,
         "reference": {"backend": "torch", "device": ref.device, "precision": "fp32", "accuracy": ref.accuracy},
@@ -147,8 +181,17 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation) 
         "calibration": exported.calibration,
         "rows": [row.to_dict() for row in evaluation.rows],
         "host": host_info(),
+        "timing": _timing(config, load_before),
         "notes": notes,
     }
+
+
+def _timing(config: PipelineConfig, load_before: list[float] | None) -> dict:
+    """Whether latency was measured, and how busy the machine was when the run started."""
+    cores = os.cpu_count() or 1
+    busy = load_before is not None and load_before[0] > cores
+    return {"measured": config.bench, "load_average_at_start": load_before, "cores": cores, "busy": busy,
+            "budget_s_per_batch_size": config.bench_budget_s if config.bench else None}  # fmt: skip
 
 
 def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_versions: dict, log) -> list[Path]:

@@ -115,7 +115,7 @@ def load_or_train(config, out: Path, log: Log) -> Checkpoint:
                 f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
                 f"(present: {', '.join(present) or 'none'}); pass --train-batches to train on what is there"
             )
-        path = train(config.data_root, out, recipe=config.recipe, progress=config.progress, log=log, variant=config.variant)
+        path = train(config.data_root, out, recipe=config.recipe, progress=config.progress_sink(log), log=log, variant=config.variant)
     model = alexnet_cifar10(weights=path, variant=config.variant)
     return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(config.variant))
 
@@ -138,14 +138,14 @@ def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: T
 
 
 def export_fp32(ckpt: Checkpoint, data: EvalData, ref: Reference, out: Path, *, opset: int, variant: str,
-                tolerance: Tolerance, log: Log) -> Exported:  # fmt: skip
+                tolerance: Tolerance, log: Log, verbose: bool = False) -> Exported:  # fmt: skip
     """Export, simplify, and check both against PyTorch (the unfolded model: the fold is checked too)."""
     target = out / Precision.FP32.onnx_name
     metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision="fp32", opset=opset)
     metadata |= {"variant": variant, "batchnorm_folded": ckpt.batchnorm_folded}
     with tempfile.TemporaryDirectory(prefix="alexnet-export-") as tmp:
         raw = Path(tmp) / "model.raw.onnx"
-        onnx_export.export_onnx(fold_batchnorm(ckpt.model) if ckpt.batchnorm_folded else ckpt.model, raw, metadata=metadata, opset=opset)
+        onnx_export.export_onnx(fold_batchnorm(ckpt.model) if ckpt.batchnorm_folded else ckpt.model, raw, metadata=metadata, opset=opset, verbose=verbose)
         checks = [_parity(raw, data, ref, "export", tolerance)]
         simplified = onnx_export.simplify(raw, target)
     log(f"exported {target.name} (simplified with {simplified.tool})")
@@ -157,11 +157,11 @@ def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log:
     calib_dir = out / "calibration"
     calib_set = build_calibration_set(
         config.data_root, size=config.calib_size, seed=config.calib_seed, files=config.calib_files,
-        checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress,
+        checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress_sink(log),
     )  # fmt: skip
     table = calibrate(
         exported.models[Precision.FP32], calib_set, method=config.calib_method,
-        table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress,
+        table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress_sink(log),
     )  # fmt: skip
     exported.calibration_table = table
     exported.calibration = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
@@ -215,7 +215,7 @@ def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exporte
 
 def time_row(row: Row, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float) -> None:
     stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s)
-    row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean")} for k, s in stats.items()}
+    row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean", "runs")} for k, s in stats.items()}
     row.throughput = {k: s.throughput for k, s in stats.items()}
     row.extra.update(runner.extra_timings())
 
@@ -227,9 +227,10 @@ def evaluate(config, runners: list[tuple[BaseRunner, Precision]], data: EvalData
         is_reference = isinstance(runner, TorchRunner)
         tolerance = None if is_reference else config.tolerance(precision, len(data.labels))
         evaluated = evaluate_runner(runner, precision, data.images, data.labels, ref.logits, tolerance,
-                                    logits=ref.logits if is_reference else None, progress=config.progress)  # fmt: skip
+                                    logits=ref.logits if is_reference else None, progress=config.progress_sink(log))  # fmt: skip
         row = evaluated.row
         if config.bench:
+            log(f"timing {runner.name} at batch {', '.join(map(str, config.batch_sizes))}")
             time_row(row, runner, data, config.batch_sizes, config.bench_budget_s)
         evaluation.evaluated.append(evaluated)
         log(f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "

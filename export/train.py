@@ -20,6 +20,7 @@ from alexnet_edge.calibration.cifar10 import TRAIN_BATCHES, load_split, load_tes
 from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.preprocess import normalize_uint8
+from alexnet_edge.runtime.progress import Progress, track
 
 from .architecture import has_batchnorm
 from .model import AlexNet
@@ -150,7 +151,7 @@ def train(
     *,
     recipe: Recipe = Recipe(),
     device: str | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     log: Callable[[str], None] = print,
     test_size: int | None = None,
     variant: str = "cifar",
@@ -182,10 +183,8 @@ def train(
     return ckpt
 
 
-def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progress: bool, log: Callable[[str], None]):
+def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progress: Progress, log: Callable[[str], None]):
     """The training loop; returns (best validation accuracy, that epoch's state_dict)."""
-    from tqdm.auto import tqdm
-
     (x_train, y_train), (x_val, y_val) = train_set, val_set
     steps_per_epoch = -(-len(x_train) // recipe.batch_size)
     optimizer, scheduler = _optimizer(model, recipe, steps_per_epoch)
@@ -194,8 +193,8 @@ def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progre
     for epoch in range(recipe.epochs):
         model.train()
         perm = torch.randperm(len(x_train), generator=generator)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress, leave=False)
-        for step in bar:
+        steps = track(range(steps_per_epoch), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="steps", progress=progress)
+        for step in steps:
             idx = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             xb = augment(x_train[idx], generator).to(dev, non_blocking=True)
             yb = y_train[idx].to(dev, non_blocking=True)
@@ -205,7 +204,6 @@ def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progre
             loss.backward()
             optimizer.step()
             scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
         if has_batchnorm(variant):
             reestimate_batchnorm(model, x_train, recipe.batch_size, dev)
         val_acc = _evaluate(model, x_val, y_val, dev)

@@ -10,6 +10,9 @@ import click
 
 from .errors import AlexNetEdgeError
 
+#: Modules only the [export] extra installs: a runtime-only ([cpu]/[gpu]) install lacks them.
+EXPORT_EXTRA_MODULES = {"torch", "onnx", "onnxscript", "onnxsim", "onnxslim", "onnxconverter_common", "matplotlib"}
+
 
 def one_line_errors(func):
     """Turn AlexNetEdgeError into ``error: <message>`` on stderr and its exit code; warnings into one line each."""
@@ -25,5 +28,14 @@ def one_line_errors(func):
         except AlexNetEdgeError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except ModuleNotFoundError as exc:
+            top = (exc.name or "").split(".")[0]
+            if top not in EXPORT_EXTRA_MODULES:
+                raise
+            command = click.get_current_context(silent=True)
+            name = command.info_name if command else "this command"
+            click.echo(f"error: {name} needs the [export] extra, which is not installed (no module {top!r}): "
+                       "pip install 'alexnet-edge[export]'", err=True)  # fmt: skip
+            sys.exit(2)
 
     return wrapper

@@ -10,6 +10,7 @@ import numpy as np
 from ..constants import INPUT_SIZE, NUM_CLASSES
 from ..errors import InputError
 from ..preprocess import validate_batch
+from ..progress import Progress, track
 
 
 class BaseRunner(ABC):
@@ -59,14 +60,12 @@ class BaseRunner(ABC):
             )
         return logits
 
-    def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
-        """Run a large array through ``infer`` in chunks; returns float32 [N,10]."""
-        from tqdm.auto import tqdm
-
+    def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: Progress = False) -> np.ndarray:
+        """Run a large array through ``infer`` in chunks; returns float32 [N,10]. ``progress``: see runtime.progress."""
         chunks = range(0, len(images), batch_size)
         out = [
             self.infer(images[i : i + batch_size])
-            for i in tqdm(chunks, desc=self.name, unit="batch", disable=not progress, leave=False)
+            for i in track(chunks, total=len(chunks), desc=self.name, unit="batches", progress=progress)
         ]
         return np.concatenate(out).astype(np.float32, copy=False)
 

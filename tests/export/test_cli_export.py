@@ -44,7 +44,7 @@ def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
     for row in report["rows"]:
         assert {"backend", "device", "precision", "artifact", "accuracy", "top1_agreement", "max_abs_diff", "size_mb",
                 "latency_ms", "throughput", "per_class_accuracy", "cosine_similarity"} <= set(row)  # fmt: skip
-        assert set(row["latency_ms"]["1"]) == {"p50", "p90", "p99", "mean"}
+        assert set(row["latency_ms"]["1"]) == {"p50", "p90", "p99", "mean", "runs"}
     assert manifest["tool_versions"]["onnxruntime"] and manifest["config"]["eval_size"] == 200 and manifest["devices"]
 
 
