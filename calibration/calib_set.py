@@ -38,17 +38,22 @@ class CalibrationSet:
     seed: int
     key: str
     reused: bool
+    source: str = "CIFAR-10 train split"
+    content_sha256: str | None = None  # of the user's images (--calib-data); CIFAR-10 files carry their md5
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def describe(self) -> dict[str, object]:
+        labelled = len(self.labels) and (self.labels >= 0).all()
         return {
+            "source": self.source,
             "size": len(self),
             "files": list(self.files),
             "seed": self.seed,
             "key": self.key,
-            "per_class": np.bincount(self.labels, minlength=NUM_CLASSES).tolist(),
+            "content_sha256": self.content_sha256,
+            "per_class": np.bincount(self.labels, minlength=NUM_CLASSES).tolist() if labelled else None,
             "preprocessing": PREPROCESSING_ID,
         }
 
@@ -129,3 +134,38 @@ def build_calibration_set(
         with open(tmp, "wb") as handle:
             np.savez(handle, images=images, labels=labels, indices=indices, key=np.array(key))
     return CalibrationSet(images, labels, indices, tuple(files), seed, key, False)
+
+
+MAX_USER_CALIB_IMAGES = 5000  # --calib-data without --calib-size: all images, up to this many
+
+
+def build_user_calibration_set(
+    data,  # calibration.user_data.UserData
+    *,
+    size: int | None,
+    seed: int = 0,
+    checkpoint_sha256: str,
+    cache_dir: str | Path,
+    batch_size: int = 64,
+    progress: Progress = False,
+) -> CalibrationSet:
+    """The calibration set from the user's images: ``size`` drawn with ``seed``, or all of them up to
+    MAX_USER_CALIB_IMAGES. Keyed by their content, so other images never reuse a saved set or table."""
+    n = len(data)
+    wanted = min(n, MAX_USER_CALIB_IMAGES) if size is None else size
+    if wanted > n:
+        raise CalibrationError(f"--calib-size {wanted} is more than the {n} readable images of {data.source}")
+    if wanted < batch_size:
+        raise CalibrationError(f"{data.source} gives {wanted} images for calibration; it needs at least {batch_size} (one batch), "
+                               f"better {MIN_RECOMMENDED}+")  # fmt: skip
+    if wanted < MIN_RECOMMENDED:
+        warnings.warn(f"calibration size {wanted} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2)
+    indices = np.arange(n) if wanted == n else np.sort(np.random.default_rng(seed).choice(n, size=wanted, replace=False))
+    payload = {"checkpoint_sha256": checkpoint_sha256, "content_sha256": data.sha256, "preprocessing": PREPROCESSING_ID,
+               "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest()}  # fmt: skip
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the calibration table is saved there, keyed by this set
+    chunks = range(0, wanted, batch_size)
+    images = np.concatenate([normalize_uint8(data.images[indices[i : i + batch_size]])
+                             for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)])  # fmt: skip
+    return CalibrationSet(images, data.labels[indices], indices, (), seed, key, False, source=data.source, content_sha256=data.sha256)

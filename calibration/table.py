@@ -90,6 +90,12 @@ def propagate_through_passthrough(model_path: str | Path, tensors: dict) -> list
     return changed
 
 
+def even_batch(count: int, preferred: int) -> int:
+    """The largest batch size <= ``preferred`` that divides ``count``: onnxruntime's histogram
+    collectors stack every batch's outputs and fail on a short last batch (e.g. 200 images in 64s)."""
+    return next(b for b in range(min(preferred, count), 0, -1) if count % b == 0)
+
+
 class _Batches:
     """onnxruntime CalibrationDataReader over an in-memory array."""
 
@@ -147,7 +153,7 @@ def calibrate(
         # onnxruntime's calibrators print their own progress to stdout: not the user's business
         # (our bar or heartbeat lines say how far it is), and stdout is kept for the report.
         with contextlib.redirect_stdout(io.StringIO()):
-            calibrator.collect_data(_Batches(calib_set.images, batch_size, progress))
+            calibrator.collect_data(_Batches(calib_set.images, even_batch(len(calib_set.images), batch_size), progress))
             ranges = calibrator.compute_data()
         del calibrator
     # Plain JSON (onnxruntime's own encoder), readable back by TensorsData.from_dict.

@@ -25,7 +25,12 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
 @click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
 @click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
-@click.option("--calib-size", type=int, default=512, show_default=True, help="class-balanced train images for INT8 calibration")
+@click.option("--calib-size", type=int, default=None,
+              help="images for INT8 calibration [default: 512 class-balanced CIFAR-10 train images; with --calib-data all of it, up to 5000]")
+@click.option("--calib-data", type=click.Path(path_type=Path), default=None,
+              help="calibrate on your images: a folder (searched recursively) or a .npy of uint8 NHWC images")
+@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
+              help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)")
 @click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="percentile", show_default=True)
 @click.option("--calib-seed", type=int, default=0, show_default=True)
 @click.option("--calib-batches", default="data_batch_1", show_default=True, help="comma-separated train batch files to draw from")
@@ -82,7 +87,8 @@ def export_alexnet(**opts) -> None:
         data_root=opts["data_root"], out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
         precisions=tuple(precisions), opset=opts["opset"], calib_size=opts["calib_size"],
         calib_method=opts["calib_method"], calib_seed=opts["calib_seed"],
-        calib_files=tuple(_csv(opts["calib_batches"])), bench=not opts["no_bench"],
+        calib_files=tuple(_csv(opts["calib_batches"])), calib_data=opts["calib_data"], eval_data=opts["eval_data"],
+        bench=not opts["no_bench"],
         batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
         engines=opts["engines"], engine=engine,
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),

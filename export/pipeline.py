@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet_edge.calibration import cifar10
 from alexnet_edge.calibration.calib_set import DEFAULT_CALIB_FILES, DEFAULT_CALIB_SIZE
 from alexnet_edge.calibration.table import DEFAULT_METHOD
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
@@ -42,10 +41,12 @@ class PipelineConfig:
     eval_size: int | None = None  # None: all 10,000 test images
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     opset: int = onnx_export.DEFAULT_OPSET
-    calib_size: int = DEFAULT_CALIB_SIZE
+    calib_size: int | None = None  # None: 512 from CIFAR-10; all of --calib-data up to MAX_USER_CALIB_IMAGES
     calib_method: str = DEFAULT_METHOD
     calib_seed: int = 0
     calib_files: tuple[str, ...] = DEFAULT_CALIB_FILES
+    calib_data: Path | None = None  # the user's images for INT8 calibration (a folder, or a .npy of uint8 NHWC)
+    eval_data: Path | None = None  # the user's labelled images for every row (class subfolders, or a .npz)
     bench: bool = True
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     bench_budget_s: float = 1.0
@@ -86,12 +87,19 @@ class PipelineResult:
 
 def validate(config: PipelineConfig) -> None:
     """Everything that can be refused before any work is done or any file is written."""
-    for size in (config.eval_size, config.calib_size if Precision.INT8 in config.precisions else 1):
+    int8 = Precision.INT8 in config.precisions
+    for size in (config.eval_size, config.calib_size if int8 else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
-    if Precision.INT8 in config.precisions and config.calib_size > CIFAR_BATCH_IMAGES * len(config.calib_files):
-        raise AlexNetEdgeError(f"--calib-size {config.calib_size} is more than the {CIFAR_BATCH_IMAGES * len(config.calib_files):,} "
+    calib_size = config.calib_size or DEFAULT_CALIB_SIZE
+    if int8 and config.calib_data is None and calib_size > CIFAR_BATCH_IMAGES * len(config.calib_files):
+        raise AlexNetEdgeError(f"--calib-size {calib_size} is more than the {CIFAR_BATCH_IMAGES * len(config.calib_files):,} "
                                f"images of {', '.join(config.calib_files)}")  # fmt: skip
+    if config.calib_data is not None and not int8:
+        raise AlexNetEdgeError("--calib-data calibrates the INT8 model: add --int8")
+    for option, path in (("--calib-data", config.calib_data), ("--eval-data", config.eval_data)):
+        if path is not None and not Path(path).exists():
+            raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
     if config.bundle is not None:
         check_bundle_target(config.bundle, config.out_dir, force=config.force)
@@ -111,10 +119,10 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
 def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
     clock, load_before = StageClock(log), _load_average()
     with clock.stage("data"):
-        data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log)
+        data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data)
     with clock.stage("checkpoint"):
         ckpt = stages.load_or_train(config, out, log)
-    log(f"checkpoint {ckpt.path} (sha256 {ckpt.sha256[:12]}…), {len(data.labels)} test images")
+    log(f"checkpoint {ckpt.path} (sha256 {ckpt.sha256[:12]}…), {len(data.labels)} images of {data.source}")
     with contextlib.ExitStack() as stack:
         torch_runner = stack.enter_context(TorchRunner(ckpt.model))
         with clock.stage("reference"):
@@ -133,7 +141,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
         "config": _config_dict(config, ckpt.path),
         "tool_versions": onnx_export.tool_versions() | _tensorrt_version(),
         "devices": sorted({f"{r.device}: {r.device_name}" for r in evaluation.rows}),
-        "dataset_md5": cifar10.split_fingerprint(data.split),
+        "dataset_md5": data.fingerprint(),
     }
     produced = list(exported.models.values()) + exported.engines
     if exported.calibration:
@@ -165,6 +173,9 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation, 
         notes.append("Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json.")
     if exported.engine_note:
         notes.append(exported.engine_note)
+    if config.eval_data is not None:
+        notes.append(f"Evaluated on the user's images ({data.source}); the cross-device figures against the CUDA golden "
+                     "logits apply only to CIFAR-10's test_batch and are not computed for them.")  # fmt: skip
     if ckpt.batchnorm_folded:
         notes.append("BatchNorm was folded into the preceding convolutions before export; every ONNX row is "
                      "compared with the unfolded PyTorch model in eval mode.")  # fmt: skip
@@ -172,6 +183,7 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation, 
         "schema": REPORT_SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "eval_images": len(data.labels),
+        "eval_source": data.source,
         "eval_subset": data.subset,
         "reference": {"backend": "torch", "device": ref.device, "precision": "fp32", "accuracy": ref.accuracy},
         "checkpoint": {"path": str(ckpt.path), "sha256": ckpt.sha256},

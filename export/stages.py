@@ -14,14 +14,16 @@ from pathlib import Path
 
 import numpy as np
 from alexnet_edge.calibration import cifar10
-from alexnet_edge.calibration.calib_set import build_calibration_set
+from alexnet_edge.calibration.calib_set import DEFAULT_CALIB_SIZE, build_calibration_set, build_user_calibration_set
 from alexnet_edge.calibration.errors import DatasetError
+from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.calibration.table import CalibrationTable, calibrate
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
 from alexnet_edge.runtime.bench import measure_latency
 from alexnet_edge.runtime.compare import Tolerance, accuracy, check, compare
+from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import ToleranceError
 from alexnet_edge.runtime.evaluation import Evaluated, Row
 from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
@@ -41,14 +43,23 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class EvalData:
-    split: cifar10.Split  # the whole test split (its images are uint8, for the bundle)
+    split: cifar10.Split | UserData  # the whole source (uint8 NCHW images, for the bundle)
     images: np.ndarray  # float32 [N,3,32,32], normalized
     labels: np.ndarray
 
     @property
+    def source(self) -> str:
+        return self.split.source if isinstance(self.split, UserData) else "CIFAR-10 test_batch"
+
+    @property
     def subset(self) -> str:
-        n = len(self.labels)
-        return "all of test_batch" if n == len(self.split) else f"the first {n} of test_batch, original order"
+        n, name = len(self.labels), self.source
+        return f"all of {name}" if n == len(self.split) else f"the first {n} of {name}, original order"
+
+    def fingerprint(self) -> dict[str, str]:
+        if isinstance(self.split, UserData):
+            return {"eval_data": self.split.source, "content_sha256": self.split.sha256}
+        return cifar10.split_fingerprint(self.split)
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,13 @@ class Evaluation:
         return {e.row.key: e.logits for e in self.evaluated}
 
 
-def load_data(data_root: Path, eval_size: int | None, *, download: bool, log: Log) -> EvalData:
+def load_data(data_root: Path, eval_size: int | None, *, download: bool, log: Log, eval_data: Path | None = None) -> EvalData:
+    if eval_data is not None:
+        user = read_labelled(eval_data, CLASS_NAMES)
+        _log_skipped(user, log)
+        n = len(user) if eval_size is None else min(eval_size, len(user))
+        log(f"evaluating on {n} labelled images of {user.source} (sha256 {user.sha256[:12]}…)")
+        return EvalData(user, normalize_uint8(user.images[:n]), user.labels[:n])
     if download and not (cifar10.batches_dir(data_root) / cifar10.TEST_BATCH).is_file():
         log(f"downloading CIFAR-10 into {data_root}")
         cifar10.download(data_root)
@@ -153,12 +170,27 @@ def export_fp32(ckpt: Checkpoint, data: EvalData, ref: Reference, out: Path, *, 
     return Exported({Precision.FP32: target}, checks, asdict(simplified))
 
 
+def _log_skipped(user: UserData, log: Log) -> None:
+    if user.skipped:
+        shown = "; ".join(user.skipped[:5]) + ("; …" if len(user.skipped) > 5 else "")
+        log(f"skipped {len(user.skipped)} unreadable file(s) in {user.source}: {shown}")
+
+
+def _calibration_set(config, ckpt: Checkpoint, calib_dir: Path, log: Log):
+    if config.calib_data is None:
+        return build_calibration_set(
+            config.data_root, size=config.calib_size or DEFAULT_CALIB_SIZE, seed=config.calib_seed, files=config.calib_files,
+            checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress_sink(log),
+        )  # fmt: skip
+    user = read_unlabelled(config.calib_data)
+    _log_skipped(user, log)
+    return build_user_calibration_set(user, size=config.calib_size, seed=config.calib_seed, checkpoint_sha256=ckpt.sha256,
+                                      cache_dir=calib_dir, progress=config.progress_sink(log))  # fmt: skip
+
+
 def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> None:
     calib_dir = out / "calibration"
-    calib_set = build_calibration_set(
-        config.data_root, size=config.calib_size, seed=config.calib_seed, files=config.calib_files,
-        checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress_sink(log),
-    )  # fmt: skip
+    calib_set = _calibration_set(config, ckpt, calib_dir, log)
     table = calibrate(
         exported.models[Precision.FP32], calib_set, method=config.calib_method,
         table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress_sink(log),
@@ -166,7 +198,7 @@ def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log:
     exported.calibration_table = table
     exported.calibration = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
                             "set_reused": calib_set.reused, "table_reused": table.reused}  # fmt: skip
-    log(f"calibration: {len(calib_set)} train images, {table.method}, table {'reused' if table.reused else 'computed'}")
+    log(f"calibration: {len(calib_set)} images of {calib_set.source}, {table.method}, table {'reused' if table.reused else 'computed'}")
 
 
 def convert_precisions(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> Exported:
