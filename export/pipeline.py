@@ -118,6 +118,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
 
 def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
     clock, load_before = StageClock(log), _load_average()
+    log = clock  # every line below goes through the clock, which names the stage it belongs to
     with clock.stage("data"):
         data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data)
     with clock.stage("checkpoint"):

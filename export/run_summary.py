@@ -15,20 +15,37 @@ EXIT_MEANINGS = {0: "every artifact is within its tolerance", 1: "outside tolera
 
 @dataclass
 class StageClock:
-    """Wall time per stage, in the order the stages ran; each stage announces itself in the log."""
+    """Wall time per stage, in the order the stages ran, and a log that names the stage.
 
-    log: Callable[[str], None]
+    Use the clock itself as the log inside stages: a stage's "[name]" header appears before its
+    first line, and "[name] N s" when it ends. A stage that fails adds nothing, so bad input still
+    ends in exactly one error line.
+    """
+
+    sink: Callable[[str], None]
     seconds: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+    _pending: str | None = None
+
+    def __call__(self, line: str) -> None:
+        if self._pending is not None:
+            self.sink(self._pending)
+            self._pending = None
+        self.sink(line)
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        self.log(f"[{name}]")
+        self._pending = f"[{name}]"
         t0 = time.perf_counter()
         try:
             yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        except BaseException:
+            self._pending = None
+            raise
+        took = time.perf_counter() - t0
+        self.seconds[name] = self.seconds.get(name, 0.0) + took
+        self._pending = None
+        self.sink(f"[{name}] {took:.1f} s")
 
     @property
     def total(self) -> float:

@@ -18,6 +18,7 @@ from alexnet_edge.calibration.calib_set import DEFAULT_CALIB_SIZE, build_calibra
 from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.calibration.table import CalibrationTable, calibrate
+from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
@@ -235,13 +236,9 @@ def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exporte
     """Every runner to evaluate, each entered on ``stack`` so an error anywhere closes them all."""
     runners: list[tuple[BaseRunner, Precision]] = [(torch_runner, Precision.FP32)]
     for precision, path in exported.models.items():
-        runners.append((stack.enter_context(OnnxRuntimeRunner(path, name=f"onnxruntime:{precision.value}")), precision))
-    engines = [p for p in exported.engines if p.suffix == ".engine"]
-    if engines:
-        from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
-
-        for path in engines:
-            runners.append((stack.enter_context(TensorRTRunner(path)), Precision.parse(path.name.split(".")[1])))
+        runners.append((stack.enter_context(open_runner(path, "onnxruntime", name=f"onnxruntime:{precision.value}")), precision))
+    for path in (p for p in exported.engines if p.suffix == ".engine"):
+        runners.append((stack.enter_context(open_runner(path, "tensorrt")), Precision.parse(path.name.split(".")[1])))
     return runners
 
 

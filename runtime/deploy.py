@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .backends import open_runner
 from .backends.trt_builder import EngineBuildConfig, build_engine
 from .backends.trt_features import HARDWARE_LEVELS
 from .bench import measure_latency
@@ -123,13 +124,8 @@ def verification_tolerance(precision: Precision, images: int):
 
 
 def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
-    if backend == "tensorrt":
-        from .backends.trt_runner import TensorRTRunner
-
-        return TensorRTRunner(bundle / MODELS_DIR / precision.engine_name)
-    from .backends.onnxrt import OnnxRuntimeRunner
-
-    return OnnxRuntimeRunner(bundle / MODELS_DIR / precision.onnx_name, providers=providers)
+    name = precision.engine_name if backend == "tensorrt" else precision.onnx_name
+    return open_runner(bundle / MODELS_DIR / name, backend, providers=providers)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

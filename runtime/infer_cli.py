@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .backends import open_runner
 from .cli_support import one_line_errors
 from .constants import CLASS_NAMES, MEAN, STD
 from .errors import AlexNetEdgeError, InputError
@@ -24,16 +25,6 @@ class Item:
     path: str
     tensor: np.ndarray | None = None  # float32 [3,32,32]
     error: str | None = None
-
-
-def open_runner(model: Path):
-    if model.suffix in (".engine", ".plan", ".trt"):
-        from .backends.trt_runner import TensorRTRunner
-
-        return TensorRTRunner(model)
-    from .backends.onnxrt import OnnxRuntimeRunner
-
-    return OnnxRuntimeRunner(model)
 
 
 MAX_NPY_BYTES = 2 << 30  # 2 GiB: far above any batch of 32x32 images; a header claiming more is refused

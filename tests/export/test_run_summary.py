@@ -27,7 +27,7 @@ def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
     assert "Latency was not measured (--no-bench)." in report_md and "Latency measured on" not in report_md
     assert json.loads((out / "report.json").read_text())["timing"]["measured"] is False
     logged = log_file.read_text().splitlines()
-    assert logged[0][:4].isdigit() and any(line.endswith("[export]") for line in logged) and any("exit status" in line for line in logged)
+    assert logged[0][:4].isdigit() and any("[export]" in line for line in logged) and any("exit status" in line for line in logged)
 
 
 def test_heartbeat_lines_every_tenth_or_ten_seconds(monkeypatch):
@@ -69,3 +69,21 @@ def test_runtime_only_install_names_the_missing_extra(tmp_path):
         assert proc.stderr.strip().endswith("needs the [export] extra, which is not installed (no module 'onnx'): pip install 'alexnet-edge[export]'")
     help_run = subprocess.run([sys.executable, "-c", code, "export", "--help"], capture_output=True, text=True, timeout=120)
     assert help_run.returncode == 0 and "--calib-size" in help_run.stdout
+
+
+def test_stage_lines_and_a_failing_stage_adds_nothing():
+    from alexnet_edge.export.run_summary import StageClock
+
+    lines = []
+    clock = StageClock(lines.append)
+    with clock.stage("quiet"):
+        pass
+    with clock.stage("talks"):
+        clock("working")
+    try:
+        with clock.stage("fails"):
+            raise ValueError("bad input")
+    except ValueError:
+        pass
+    assert [line.split(" ")[0] for line in lines] == ["[quiet]", "[talks]", "working", "[talks]"]
+    assert lines[0].endswith(" s") and lines[1] == "[talks]" and set(clock.seconds) == {"quiet", "talks"}

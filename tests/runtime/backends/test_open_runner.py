@@ -1,0 +1,18 @@
+"""One runner factory, by backend name or by the file's suffix."""
+
+import pytest
+
+from alexnet_edge.runtime.backends import open_runner
+from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+
+def test_by_suffix_and_by_name(tmp_path):
+    assert isinstance(open_runner(tmp_path / "m.int8.onnx"), OnnxRuntimeRunner)
+    for suffix in (".engine", ".plan", ".trt"):
+        assert isinstance(open_runner(tmp_path / f"m{suffix}"), TensorRTRunner)
+    runner = open_runner(tmp_path / "m.onnx", "onnxruntime", providers="cpu", name="x")
+    assert runner.name == "x" and runner.requested_providers == "cpu"
+    with pytest.raises(AlexNetEdgeError, match="unknown backend 'openvino'; choose onnxruntime, tensorrt"):
+        open_runner(tmp_path / "m.onnx", "openvino")
