@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
 from alexnet_edge.runtime.errors import CalibrationError
 from alexnet_edge.runtime.fileio import atomic_output
@@ -22,9 +21,9 @@ from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.progress import Progress, track
 
 from .cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
+from .config import DEFAULT_CALIB_SIZE, DEFAULTS, MAX_USER_CALIB_IMAGES
 
-DEFAULT_CALIB_SIZE = 512
-DEFAULT_CALIB_FILES: tuple[str, ...] = ("data_batch_1",)
+DEFAULT_CALIB_FILES: tuple[str, ...] = DEFAULTS.files
 MIN_RECOMMENDED = 300
 PREPROCESSING_ID = f"rgb/255,mean={list(MEAN)},std={list(STD)},nchw,float32"
 
@@ -134,9 +133,6 @@ def build_calibration_set(
         with open(tmp, "wb") as handle:
             np.savez(handle, images=images, labels=labels, indices=indices, key=np.array(key))
     return CalibrationSet(images, labels, indices, tuple(files), seed, key, False)
-
-
-MAX_USER_CALIB_IMAGES = 5000  # --calib-data without --calib-size: all images, up to this many
 
 
 def build_user_calibration_set(

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from alexnet_edge.runtime.constants import INPUT_NAME
 from alexnet_edge.runtime.errors import CalibrationError, InputError
-from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.fileio import sha256_file, write_json
+from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.progress import Progress, track
 
 from .calib_set import CalibrationSet
+from .config import DEFAULTS, METHODS
 
 TABLE_FORMAT = "alexnet-edge-calibration/1"
-METHODS = ("percentile", "entropy", "minmax")
-DEFAULT_METHOD = "percentile"
+DEFAULT_METHOD = DEFAULTS.method
 # Histogram methods look at |x| so the ranges come out symmetric, as TensorRT's int8 needs.
 # onnxruntime's entropy default (128 bins into 128 quantized bins) leaves KL nothing to search, so it
 # returns the plain min/max; 2048 bins into 128, as TensorRT's entropy calibrator does, lets it clip.

@@ -7,14 +7,19 @@ import sys
 from pathlib import Path
 
 import click
-
+from alexnet_edge.calibration.config import (
+    DEFAULT_CALIB_SIZE,
+    MAX_USER_CALIB_IMAGES,
+    METHODS,
+)
+from alexnet_edge.calibration.config import DEFAULTS as CALIB
+from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.backends.trt_features import HARDWARE_LEVELS
+from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
 from alexnet_edge.runtime.cli_support import one_line_errors
 from alexnet_edge.runtime.precision import Precision
 
 from .architecture import VARIANTS, flatten_size, walk
-
-CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS, without importing onnxruntime here
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,22 +31,23 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 @click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
 @click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
 @click.option("--calib-size", type=int, default=None,
-              help="images for INT8 calibration [default: 512 class-balanced CIFAR-10 train images; with --calib-data all of it, up to 5000]")
+              help=f"images for INT8 calibration [default: {DEFAULT_CALIB_SIZE} class-balanced CIFAR-10 train images; "
+                   f"with --calib-data all of it, up to {MAX_USER_CALIB_IMAGES}]")
 @click.option("--calib-data", type=click.Path(path_type=Path), default=None,
               help="calibrate on your images: a folder (searched recursively) or a .npy of uint8 NHWC images")
 @click.option("--eval-data", type=click.Path(path_type=Path), default=None,
               help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)")
-@click.option("--calib-method", type=click.Choice(CALIB_METHODS), default="percentile", show_default=True)
-@click.option("--calib-seed", type=int, default=0, show_default=True)
-@click.option("--calib-batches", default="data_batch_1", show_default=True, help="comma-separated train batch files to draw from")
+@click.option("--calib-method", type=click.Choice(METHODS), default=CALIB.method, show_default=True)
+@click.option("--calib-seed", type=int, default=CALIB.seed, show_default=True)
+@click.option("--calib-batches", default=",".join(CALIB.files), show_default=True, help="comma-separated train batch files to draw from")
 @click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
 @click.option("--no-bench", is_flag=True, help="skip latency measurement")
-@click.option("--batch-sizes", default="1,8,32,256", show_default=True, help="latency batch sizes")
+@click.option("--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes")
 @click.option("--engines/--no-engines", default=True, show_default=True, help="build TensorRT engines when TensorRT and a GPU are present")
-@click.option("--min-batch", type=int, default=1, show_default=True)
-@click.option("--opt-batch", type=int, default=32, show_default=True)
-@click.option("--max-batch", type=int, default=256, show_default=True)
-@click.option("--workspace-mb", type=int, default=1024, show_default=True)
+@click.option("--min-batch", type=int, default=EngineBuildConfig.min_batch, show_default=True)
+@click.option("--opt-batch", type=int, default=EngineBuildConfig.opt_batch, show_default=True)
+@click.option("--max-batch", type=int, default=EngineBuildConfig.max_batch, show_default=True)
+@click.option("--workspace-mb", type=int, default=EngineBuildConfig.workspace_mb, show_default=True)
 @click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None, help="TensorRT timing cache [default: OUT/timing.cache]")
 @click.option("--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)")
 @click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines")
@@ -66,7 +72,7 @@ CALIB_METHODS = ("percentile", "entropy", "minmax")  # calibration.table.METHODS
 def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
     against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
-    from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
+    from alexnet_edge.calibration.config import CalibrationConfig
     from alexnet_edge.runtime.compare import parse_tolerance_overrides
 
     from .pipeline import PipelineConfig, run
@@ -85,9 +91,9 @@ def export_alexnet(**opts) -> None:
         engine.validate(precision)
     config = PipelineConfig(
         data_root=opts["data_root"], out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
-        precisions=tuple(precisions), opset=opts["opset"], calib_size=opts["calib_size"],
-        calib_method=opts["calib_method"], calib_seed=opts["calib_seed"],
-        calib_files=tuple(_csv(opts["calib_batches"])), calib_data=opts["calib_data"], eval_data=opts["eval_data"],
+        precisions=tuple(precisions), opset=opts["opset"], eval_data=opts["eval_data"],
+        calibration=CalibrationConfig(size=opts["calib_size"], method=opts["calib_method"], seed=opts["calib_seed"],
+                                      files=tuple(_csv(opts["calib_batches"])), data=opts["calib_data"]),
         bench=not opts["no_bench"],
         batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
         engines=opts["engines"], engine=engine,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from alexnet_edge.calibration.cifar10 import batches_dir
+from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
 from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import AlexNetEdgeError
@@ -42,10 +43,8 @@ DEFAULT_SETTINGS = {
     "variant": "cifar",
     "eval_size": 10000,
     "precisions": ["fp32", "fp16", "int8"],
-    "calib_size": 512,
-    "calib_method": "percentile",
-    "calib_seed": 0,
-    "calib_files": ["data_batch_1"],
+    # the calibration settings, named as the baselines store them (calib_size, ...), from their owner
+    **{f"calib_{k}": v for k, v in CalibrationConfig(size=DEFAULT_CALIB_SIZE).to_dict().items() if k != "data"},
 }
 
 # Tolerances, in one place. Run-to-run spread on one machine is zero (same inputs, same versions:
@@ -148,9 +147,8 @@ def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir:
         out = work_dir or Path(tmp)
         config = PipelineConfig(
             data_root=data_root, out_dir=out, checkpoint=checkpoint, eval_size=settings["eval_size"],
-            precisions=tuple(Precision(p) for p in settings["precisions"]), calib_size=settings["calib_size"],
-            calib_method=settings["calib_method"], calib_seed=settings["calib_seed"],
-            calib_files=tuple(settings["calib_files"]), bench=False, engines=False, progress=False,
+            precisions=tuple(Precision(p) for p in settings["precisions"]), calibration=CalibrationConfig.from_dict(
+                {k.removeprefix("calib_"): v for k, v in settings.items() if k.startswith("calib_")}), bench=False, engines=False, progress=False,
             variant=settings.get("variant", "cifar"),
         )  # fmt: skip
         result = run(config, log=log)

@@ -13,9 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from alexnet_edge.calibration.calib_set import DEFAULT_CALIB_FILES, DEFAULT_CALIB_SIZE
-from alexnet_edge.calibration.table import DEFAULT_METHOD
+from alexnet_edge.calibration.config import CalibrationConfig
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance
@@ -24,10 +22,11 @@ from alexnet_edge.runtime.precision import Precision
 
 from . import onnx_export, output_dir, stages
 from .architecture import walk
-from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES, check_bundle_target, expected_figures, write_bundle
-from .torch_runner import TorchRunner
+from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES
+from .bundle import check_bundle_target, expected_figures, write_bundle
 from .report import REPORT_SCHEMA, host_info, write_reports
 from .run_summary import StageClock
+from .torch_runner import TorchRunner
 from .train import Recipe
 
 CIFAR_BATCH_IMAGES = 10_000  # images in each CIFAR-10 batch file
@@ -41,11 +40,7 @@ class PipelineConfig:
     eval_size: int | None = None  # None: all 10,000 test images
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     opset: int = onnx_export.DEFAULT_OPSET
-    calib_size: int | None = None  # None: 512 from CIFAR-10; all of --calib-data up to MAX_USER_CALIB_IMAGES
-    calib_method: str = DEFAULT_METHOD
-    calib_seed: int = 0
-    calib_files: tuple[str, ...] = DEFAULT_CALIB_FILES
-    calib_data: Path | None = None  # the user's images for INT8 calibration (a folder, or a .npy of uint8 NHWC)
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     eval_data: Path | None = None  # the user's labelled images for every row (class subfolders, or a .npz)
     bench: bool = True
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
@@ -88,16 +83,16 @@ class PipelineResult:
 def validate(config: PipelineConfig) -> None:
     """Everything that can be refused before any work is done or any file is written."""
     int8 = Precision.INT8 in config.precisions
-    for size in (config.eval_size, config.calib_size if int8 else 1):
+    calib = config.calibration
+    for size in (config.eval_size, calib.size if int8 else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
-    calib_size = config.calib_size or DEFAULT_CALIB_SIZE
-    if int8 and config.calib_data is None and calib_size > CIFAR_BATCH_IMAGES * len(config.calib_files):
-        raise AlexNetEdgeError(f"--calib-size {calib_size} is more than the {CIFAR_BATCH_IMAGES * len(config.calib_files):,} "
-                               f"images of {', '.join(config.calib_files)}")  # fmt: skip
-    if config.calib_data is not None and not int8:
+    available = CIFAR_BATCH_IMAGES * len(calib.files)
+    if int8 and calib.data is None and calib.cifar_size > available:
+        raise AlexNetEdgeError(f"--calib-size {calib.cifar_size} is more than the {available:,} images of {', '.join(calib.files)}")
+    if calib.data is not None and not int8:
         raise AlexNetEdgeError("--calib-data calibrates the INT8 model: add --int8")
-    for option, path in (("--calib-data", config.calib_data), ("--eval-data", config.eval_data)):
+    for option, path in (("--calib-data", calib.data), ("--eval-data", config.eval_data)):
         if path is not None and not Path(path).exists():
             raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
@@ -152,7 +147,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     if config.bundle is not None:
         with clock.stage("bundle"):
             files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
-    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([f"TensorRT engines: {exported.engine_note}"] if exported.engine_note else [])
+    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([exported.engine_note] if exported.engine_note else [])
     return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels, evaluation.rows,
                           clock.seconds, clock.total, skipped)  # fmt: skip
 

@@ -23,7 +23,7 @@ def render_markdown(report: dict) -> str:
     lines = [
         "# alexnet-edge report",
         "",
-        f"{report['eval_images']} {report.get('eval_source', 'CIFAR-10 test_batch')} images ({report['eval_subset']}); reference: PyTorch FP32 on "
+        f"{report['eval_images']} images ({report['eval_subset']}); reference: PyTorch FP32 on "
         f"{report['reference']['device']}. {_timing_line(report)}",
         "",
         *_cpu_line(rows),

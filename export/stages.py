@@ -14,10 +14,13 @@ from pathlib import Path
 
 import numpy as np
 from alexnet_edge.calibration import cifar10
-from alexnet_edge.calibration.calib_set import DEFAULT_CALIB_SIZE, build_calibration_set, build_user_calibration_set
+from alexnet_edge.calibration.calib_set import (
+    build_calibration_set,
+    build_user_calibration_set,
+)
 from alexnet_edge.calibration.errors import DatasetError
-from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.calibration.table import CalibrationTable, calibrate
+from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
@@ -178,14 +181,15 @@ def _log_skipped(user: UserData, log: Log) -> None:
 
 
 def _calibration_set(config, ckpt: Checkpoint, calib_dir: Path, log: Log):
-    if config.calib_data is None:
+    calib = config.calibration
+    if calib.data is None:
         return build_calibration_set(
-            config.data_root, size=config.calib_size or DEFAULT_CALIB_SIZE, seed=config.calib_seed, files=config.calib_files,
+            config.data_root, size=calib.cifar_size, seed=calib.seed, files=calib.files,
             checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress_sink(log),
         )  # fmt: skip
-    user = read_unlabelled(config.calib_data)
+    user = read_unlabelled(calib.data)
     _log_skipped(user, log)
-    return build_user_calibration_set(user, size=config.calib_size, seed=config.calib_seed, checkpoint_sha256=ckpt.sha256,
+    return build_user_calibration_set(user, size=calib.size, seed=calib.seed, checkpoint_sha256=ckpt.sha256,
                                       cache_dir=calib_dir, progress=config.progress_sink(log))  # fmt: skip
 
 
@@ -193,8 +197,8 @@ def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log:
     calib_dir = out / "calibration"
     calib_set = _calibration_set(config, ckpt, calib_dir, log)
     table = calibrate(
-        exported.models[Precision.FP32], calib_set, method=config.calib_method,
-        table_path=calib_dir / f"calibration_table.{config.calib_method}.json", progress=config.progress_sink(log),
+        exported.models[Precision.FP32], calib_set, method=config.calibration.method,
+        table_path=calib_dir / f"calibration_table.{config.calibration.method}.json", progress=config.progress_sink(log),
     )  # fmt: skip
     exported.calibration_table = table
     exported.calibration = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),

@@ -74,3 +74,13 @@ def test_calibration_batches_divide_the_set():
     from alexnet_edge.calibration.table import even_batch
 
     assert even_batch(512, 64) == 64 and even_batch(200, 64) == 50 and even_batch(509, 64) == 1 and even_batch(10, 64) == 10
+
+
+def test_calibration_config_owns_its_defaults_and_round_trips(tmp_path):
+    import json
+
+    from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
+
+    config = CalibrationConfig(size=None, method="minmax", seed=3, files=("data_batch_1", "data_batch_2"), data=tmp_path)
+    assert CalibrationConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert CalibrationConfig().cifar_size == DEFAULT_CALIB_SIZE and CalibrationConfig(size=64).cifar_size == 64

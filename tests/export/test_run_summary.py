@@ -21,7 +21,7 @@ def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
         assert stage in result.output
     summary = result.output.split("── summary")[1]
     assert f"report.md      {out.resolve() / 'report.md'}" in summary and "report.png" not in summary  # nothing timed: no plot
-    assert "skipped        benchmark: --no-bench (no latency figures)" in summary and "TensorRT engines:" in summary
+    assert "skipped        benchmark: --no-bench (no latency figures)" in summary and "TensorRT engines skipped:" in summary
     assert "exit status    0: every artifact is within its tolerance" in summary and "total " in summary
     report_md = (out / "report.md").read_text()
     assert "Latency was not measured (--no-bench)." in report_md and "Latency measured on" not in report_md

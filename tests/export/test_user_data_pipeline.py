@@ -6,6 +6,7 @@ import numpy as np
 from click.testing import CliRunner
 from image_files import write_pngs
 
+from alexnet_edge.calibration.config import CalibrationConfig
 from alexnet_edge.export.cli import export_alexnet
 from alexnet_edge.export.pipeline import PipelineConfig, run
 from alexnet_edge.export.torch_runner import TorchRunner
@@ -35,7 +36,7 @@ def test_own_calibration_and_evaluation_images(checkpoint, data_root, test_split
     torch_row = next(r for r in report["rows"] if r["backend"] == "torch")
     assert torch_row["accuracy"] == expected  # the same 150 images, read back from PNG bit-identically
     assert any("apply only to CIFAR-10's test_batch" in note for note in report["notes"])
-    assert f"150 {eval_dir} images" in (out / "report.md").read_text()
+    assert f"150 images (all of {eval_dir})" in (out / "report.md").read_text()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dataset_md5"]["eval_data"] == str(eval_dir)
 
@@ -46,7 +47,7 @@ def test_calib_data_needs_int8_and_an_existing_path(data_root, tmp_path):
     from alexnet_edge.runtime.errors import AlexNetEdgeError
 
     with pytest.raises(AlexNetEdgeError, match="--calib-data calibrates the INT8 model: add --int8"):
-        run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", calib_data=tmp_path))
+        run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", calibration=CalibrationConfig(data=tmp_path)))
     with pytest.raises(AlexNetEdgeError, match="--eval-data .*missing: no such file or folder"):
         run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", precisions=(Precision.FP32,), eval_data=tmp_path / "missing"))
     assert not (tmp_path / "o").exists()
