@@ -7,6 +7,8 @@ lacks is not silently dropped: that release gets one line saying what it would n
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.backends.trt_features import (
     KNOWN_RELEASES,
@@ -57,8 +59,6 @@ def trtexec_command(release: TensorRTFeatures, precision: Precision, config: Eng
 
 def _with_dla(release: TensorRTFeatures, config: EngineBuildConfig) -> TensorRTFeatures:
     """DLA cores are a property of the board, not the release: assume the board has the one asked for."""
-    from dataclasses import replace
-
     return replace(release, dla_cores=(config.dla_core or 0) + 1)
 
 
