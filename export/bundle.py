@@ -52,7 +52,7 @@ if __name__ == "__main__":
 '''
 SCRIPTS = {
     "build_engines.py": ("Build TensorRT engines on this device", "alexnet_edge.runtime.deploy", "build_engines_main"),
-    "verify.py": ("Verify the bundle's models or engines on bundled CIFAR-10 test images", "alexnet_edge.runtime.deploy", "verify_main"),
+    "verify.py": ("Verify the bundle's models or engines on the bundled labelled images", "alexnet_edge.runtime.deploy", "verify_main"),
     "infer.py": ("Classify images with a bundled model or engine (same as alexnet-infer)", "alexnet_edge.runtime.infer_cli", "main"),
 }
 README = """\
@@ -61,7 +61,7 @@ README = """\
 1. `pip install -r requirements.txt` (CPU), or the GPU file for your machine (each is one coherent
    set: TensorRT, CUDA and onnxruntime versions that work together): {gpu_files}.
 2. `python3 verify.py --backend onnxruntime` — checks manifest.json, then accuracy, agreement and
-   |Δlogit| of every ONNX model on {n} bundled CIFAR-10 test images against the PyTorch reference.
+   |Δlogit| of every ONNX model on {n} bundled images ({images}) against the PyTorch reference.
 3. `python3 build_engines.py` — builds `models/model.*.engine` here (TensorRT 8.5, 8.6, 10.x or 11.x),
    with the exporter's options ({options}); see trtexec.md for the trtexec equivalents.
 4. `python3 verify.py --backend tensorrt` — the same checks on the engines.
@@ -155,7 +155,7 @@ def write_bundle(
         (staging / "trtexec.md").write_text(render_trtexec_md(on_target, list(models)))
         defaults = engine_defaults(engine_config)
         options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
-        (staging / "README.md").write_text(README.format(n=len(labels), options=options, gpu_files=", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)))
+        (staging / "README.md").write_text(README.format(n=len(labels), images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)))
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         write_json(staging / deploy.MANIFEST, {
             "format": BUNDLE_FORMAT,

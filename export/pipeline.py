@@ -210,7 +210,7 @@ def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_
         calibration_table=exported.calibration_table.path if exported.calibration_table else None,
         images_uint8=data.split.images[:n], labels=labels, reference_logits=reference,
         expected=expected_figures(evaluation.evaluated, n, labels, reference),
-        engine_config=config.engine, source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions},
+        engine_config=config.engine, source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions, "images": data.source},
     )  # fmt: skip
     log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")
     return files

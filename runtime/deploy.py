@@ -137,7 +137,7 @@ def _open(backend: str, bundle: Path, precision: Precision, providers: str | Non
 @click.option("--json", "as_json", is_flag=True, help="print the results as one JSON object")
 @one_line_errors
 def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> None:
-    """Check the manifest, then run each model (or engine) on the bundled CIFAR-10 test images and
+    """Check the manifest, then run each model (or engine) on the bundled labelled images and
     compare with the pipeline's reference logits. Exit 1 when a figure is beyond its tolerance."""
     bundle = _bundle_dir(bundle_dir)
     manifest = check_manifest(bundle)
@@ -162,7 +162,8 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     if as_json:
         click.echo(json.dumps({"reference_accuracy": ref_acc, "cpu": detect().as_dict(), "results": results}))
     else:
-        click.echo(f"{len(labels)} bundled CIFAR-10 test images; PyTorch FP32 reference accuracy {100 * ref_acc:.2f}%")
+        images = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
+        click.echo(f"{len(labels)} bundled images of {images}; PyTorch FP32 reference accuracy {100 * ref_acc:.2f}%")
         click.echo(f"cpu: {detect().summary()}")
         for r in results:
             exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
