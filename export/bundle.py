@@ -7,7 +7,7 @@ import json
 import shutil
 import tarfile
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +93,7 @@ def manifest_entry(path: Path) -> dict:
 
 def engine_defaults(config: EngineBuildConfig) -> dict:
     """The exporter's engine options as the bundle stores them (build_engines.py reads them back)."""
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "timing_cache"}
+    return {k: v for k, v in config.to_dict().items() if k != "timing_cache"}
 
 
 def check_bundle_target(bundle: Path, out_dir: Path, *, force: bool) -> None:

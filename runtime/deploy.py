@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -60,13 +60,9 @@ def check_manifest(bundle: Path) -> dict:
 
 
 def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
-    known = {f.name for f in fields(EngineBuildConfig)}
-    stored = {k: v for k, v in manifest.get("engine_defaults", {}).items() if k in known}
-    config = EngineBuildConfig(**stored)
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if isinstance(given.get("timing_cache"), str):
-        given["timing_cache"] = Path(given["timing_cache"])
-    return replace(config, **given)
+    """The exporter's engine options from the manifest, with the command line's on top."""
+    stored = EngineBuildConfig.from_dict(manifest.get("engine_defaults", {})).to_dict()
+    return EngineBuildConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
 
 
 # -- build_engines.py --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
@@ -38,6 +38,19 @@ class EngineBuildConfig:
     dla_core: int | None = None
     version_compatible: bool = False
     hardware_compatibility: str = "none"
+
+    def to_dict(self) -> dict:
+        """JSON form, used by the sidecar, the bundle manifest and report manifests alike."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EngineBuildConfig:
+        """Unknown keys (a newer writer's) are ignored; a stored timing cache path becomes a Path."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("timing_cache"), str):
+            values["timing_cache"] = Path(values["timing_cache"])
+        return cls(**values)
 
     def validate(self, precision: Precision) -> None:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
@@ -192,9 +205,6 @@ def _sidecar(trt, onnx_path: Path, engine_path: Path, precision: Precision, conf
         "source_onnx_sha256": sha256_file(onnx_path),
         "engine_sha256": sha256_file(engine_path),
         "profile": {INPUT_NAME: {"min": list(_shape(config.min_batch)), "opt": list(_shape(config.opt_batch)), "max": list(_shape(config.max_batch))}},
-        "build_options": {
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k != "hardware_compatibility"},
-            "hardware_compatibility_level": config.hardware_compatibility.upper(),
-        },
+        "build_options": {**config.to_dict(), "hardware_compatibility_level": config.hardware_compatibility.upper()},
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

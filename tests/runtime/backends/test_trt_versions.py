@@ -6,6 +6,8 @@ offer what a release lacks.
 """
 
 
+import json
+
 import pytest
 from trt_fakes import FAKE_CLASSES, api_listing, make_tensorrt, public_names
 
@@ -173,3 +175,11 @@ def test_graph_destroyed_stream_by_pointer_and_execution_failure(fake_trt, onnx_
     assert not state["live_graphs"] and not state["live_execs"]
     assert all(c[1] == 7 for c in fake_trt.trt.calls if c[0] == "context.execute_async_v3")
     assert ("int(cudaStream_t)",) not in fake_trt.cudart.calls  # handle via getPtr(), not the deprecated int()
+
+
+def test_engine_build_config_has_one_json_form(tmp_path):
+    config = EngineBuildConfig(min_batch=2, opt_batch=8, max_batch=8, timing_cache=tmp_path / "t.cache", dla_core=0,
+                               version_compatible=True, hardware_compatibility="ampere_plus")  # fmt: skip
+    data = json.loads(json.dumps(config.to_dict()))
+    assert EngineBuildConfig.from_dict(data) == config and data["timing_cache"] == str(tmp_path / "t.cache")
+    assert EngineBuildConfig.from_dict({**data, "added_by_a_newer_writer": 1}) == config
