@@ -143,19 +143,7 @@ def write_bundle(
         (staging / "data").mkdir()
         with open(staging / deploy.VERIFY_DATA, "wb") as handle:
             np.savez_compressed(handle, images=images_uint8, labels=labels, reference_logits=reference_logits)
-        copy_runtime(staging)
-        for name, (doc, module, function) in SCRIPTS.items():
-            (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
-            (staging / name).chmod(0o755)
-        (staging / "requirements.txt").write_text(REQUIREMENTS_CPU)
-        for target in GPU_TARGETS:
-            (staging / target.filename).write_text(target.render())
-        # On the target the timing cache lives in the bundle, not where the exporter kept its own.
-        on_target = replace(engine_config, timing_cache=None)
-        (staging / "trtexec.md").write_text(render_trtexec_md(on_target, list(models)))
-        defaults = engine_defaults(engine_config)
-        options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
-        (staging / "README.md").write_text(README.format(n=len(labels), images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)))
+        defaults = _write_texts(staging, list(models), engine_config, images=len(labels), source=source)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
         write_json(staging / deploy.MANIFEST, {
             "format": BUNDLE_FORMAT,
@@ -176,6 +164,24 @@ def write_bundle(
         with tarfile.open(tmp, "w:gz") as tar:
             tar.add(bundle, arcname=bundle.name)
     return [bundle, archive]
+
+
+def _write_texts(staging: Path, precisions: list[Precision], engine_config: EngineBuildConfig, *, images: int, source: dict) -> dict:
+    """The runtime, the scripts, the requirement sets, trtexec.md and README.md; returns the engine defaults."""
+    copy_runtime(staging)
+    for name, (doc, module, function) in SCRIPTS.items():
+        (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
+        (staging / name).chmod(0o755)
+    (staging / "requirements.txt").write_text(REQUIREMENTS_CPU)
+    for target in GPU_TARGETS:
+        (staging / target.filename).write_text(target.render())
+    # On the target the timing cache lives in the bundle, not where the exporter kept its own.
+    (staging / "trtexec.md").write_text(render_trtexec_md(replace(engine_config, timing_cache=None), precisions))
+    defaults = engine_defaults(engine_config)
+    options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
+    gpu_files = ", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)
+    (staging / "README.md").write_text(README.format(n=images, images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=gpu_files))
+    return defaults
 
 
 def expected_figures(evaluated: list, n: int, labels: np.ndarray, reference: np.ndarray) -> dict[str, dict]:

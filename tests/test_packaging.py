@@ -5,14 +5,23 @@ import sys
 import sysconfig
 import zipfile
 
+import pytest
 
-def test_wheel_holds_the_namespace_and_imports(tmp_path):
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The project built as a wheel, once for this module."""
+    out = tmp_path_factory.mktemp("wheel")
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out), "."],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert build.returncode == 0, build.stderr
-    (wheel,) = tmp_path.glob("alexnet_edge-*.whl")
+    (built,) = out.glob("alexnet_edge-*.whl")
+    return built
+
+
+def test_wheel_holds_the_namespace_and_imports(wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("alexnet_edge/export/pipeline.py", "alexnet_edge/runtime/backends/trt_runner.py",
                    "alexnet_edge/calibration/cifar10.py"):  # fmt: skip
@@ -32,15 +41,9 @@ def test_wheel_holds_the_namespace_and_imports(tmp_path):
     assert proc.stdout.strip() == str(target / "alexnet_edge" / "runtime" / "__init__.py")
 
 
-def test_drift_gate_runs_from_the_wheel_outside_the_repository(tmp_path):
+def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     """The packaged baseline is found from an unpacked wheel; in an empty folder the gate reads it,
     then stops in one line at the first missing input (the default ../shared checkpoint)."""
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), "."],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert build.returncode == 0, build.stderr
-    (wheel,) = tmp_path.glob("alexnet_edge-*.whl")
     assert "alexnet_edge/export/baselines/reference_cpu.json" in zipfile.ZipFile(wheel).namelist()
     target, empty = tmp_path / "site", tmp_path / "empty"
     zipfile.ZipFile(wheel).extractall(target)
