@@ -99,9 +99,10 @@ def read_unlabelled(path: str | Path) -> UserData:
         return _from_nhwc(images, np.full(len(images), UNLABELLED), str(path))
     if not path.is_dir():
         raise DatasetError(f"--calib-data {path}: no such folder or .npy file", path=str(path))
-    files = [p for p in _image_files(path) if p.suffix.lower() in IMAGE_SUFFIXES] or _image_files(path)
+    every = _image_files(path)
+    files = [p for p in every if p.suffix.lower() in IMAGE_SUFFIXES] or every  # no image suffix at all: try them all
     pixels, skipped, _ = _read_files(files)
-    skipped += [f"{p}: not an image file" for p in _image_files(path) if p not in files]
+    skipped += [f"{p}: not an image file" for p in every if p not in files]
     if not pixels:
         raise DatasetError(f"--calib-data {path}: no readable images in it ({len(skipped)} files skipped)", path=str(path))
     return _from_nhwc(np.stack(pixels), np.full(len(pixels), UNLABELLED), str(path), skipped)

@@ -23,13 +23,12 @@ from alexnet_edge.calibration.table import CalibrationTable, calibrate
 from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
 from alexnet_edge.runtime.bench import measure_latency
-from alexnet_edge.runtime.compare import Tolerance, accuracy, check, compare
+from alexnet_edge.runtime.compare import Tolerance, accuracy
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import ToleranceError
-from alexnet_edge.runtime.evaluation import Evaluated, Row
+from alexnet_edge.runtime.evaluation import Evaluated, Row, judge
 from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
 from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
@@ -150,9 +149,9 @@ def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log
 
 def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: Tolerance) -> dict:
     n = min(PARITY_IMAGES, len(data.labels))
-    with OnnxRuntimeRunner(path) as runner:
-        result = compare(runner.infer_many(data.images[:n]), ref.logits[:n], data.labels[:n])
-    failures = check(result, reference_accuracy=accuracy(ref.logits[:n], data.labels[:n]), tolerance=tolerance, artifact=f"{stage} ({path.name})")
+    with open_runner(path, "onnxruntime") as runner:
+        logits = runner.infer_many(data.images[:n])
+    result, _, failures = judge(logits, data.labels[:n], ref.logits[:n], tolerance, artifact=f"{stage} ({path.name})")
     if failures:
         raise failures[0]
     return {"stage": stage, "images": n, "max_abs_diff": result.max_abs_diff, "top1_agreement": result.top1_agreement}

@@ -61,8 +61,8 @@ def check_manifest(bundle: Path) -> dict:
 
 def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
     """The exporter's engine options from the manifest, with the command line's on top."""
-    stored = EngineBuildConfig.from_dict(manifest.get("engine_defaults", {})).to_dict()
-    return EngineBuildConfig.from_dict({**stored, **{k: v for k, v in overrides.items() if v is not None}})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return EngineBuildConfig.from_dict({**manifest.get("engine_defaults", {}), **given})
 
 
 # -- build_engines.py --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
 from ..errors import BackendUnavailableError
 from ..precision import Precision
+from .trt_common import version_tuple
 
 PROVIDER_PREFERENCE = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 GPU_PROVIDERS = {"TensorrtExecutionProvider", "CUDAExecutionProvider"}
@@ -55,7 +56,7 @@ def tensorrt_options(*, ort_version: str, precision: Precision | None, cache_dir
         "trt_profile_opt_shapes": shape(min(opt_batch, max_batch)),
         "trt_profile_max_shapes": shape(max_batch),
     }
-    numbers = tuple(int("".join(c for c in part if c.isdigit()) or 0) for part in ort_version.split(".")[:2])
+    numbers = version_tuple(ort_version)[:2]
     if numbers < STRONGLY_TYPED_ORT and precision is Precision.FP16:
         options["trt_fp16_enable"] = True
     if numbers < STRONGLY_TYPED_ORT and precision is Precision.INT8:
