@@ -7,25 +7,39 @@ SHARED ?= ../shared
 DATA   ?= $(SHARED)/cifar10
 CKPT   ?= $(SHARED)/reference/alexnet_cifar10.pt
 OUT    ?= artifacts
-EXTRAS ?= export,cpu,test
+EXTRAS ?= export,cpu,openvino,test
 
-.PHONY: install demo test test-all test-targets bench clean
+.PHONY: install demo test test-all test-targets bench lint format gpu-check clean
 
+# pip --quiet prints nothing for minutes: a line every 10 s keeps the promise of a piped log.
+HEARTBEAT = ( s=0; while sleep 10; do s=$$((s+10)); echo "  still installing ($${s} s)"; done ) & hb=$$!
 $(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'
+	@echo "installing: creating $(VENV) ($(PYTHON) -m venv) ..."
+	@$(HEARTBEAT); $(PYTHON) -m venv $(VENV); rc=$$?; kill $$hb; exit $$rc
+	@echo "installing: pip, then alexnet-edge[$(EXTRAS)] with constraints.txt (torch CPU, onnx, onnxruntime; minutes on a fresh machine) ..."
+	@$(HEARTBEAT); $(PY) -m pip install --quiet --upgrade pip && \
+		$(PY) -m pip install --quiet -c constraints.txt -e '.[$(EXTRAS)]'; rc=$$?; kill $$hb; exit $$rc
+	@echo "installed into $(VENV)"
 	touch $@
 
 install: $(VENV)/.installed
 
 demo: install
 	@if [ -f "$(CKPT)" ] && [ -d "$(DATA)/cifar-10-batches-py" ]; then \
+		echo "export-alexnet --fp16 --int8: $(CKPT) on $(DATA), into $(OUT)/ (starting: imports take a few seconds)"; \
 		$(VENV)/bin/export-alexnet --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(OUT)" --fp16 --int8; \
 	else \
 		echo "No reference checkpoint/data at $(SHARED). Run:"; \
 		echo "  make demo CKPT=/path/to/state_dict.pt DATA=/folder/holding/cifar-10-batches-py"; \
-		echo "or train first: $(VENV)/bin/export-alexnet --data-root DATA --epochs 60"; \
+		found=$$(cd "$(DATA)/cifar-10-batches-py" 2>/dev/null && ls data_batch_[1-5] 2>/dev/null | paste -sd, -); \
+		if [ "$$found" = "data_batch_1,data_batch_2,data_batch_3,data_batch_4,data_batch_5" ]; then \
+			echo "or train one first (60 epochs): $(VENV)/bin/export-alexnet --data-root $(DATA) --out $(OUT) --fp16 --int8"; \
+		elif [ -n "$$found" ]; then \
+			echo "or train one on the train batches present ($$found; the reference recipe uses all five):"; \
+			echo "  $(VENV)/bin/export-alexnet --data-root $(DATA) --train-batches $$found --out $(OUT) --fp16 --int8"; \
+		else \
+			echo "or, to train one first, put CIFAR-10's data_batch_1..5 in DATA/cifar-10-batches-py"; \
+		fi; \
 		exit 2; \
 	fi
 
@@ -41,13 +55,38 @@ test-all: install
 # the host natively, x86-64 AVX2 without VNNI and aarch64 Cortex-A76 under qemu-user (about 15 min;
 # the first run also builds an arm64 userland in ~/.cache/alexnet-edge/targets). docs/targets.md.
 TARGET_MODELS ?= $(OUT)/targets-models
+# Every (CPU, onnxruntime) pair that is proven: each CPU on the host's (newest) onnxruntime, the host
+# and x86 AVX2 on the oldest pyproject.toml allows, aarch64 on JetPack 6's (docs/targets.md).
+ORT_OLDEST   ?= 1.20.0
+ORT_JETPACK6 ?= 1.23.2
+TARGET_PAIRS ?= host x86-avx2 x86-sse aarch64 aarch64-a72 host@$(ORT_OLDEST) x86-avx2@$(ORT_OLDEST) aarch64@$(ORT_JETPACK6)
 test-targets: install
 	$(VENV)/bin/export-alexnet --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(TARGET_MODELS)" \
 		--fp16 --int8 --eval-size 1000 --no-bench --no-engines --quiet > /dev/null
-	$(VENV)/bin/alexnet-targets --models "$(TARGET_MODELS)" --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(OUT)/targets"
+	$(VENV)/bin/alexnet-targets --models "$(TARGET_MODELS)" --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(OUT)/targets" \
+		$(foreach t,$(TARGET_PAIRS),--target $(t))
 
+# ruff is pinned in constraints.txt: formatting must not change with the ruff release.
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Our best CPU runtime (onnxruntime or OpenVINO) against onnxruntime alone and PyTorch, written into
+# docs/performance.md; then the onnxruntime speed goals.
 bench: install
+	$(PY) benchmarks/backend_ratios.py --checkpoint "$(CKPT)" --data-root "$(DATA)"
 	$(PY) benchmarks/cpu_ratios.py --checkpoint "$(CKPT)" --data-root "$(DATA)"
+
+# On a machine with an NVIDIA GPU: everything real it can run, in < 5 min (tools/gpu_check.py). No network and no
+# install: it uses $(PY) where the venv exists, else $(PYTHON). Models for the TensorRT/onnxruntime parts come from
+# `make demo` ($(OUT)/model.*.onnx). Without a GPU it exits 2 in one line.
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check:
+	$(GPU_PY) tools/gpu_check.py --out "$(OUT)/gpu-check" --models "$(OUT)" --shared "$(SHARED)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -44,14 +44,22 @@ def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=Path("../shared/reference/alexnet_cifar10.pt"))
-    parser.add_argument("--data-root", type=Path, default=Path("../shared/cifar10"))
+    from alexnet_edge.export import data_paths
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=data_paths.EPILOG)  # fmt: skip
+    parser.add_argument("--checkpoint", type=Path, default=None, help=data_paths.CHECKPOINT_HELP)
+    parser.add_argument("--data-root", type=Path, default=None, help=data_paths.DATA_ROOT_HELP)
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pipeline", action="store_true", help="also time the whole export-alexnet --fp16 --int8 run")
     parser.add_argument("--no-fail", action="store_true")
     args = parser.parse_args()
+    try:
+        args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)
+    except data_paths.DataPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     from alexnet_edge.calibration.cifar10 import load_test
     from alexnet_edge.export.model import alexnet_cifar10

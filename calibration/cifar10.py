@@ -60,9 +60,10 @@ def batches_dir(data_root: str | Path) -> Path:
 
 
 def _offline_hint(folder: Path) -> str:
+    # Only export-alexnet has --download: it adds that hint itself (stages.load_data).
     return (
         f"put the CIFAR-10 python files in {folder} (unpack cifar-10-python.tar.gz from {ARCHIVE_URL}), "
-        f"pass --data-root to the folder that holds {BATCHES_DIR}/, or add --download where the network is reachable"
+        f"or pass --data-root to the folder that holds {BATCHES_DIR}/"
     )
 
 

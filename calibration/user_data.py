@@ -20,6 +20,7 @@ import numpy as np
 
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE
 from alexnet_edge.runtime.errors import InputError
+from alexnet_edge.runtime.npy_file import check_regular_file, load_npy, load_npz, npy_header
 from alexnet_edge.runtime.preprocess import IMAGE_SUFFIXES, load_image
 
 from .errors import DatasetError
@@ -78,31 +79,68 @@ def _read_files(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str], lis
     return pixels, skipped, read
 
 
-def _image_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+def _image_files(root: Path) -> tuple[list[Path], list[str]]:
+    """Regular files under ``root`` (recursive, sorted), and what was passed over (with why)."""
+    files, passed_over = [], []
+    for p in sorted(root.rglob("*")):
+        if p.name.startswith("."):
+            continue
+        try:
+            check_regular_file(p)
+            files.append(p)
+        except InputError as exc:
+            if p.is_symlink() or not p.is_dir():  # a symlink loop, a dangling link, a FIFO: listed, never opened
+                passed_over.append(str(exc))
+    return files, passed_over
 
 
-def _load_array(path: Path, what: str) -> np.lib.npyio.NpzFile | np.ndarray:
+def _empty(path: Path, option: str) -> DatasetError:
+    return DatasetError(f"{option} {path}: holds no images (0 of them)", path=str(path))
+
+
+def _load_array(path: Path, what: str, names: tuple[str, ...] = ()):
+    """The .npy's array, or the .npz's arrays ``names``: headers checked first, objects never unpickled."""
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{what} {path}: not a readable numpy file ({exc.__class__.__name__})", path=str(path)) from None
+        if names:
+            arrays = load_npz(path, names)
+            return tuple(arrays[n] for n in names)
+        return load_npy(path)
+    except InputError as exc:
+        raise DatasetError(f"{what} {exc}", path=str(path)) from None
+
+
+def probe(path: str | Path, what: str) -> None:
+    """Check a .npy or .npz source's headers (no pixels read): refused up front, not after the export.
+
+    Raises:
+        DatasetError: a header the file does not match, object arrays, a file that is not a numpy one.
+    """
+    path = Path(path)
+    try:
+        if path.suffix == ".npy" and not path.is_dir():
+            shape, _ = npy_header(path)
+            if not shape or not shape[0]:
+                raise _empty(path, what)
+        elif path.suffix == ".npz" and not path.is_dir():
+            load_npz(path, (), check_all=True)
+    except InputError as exc:
+        raise DatasetError(f"{what} {exc}", path=str(path)) from None
 
 
 def read_unlabelled(path: str | Path) -> UserData:
     """``--calib-data``: a folder of images (recursive, sorted) or a ``.npy`` of uint8 NHWC images."""
     path = Path(path)
-    if path.is_file() and path.suffix == ".npy":
+    if path.suffix == ".npy" and not path.is_dir():
         images = _load_array(path, "--calib-data")
-        if not isinstance(images, np.ndarray):
-            raise DatasetError(f"--calib-data {path}: expected one array of images", path=str(path))
+        if not len(images):
+            raise _empty(path, "--calib-data")
         return _from_nhwc(images, np.full(len(images), UNLABELLED), str(path))
     if not path.is_dir():
         raise DatasetError(f"--calib-data {path}: no such folder or .npy file", path=str(path))
-    every = _image_files(path)
+    every, passed_over = _image_files(path)
     files = [p for p in every if p.suffix.lower() in IMAGE_SUFFIXES] or every  # no image suffix at all: try them all
     pixels, skipped, _ = _read_files(files)
-    skipped += [f"{p}: not an image file" for p in every if p not in files]
+    skipped += passed_over + [f"{p}: not an image file" for p in every if p not in files]
     if not pixels:
         raise DatasetError(f"--calib-data {path}: no readable images in it ({len(skipped)} files skipped)", path=str(path))
     return _from_nhwc(np.stack(pixels), np.full(len(pixels), UNLABELLED), str(path), skipped)
@@ -111,11 +149,10 @@ def read_unlabelled(path: str | Path) -> UserData:
 def read_labelled(path: str | Path, class_names: Sequence[str]) -> UserData:
     """``--eval-data``: class subfolders named as ``class_names``, or a ``.npz`` with images and labels."""
     path = Path(path)
-    if path.is_file() and path.suffix == ".npz":
-        with _load_array(path, "--eval-data") as data:
-            if not {"images", "labels"} <= set(data.files):
-                raise DatasetError(f"--eval-data {path}: a .npz needs arrays 'images' and 'labels', it has {sorted(data.files)}", path=str(path))
-            images, labels = data["images"], data["labels"]
+    if path.suffix == ".npz" and not path.is_dir():
+        images, labels = _load_array(path, "--eval-data", ("images", "labels"))
+        if not len(images):
+            raise _empty(path, "--eval-data")
         if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer) or (len(labels) and not 0 <= labels.min() <= labels.max() < len(class_names)):
             raise DatasetError(f"--eval-data {path}: 'labels' must be {len(images)} integers in 0..{len(class_names) - 1}", path=str(path))
         return _from_nhwc(images, labels, str(path))
@@ -128,10 +165,11 @@ def read_labelled(path: str | Path, class_names: Sequence[str]) -> UserData:
                            f"({', '.join(class_names)})", path=str(path))  # fmt: skip
     pixels, labels, skipped = [], [], []
     for folder in folders:
-        got, bad, _ = _read_files(_image_files(folder))
+        files, passed_over = _image_files(folder)
+        got, bad, _ = _read_files(files)
         pixels += got
         labels += [class_names.index(folder.name)] * len(got)
-        skipped += bad
+        skipped += bad + passed_over
     if not pixels:
         raise DatasetError(f"--eval-data {path}: no readable images in class subfolders named {', '.join(class_names)}", path=str(path))
     return _from_nhwc(np.stack(pixels), np.asarray(labels), str(path), skipped)

@@ -7,6 +7,8 @@ import json
 import shutil
 import tarfile
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,63 +21,16 @@ from alexnet_edge.runtime.errors import OutputDirError
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.precision import Precision
 
+from .bundle_texts import README, SCRIPT, SCRIPTS, render_requirements
 from .gpu_targets import GPU_TARGETS
 from .trtexec import render_trtexec_md
 
 VERIFY_IMAGES = 500
-
-REQUIREMENTS_CPU = """\
-# CPU target (any machine): what verify.py --backend onnxruntime and infer.py need. No torch.
-# Needs Python >= 3.10. JetPack 6 (Python 3.10): pip takes onnxruntime 1.23.2 there, the last
-# release for 3.10. JetPack 5 ships Python 3.8, which this runtime does not run on: install a
-# Python 3.10 first (this bundle's README.md); the scripts say so in one line if started with 3.8.
-numpy>=1.24
-pillow>=10.0
-click>=8.1
-tqdm>=4.66
-onnxruntime>=1.20
-"""
-SCRIPT = '''#!/usr/bin/env python3
-"""{doc} (alexnet-edge bundle; run with --help)."""
-import sys
-from pathlib import Path
-
-if sys.version_info < (3, 10):
-    sys.exit("error: this bundle needs Python >= 3.10, not %d.%d (JetPack 5 ships 3.8: see README.md)" % sys.version_info[:2])
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from {module} import {function}  # noqa: E402
-
-if __name__ == "__main__":
-    {function}()
-'''
-SCRIPTS = {
-    "build_engines.py": ("Build TensorRT engines on this device", "alexnet_edge.runtime.deploy", "build_engines_main"),
-    "verify.py": ("Verify the bundle's models or engines on the bundled labelled images", "alexnet_edge.runtime.deploy", "verify_main"),
-    "infer.py": ("Classify images with a bundled model or engine (same as alexnet-infer)", "alexnet_edge.runtime.infer_cli", "main"),
-}
-README = """\
-# alexnet-edge deployment bundle
-
-1. `pip install -r requirements.txt` (CPU), or the GPU file for your machine (each is one coherent
-   set: TensorRT, CUDA and onnxruntime versions that work together): {gpu_files}.
-2. `python3 verify.py --backend onnxruntime` — checks manifest.json, then accuracy, agreement and
-   |Δlogit| of every ONNX model on {n} bundled images ({images}) against the PyTorch reference.
-3. `python3 build_engines.py` — builds `models/model.*.engine` here (TensorRT 8.5, 8.6, 10.x or 11.x),
-   with the exporter's options ({options}); see trtexec.md for the trtexec equivalents.
-4. `python3 verify.py --backend tensorrt` — the same checks on the engines.
-5. `python3 infer.py --model models/model.int8.onnx image.png` — classify images.
-
-Python >= 3.10 is needed. JetPack 6 has 3.10 (pip takes onnxruntime 1.23.2). JetPack 5 has 3.8:
-install Python 3.10 beside it (for example from the deadsnakes PPA on its Ubuntu 20.04), create a
-venv with it, and install requirements.txt there. JetPack 5's TensorRT Python bindings exist only
-for its Python 3.8, so build engines there with trtexec (trtexec.md), not build_engines.py.
-
-`model.int8.onnx` has 7-bit weights so that its int8 sums are exact on every CPU, those without
-VNNI included; `verify.py` prints which int8 path this CPU takes.
-"""
-
+# gzip level of bundle.tar.gz, chosen by measurement on a real bundle (docs/performance.md, "Bundle
+# compression"): the models are float weights that barely compress, so level 1 is within a few
+# percent of level 9's size in a fraction of its time.
+GZIP_LEVEL = 1
+HEARTBEAT_S = 10.0
 
 def copy_runtime(target: Path) -> list[Path]:
     source = Path(runtime_package.__file__).resolve().parent
@@ -103,6 +58,9 @@ def check_bundle_target(bundle: Path, out_dir: Path, *, force: bool) -> None:
         raise OutputDirError(f"--bundle {bundle} would replace the output folder {out_dir}: give the bundle a folder of its own")
     if target.is_file():
         raise OutputDirError(f"--bundle {bundle} is a file, not a folder")
+    below_file = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if below_file is not None:
+        raise OutputDirError(f"--bundle {bundle} is below {below_file}, which is a file, not a folder")
     if target.is_dir() and any(target.iterdir()) and not force and not _is_bundle(target):
         raise OutputDirError(f"--bundle {bundle} is a non-empty folder that is not an alexnet-edge bundle; "
                              "choose another path, or pass --force to replace it")  # fmt: skip
@@ -126,8 +84,11 @@ def write_bundle(
     expected: dict[str, dict],
     engine_config: EngineBuildConfig,
     source: dict,
+    log: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write the folder ``bundle`` and ``bundle.tar.gz``; both appear only once complete."""
+    """Write the folder ``bundle`` and ``bundle.tar.gz``; both appear only once complete. ``log``
+    gets a line per step and one at least every 10 s while the archive is compressed."""
+    log = log or (lambda line: None)
     bundle = Path(bundle)
     try:
         bundle.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +96,7 @@ def write_bundle(
     except OSError as exc:
         raise OutputDirError(f"cannot write bundle {bundle}: {exc.strerror or exc}") from None
     try:
+        log(f"  copying models and the runtime into {bundle}")
         (staging / deploy.MODELS_DIR).mkdir()
         for precision, path in models.items():
             shutil.copyfile(path, staging / deploy.MODELS_DIR / precision.onnx_name)
@@ -154,16 +116,38 @@ def write_bundle(
         })  # fmt: skip
         staging.chmod(0o755)  # mkdtemp makes it private
         if bundle.exists():
+            kind = "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
+            log(f"  replacing {bundle}: {kind}, {sum(1 for p in bundle.rglob('*') if p.is_file())} files removed")
             shutil.rmtree(bundle)
         staging.rename(bundle)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     archive = bundle.parent / f"{bundle.name}.tar.gz"
-    with atomic_output(archive) as tmp:
-        with tarfile.open(tmp, "w:gz") as tar:
+    log(f"  compressing {archive.name} (gzip level {GZIP_LEVEL})")
+    with atomic_output(archive) as tmp, open(tmp, "wb") as raw:
+        with tarfile.open(fileobj=_Heartbeat(raw, log), mode="w:gz", compresslevel=GZIP_LEVEL) as tar:
             tar.add(bundle, arcname=bundle.name)
     return [bundle, archive]
+
+
+class _Heartbeat:
+    """A write-only file that logs how much has been written, at most every HEARTBEAT_S seconds."""
+
+    def __init__(self, handle, log: Callable[[str], None]):
+        self.handle, self.log, self.written = handle, log, 0
+        self.started = self.last = time.monotonic()
+
+    def write(self, data) -> int:
+        self.written += len(data)
+        now = time.monotonic()
+        if now - self.last >= HEARTBEAT_S:
+            self.log(f"  compressing: {self.written / 2**20:.0f} MiB written ({now - self.started:.0f} s)")
+            self.last = now
+        return self.handle.write(data)
+
+    def flush(self) -> None:
+        self.handle.flush()
 
 
 def _write_texts(staging: Path, precisions: list[Precision], engine_config: EngineBuildConfig, *, images: int, source: dict) -> dict:
@@ -172,14 +156,14 @@ def _write_texts(staging: Path, precisions: list[Precision], engine_config: Engi
     for name, (doc, module, function) in SCRIPTS.items():
         (staging / name).write_text(SCRIPT.format(doc=doc, module=module, function=function))
         (staging / name).chmod(0o755)
-    (staging / "requirements.txt").write_text(REQUIREMENTS_CPU)
+    (staging / "requirements.txt").write_text(render_requirements(source.get("tool_versions", {})))
     for target in GPU_TARGETS:
         (staging / target.filename).write_text(target.render())
     # On the target the timing cache lives in the bundle, not where the exporter kept its own.
     (staging / "trtexec.md").write_text(render_trtexec_md(replace(engine_config, timing_cache=None), precisions))
     defaults = engine_defaults(engine_config)
     options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
-    gpu_files = ", ".join(f"`{t.filename}` ({t.title})" for t in GPU_TARGETS)
+    gpu_files = "".join(f"\n   - `{t.filename}`: {t.title}" for t in GPU_TARGETS)
     (staging / "README.md").write_text(README.format(n=images, images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=gpu_files))
     return defaults
 

@@ -19,13 +19,16 @@ from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
 from alexnet_edge.runtime.cli_support import one_line_errors
 from alexnet_edge.runtime.precision import Precision
 
+from . import data_paths
 from .architecture import VARIANTS, flatten_size, walk
 
+MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below sizes whose figures mean nothing
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+               epilog=data_paths.EPILOG_DATA_ONLY + " --checkpoint has no default: without it, a model is trained.")
 @click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to export; without it, train one first")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("data"), show_default=True,
-              help="folder holding cifar-10-batches-py/")
+@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True)
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
 @click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
@@ -42,6 +45,10 @@ from .architecture import VARIANTS, flatten_size, walk
 @click.option("--calib-batches", default=",".join(CALIB.files), show_default=True, help="comma-separated train batch files to draw from")
 @click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
 @click.option("--no-bench", is_flag=True, help="skip latency measurement")
+@click.option("--backends", default=None, metavar="LIST",
+              help="comma-separated CPU backends for the ONNX rows: onnxruntime, openvino [default: every installed one]")
+@click.option("--ov-precision", type=click.Choice(["f32", "bf16"]), default="f32", show_default=True,
+              help="OpenVINO's inference precision; bf16 (OpenVINO's own default on bf16 CPUs) only on request")
 @click.option("--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes")
 @click.option("--engines/--no-engines", default=True, show_default=True, help="build TensorRT engines when TensorRT and a GPU are present")
 @click.option("--min-batch", type=int, default=EngineBuildConfig.min_batch, show_default=True)
@@ -90,7 +97,7 @@ def export_alexnet(**opts) -> None:
     for precision in precisions:
         engine.validate(precision)
     config = PipelineConfig(
-        data_root=opts["data_root"], out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
+        data_root=data_paths.optional_data_root(opts["data_root"]), out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
         precisions=tuple(precisions), opset=opts["opset"], eval_data=opts["eval_data"],
         calibration=CalibrationConfig(size=opts["calib_size"], method=opts["calib_method"], seed=opts["calib_seed"],
                                       files=tuple(_csv(opts["calib_batches"])), data=opts["calib_data"]),
@@ -103,12 +110,14 @@ def export_alexnet(**opts) -> None:
         bundle=opts["bundle"], force=opts["force"], download=opts["download"], variant=opts["variant"],
         progress=not opts["quiet"] and sys.stderr.isatty(), heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
         verbose=opts["verbose"],
+        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None, ov_precision=opts["ov_precision"],
     )  # fmt: skip
     with run_log(opts["log_file"]) as log:
         result = run(config, log=log)
         click.echo((out_dir / "report.md").read_text())
         log(render_summary(out_dir=out_dir, files=result.files, stage_seconds=result.stage_seconds,
-                           total_s=result.total_seconds, skipped=result.skipped, failures=len(result.failures)))  # fmt: skip
+                           total_s=result.total_seconds, skipped=result.skipped, failures=len(result.failures),
+                           bundle=opts["bundle"]))  # fmt: skip
     if result.failures:
         for failure in result.failures:
             click.echo(f"error: outside tolerance: {failure}", err=True)
@@ -118,21 +127,16 @@ def export_alexnet(**opts) -> None:
 @contextlib.contextmanager
 def run_log(log_file: Path | None):
     """A log function: each line to stderr, and timestamped to ``log_file`` when one is given."""
-    import datetime as _dt
+    import os
 
-    from alexnet_edge.runtime.errors import OutputDirError
+    from alexnet_edge.runtime.cli_support import LogFile
 
-    try:
-        handle = open(log_file, "a", encoding="utf-8") if log_file else None  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise OutputDirError(f"--log-file {log_file}: {exc.strerror or exc}") from None
+    handle = LogFile(log_file, first_line=f"export-alexnet started (pid {os.getpid()})") if log_file else None
 
     def log(line: str) -> None:
         click.echo(line, err=True)
         if handle is not None:
-            stamp = _dt.datetime.now().isoformat(timespec="seconds")
-            handle.write("".join(f"{stamp} {part}\n" for part in str(line).splitlines() or [""]))
-            handle.flush()
+            handle.write(line)
 
     try:
         yield log
@@ -158,7 +162,8 @@ def _int_csv(text: str, option: str) -> list[int]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--input-size", type=int, default=32, show_default=True, help="square input side in pixels")
+@click.option("--input-size", type=click.IntRange(1, MAX_INSPECT_INPUT), default=32, show_default=True,
+              help="square input side in pixels")
 @click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
               help="cifar: the 32x32 first block (Conv k5 s1 p2); cifar-bn: the same with BatchNorm2d after each "
                    "conv; original: the 224-style Conv k11 s4 p2")
@@ -180,12 +185,14 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
     click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=Path("../shared/reference/alexnet_cifar10.pt"), show_default=True)
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/cifar10"), show_default=True)
+@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG)
+@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help=f"the model to check {data_paths.CHECKPOINT_HELP}")
+@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: the packaged baseline of --variant (alexnet_edge/export/baselines/); needed for --update from a wheel]")
-@click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=Path("../shared/reference"),
-              show_default=True, help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...)")
+@click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...) "
+                   "[default: the folder of --checkpoint]")
 @click.option("--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures")
 @click.option("--update", is_flag=True, help="recompute and rewrite the baseline, showing old and new side by side")
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images")
@@ -200,6 +207,8 @@ def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_chec
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
     from . import drift
 
+    checkpoint, data_root = data_paths.checkpoint(checkpoint), data_paths.data_root(data_root)
+    reference_dir = reference_dir if reference_dir is not None else checkpoint.parent
     request = drift.GateRequest(checkpoint=checkpoint, data_root=data_root, baseline=baseline, reference_dir=reference_dir,
                                 variant=variant, allow_new_checkpoint=allow_new_checkpoint, work_dir=work_dir)  # fmt: skip
     log = lambda line: click.echo(line, err=True)  # noqa: E731

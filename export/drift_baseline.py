@@ -45,7 +45,8 @@ def check_variant(baseline: dict, variant: str, path: Path) -> None:
             f"compare against a {variant} baseline (make one with --update --variant {variant} --baseline PATH)",
             name="variant", expected=expected, actual=variant,
         )  # fmt: skip
-def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool) -> list[str]:
+def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool,
+                 reference_dir: Path | None = None) -> list[str]:  # fmt: skip
     """Refuse different dataset files or golden logits (and checkpoint unless allowed). Returns notes."""
     for name, expected in baseline["inputs"]["dataset"].items():
         actual = current["dataset"].get(name)
@@ -56,6 +57,12 @@ def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool) -
             )  # fmt: skip
     for name, expected in baseline["inputs"].get("golden_logits", {}).items():
         actual = current["golden_logits"].get(name)
+        if actual is None:
+            where = "missing" if reference_dir is None else f"not in {reference_dir}" + (
+                "" if reference_dir.is_dir() else " (no such folder)")  # fmt: skip
+            raise DriftInputError(f"golden logits {name} are {where}; the baseline was computed with them: pass "
+                                  "--reference-dir DIR, the folder holding them [default: the folder of --checkpoint]",
+                                  name=name, expected=expected, actual="missing")  # fmt: skip
         if actual != expected:
             raise DriftInputError(f"golden logits {name} have sha256 {actual}, the baseline used {expected}",
                                   name=name, expected=expected, actual=str(actual))  # fmt: skip

@@ -28,6 +28,7 @@ class LayerDiff:
     max_abs: float
     mean_abs: float
     relative: float  # ||a - b|| / ||b||
+    layer: str = ""  # the PyTorch layer that wrote it (features.7, ...), as alexnet-inspect names it
 
     def drifts(self, min_cosine: float) -> bool:
         return not self.cosine >= min_cosine  # NaN drifts too
@@ -36,14 +37,29 @@ class LayerDiff:
 FUSED_WITH_QDQ = ("Conv", "Gemm", "MatMul", "QuantizeLinear", "DequantizeLinear")
 
 
-def mark_all(model_path: Path, out_path: Path) -> list[str]:
-    """Write ``model_path`` with its intermediate float tensors as extra outputs; return their names
-    in graph order, the logits last."""
-    model = onnx.load(str(model_path))
+def read_model(path: Path) -> onnx.ModelProto:
+    """The ONNX model at ``path``, or one line saying it is not one."""
+    from alexnet_edge.runtime.errors import ModelFileError
+
+    try:
+        return onnx.load(str(path))
+    except Exception as exc:  # protobuf's DecodeError, and whatever else a non-ONNX file raises inside onnx.load
+        raise ModelFileError(f"{path}: not a readable ONNX model ({exc.__class__.__name__})") from None
+
+
+def _marked_names(model: onnx.ModelProto) -> list[str]:
     graph = model.graph
     quantized = any(n.op_type == "QuantizeLinear" for n in graph.node)
     skip = FUSED_WITH_QDQ if quantized else ()
-    names = [o for n in graph.node if n.op_type not in skip for o in n.output if o and o != OUTPUT_NAME]
+    return [o for n in graph.node if n.op_type not in skip for o in n.output if o and o != OUTPUT_NAME]
+
+
+def mark_all(model_path: Path | onnx.ModelProto, out_path: Path) -> list[str]:
+    """Write the model with its intermediate float tensors as extra outputs; return their names
+    in graph order, the logits last."""
+    model = read_model(model_path) if isinstance(model_path, (str, Path)) else model_path
+    graph = model.graph
+    names = _marked_names(model)
     existing = {o.name for o in graph.output}
     for name in names:
         if name not in existing:
@@ -52,7 +68,42 @@ def mark_all(model_path: Path, out_path: Path) -> list[str]:
     return [*names, OUTPUT_NAME]
 
 
-def diff_layers(run: dict[str, np.ndarray], reference: dict[str, np.ndarray], order: list[str]) -> list[LayerDiff]:
+def _logits_shape(model: onnx.ModelProto) -> list[int | str] | None:
+    for output in model.graph.output:
+        if output.name == OUTPUT_NAME:
+            dims = output.type.tensor_type.shape.dim
+            return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    return None
+
+
+def check_comparable(reference: tuple[Path, onnx.ModelProto], other: tuple[Path, onnx.ModelProto]) -> None:
+    """Refuse two models that cannot be compared tensor by tensor: no tensor name in common, or
+    logits of other shapes (a comparison would find nothing and report "none drifts").
+
+    Raises:
+        AlexNetEdgeError: naming why, with both models' names and shapes.
+    """
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+    (a_path, a), (b_path, b) = reference, other
+    shapes = {a_path: _logits_shape(a), b_path: _logits_shape(b)}
+    missing = [str(p) for p, shape in shapes.items() if shape is None]
+    if missing:
+        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name}: {', '.join(missing)} has no output "
+                               f"named {OUTPUT_NAME!r}")  # fmt: skip
+    sa, sb = shapes[a_path], shapes[b_path]
+    fixed = [(x, y) for x, y in zip(sa, sb, strict=False) if isinstance(x, int) and isinstance(y, int) and x and y]
+    if len(sa) != len(sb) or any(x != y for x, y in fixed):  # symbolic dims (the batch) match anything
+        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name}: their logits differ in shape "
+                               f"({sa} against {sb})")  # fmt: skip
+    if not set(_marked_names(a)) & set(_marked_names(b)):
+        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name} layer by layer: they share no "
+                               f"intermediate tensor name (not exported from one network?)")  # fmt: skip
+
+
+def diff_layers(run: dict[str, np.ndarray], reference: dict[str, np.ndarray], order: list[str],
+                layers: dict[str, str] | None = None) -> list[LayerDiff]:  # fmt: skip
+    layers = layers or {}
     rows = []
     for name in order:
         if name not in run or name not in reference or run[name].shape != reference[name].shape:
@@ -62,7 +113,7 @@ def diff_layers(run: dict[str, np.ndarray], reference: dict[str, np.ndarray], or
         norm_b = float(np.linalg.norm(b))
         cosine = float(a @ b / max(np.linalg.norm(a) * norm_b, 1e-30))
         rows.append(LayerDiff(name, cosine, float(np.abs(delta).max()), float(np.abs(delta).mean()),
-                              float(np.linalg.norm(delta) / max(norm_b, 1e-30))))  # fmt: skip
+                              float(np.linalg.norm(delta) / max(norm_b, 1e-30)), layers.get(name, "")))  # fmt: skip
     return rows
 
 
@@ -70,13 +121,33 @@ def first_drift(rows: list[LayerDiff], min_cosine: float) -> LayerDiff | None:
     return next((r for r in rows if r.drifts(min_cosine)), None)
 
 
+def _named(row: LayerDiff) -> str:
+    return f"{row.layer} ({row.tensor})" if row.layer else row.tensor
+
+
+def verdict(rows: list[LayerDiff], min_cosine: float) -> str:
+    """One sentence on the logits (the last row), and where a drift starts."""
+    if not rows:
+        return "verdict: no tensor could be compared"
+    logits, first = rows[-1], first_drift(rows, min_cosine)
+    if logits.drifts(min_cosine):
+        return (f"verdict: the logits DRIFT (cosine {logits.cosine:.6f} < {min_cosine}, "
+                f"max |Δ| {logits.max_abs:.4g}); it starts at {_named(first)}")  # fmt: skip
+    inner = f"; {_named(first)} dips below {min_cosine} but the logits recover" if first is not None else ""
+    agree = f"cosine {logits.cosine:.6f} >= {min_cosine}, max |Δ| {logits.max_abs:.4g}"
+    return f"verdict: the logits agree ({agree}){inner}"
+
+
 def render(rows: list[LayerDiff], min_cosine: float, title: str) -> str:
-    lines = [title, "", "| tensor | cosine | max \\|Δ\\| | mean \\|Δ\\| | relative error | |", "|---|---:|---:|---:|---:|---|"]
+    lines = [title, "", "| layer | ONNX tensor | cosine | max \\|Δ\\| | mean \\|Δ\\| | relative error | status |",
+             "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in rows:
-        flag = "DRIFTS" if r.drifts(min_cosine) else ""
-        lines.append(f"| {r.tensor} | {r.cosine:.6f} | {r.max_abs:.4g} | {r.mean_abs:.4g} | {r.relative:.4g} | {flag} |")
+        flag = "DRIFTS" if r.drifts(min_cosine) else "ok"
+        figures = f"{r.cosine:.6f} | {r.max_abs:.4g} | {r.mean_abs:.4g} | {r.relative:.4g}"
+        lines.append(f"| {r.layer or '–'} | {r.tensor} | {figures} | {flag} |")
     first = first_drift(rows, min_cosine)
-    lines += ["", f"first tensor below cosine {min_cosine}: {first.tensor if first else 'none'}"]
+    lines += ["", f"first tensor below cosine {min_cosine}: {_named(first) if first else 'none'}",
+              verdict(rows, min_cosine)]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -97,7 +168,7 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     from alexnet_edge.runtime.errors import AlexNetEdgeError
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
-    from . import target_env
+    from . import target_env, work_dirs
     from .target_cpus import default_targets, prepare, read_cpu, read_outputs, run_on
     from .targets import sample_indices
 
@@ -109,24 +180,32 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     for path in (config.model, config.against):
         if path is not None and not path.is_file():
             raise AlexNetEdgeError(f"{path}: no such model file")
+    runs = [(config.against, "host"), (config.model, "host")] if config.against else [(config.model, "host"), (config.model, config.target)]
+    models = {path: read_model(path) for path, _ in runs}  # (model, target) pairs: the first is the reference
+    check_comparable(*((path, models[path]) for path, _ in runs))
     test = cifar10.load_test(config.data_root)
     indices = sample_indices(len(test), config.images, config.seed)
     targets = [known["host"]] + ([known[config.target]] if config.target else [])
-    arm, work, stage = prepare(targets, normalize_uint8(test.images[indices]), cache or target_env.DEFAULT_CACHE, log=log)
-    # (model, target) pairs: the first is the reference.
-    runs = [(config.against, "host"), (config.model, "host")] if config.against else [(config.model, "host"), (config.model, config.target)]
-    paths, marked = {}, {}
-    for i, model in enumerate(dict.fromkeys(m for m, _ in runs)):
-        paths[model] = work / f"marked{i}.{model.name}"
-        marked[model] = mark_all(model, paths[model])
-    specs = {t.name: list(dict.fromkeys((paths[m], config.images) for m, tn in runs if tn == t.name)) for t in targets}
-    run_on(targets, specs, work, arm=arm, stage=stage)
-    for t in targets:
-        read_cpu(work, t)  # refuses an emulated CPU that is not the intended one
-    (a_model, a_target), (b_model, b_target) = runs
-    ref = read_outputs(work, known[a_target], paths[a_model])[0]
-    other = read_outputs(work, known[b_target], paths[b_model])[0]
+    with work_dirs.work_dir("debug", log) as work:  # removed on every exit; a killed run's, by the next run
+        arm, stage = prepare(targets, normalize_uint8(test.images[indices]), cache or target_env.DEFAULT_CACHE, work, log=log)
+        paths, marked = {}, {}
+        for i, model in enumerate(models):
+            paths[model] = work / f"marked{i}.{model.name}"
+            marked[model] = mark_all(models[model], paths[model])
+        specs = {t.name: list(dict.fromkeys((paths[m], config.images) for m, tn in runs if tn == t.name)) for t in targets}
+        run_on(targets, specs, work, arm=arm, stage=stage)
+        for t in targets:
+            read_cpu(work, t)  # refuses an emulated CPU that is not the intended one
+        (a_model, a_target), (b_model, b_target) = runs
+        ref = read_outputs(work, known[a_target], paths[a_model])[0]
+        other = read_outputs(work, known[b_target], paths[b_model])[0]
+    if ref[OUTPUT_NAME].shape != other[OUTPUT_NAME].shape:
+        raise AlexNetEdgeError(f"cannot compare {b_model.name} with {a_model.name}: their logits differ in shape "
+                               f"({list(other[OUTPUT_NAME].shape)} against {list(ref[OUTPUT_NAME].shape)})")  # fmt: skip
     order = marked[a_model]
     title = (f"{b_model.name} on {b_target} against {a_model.name} on {a_target}, "
              f"{config.images} CIFAR-10 test images (seed {config.seed})")  # fmt: skip
-    return diff_layers(other, ref, order), title
+    from .layer_names import model_variant, torch_layer_names
+
+    layers = torch_layer_names(order, model_variant(models[a_model]))
+    return diff_layers(other, ref, order, layers), title

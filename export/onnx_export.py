@@ -92,6 +92,25 @@ def _quiet_loggers(*names: str):
             logger.setLevel(level)
 
 
+@contextlib.contextmanager
+def _inductor_cache_beside(path: Path):
+    """torch.export creates inductor's cache, by default $TMPDIR/torchinductor_<user>, and leaves it
+    there (torch/_inductor/runtime/cache_dir_utils.py); the export needs no lasting cache, so unless
+    the user chose one (TORCHINDUCTOR_CACHE_DIR) it lives beside ``path`` for the export only."""
+    import os
+
+    if "TORCHINDUCTOR_CACHE_DIR" in os.environ:
+        yield
+        return
+    cache = path.parent / f".{path.name}.torchinductor"
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache.resolve())
+    try:
+        yield
+    finally:
+        os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)  # cache_dir() set it for good; later calls get the default
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET,
                 verbose: bool = False) -> Path:  # fmt: skip
     """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]. ``verbose`` keeps
@@ -101,7 +120,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str,
     example = torch.zeros(2, 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=65536)
     quiet = contextlib.nullcontext() if verbose else _quiet_loggers("torch.onnx", "onnxscript")
-    with warnings.catch_warnings(), quiet:
+    with warnings.catch_warnings(), quiet, _inductor_cache_beside(Path(path)):
         if not verbose:
             warnings.simplefilter("ignore")
         program = torch.onnx.export(

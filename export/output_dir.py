@@ -30,14 +30,20 @@ def _lock_path(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked(out: Path) -> Iterator[None]:
-    """Hold the folder's lock, or say in one line which run holds it."""
+def locked(out: Path, *, what: str = "output folder", holder: str = "export-alexnet",
+           hint: str = "wait for it or choose another --out") -> Iterator[None]:  # fmt: skip
+    """Hold the lock of ``out`` (a folder, or a file such as a drift baseline), or say in one line
+    which run holds it.
+
+    Args:
+        what, holder, hint: the words of the messages: what ``out`` is, who this run is, what to do.
+    """
     path = _lock_path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         handle = open(path, "a+")
     except OSError as exc:
-        raise OutputDirError(f"cannot write to output folder {out}: {exc.strerror or exc}") from None
+        raise OutputDirError(f"cannot write to {what} {out}: {exc.strerror or exc}") from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,11 +52,11 @@ def locked(out: Path) -> Iterator[None]:
                 raise BlockingIOError
         except (BlockingIOError, FileNotFoundError):
             handle.seek(0)
-            holder = handle.read().strip() or "another run"
-            raise OutputDirError(f"output folder {out} is in use by {holder}; wait for it or choose another --out") from None
+            owner = handle.read().strip() or "another run"
+            raise OutputDirError(f"{what} {out} is in use by {owner}; {hint}") from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"export-alexnet pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.write(f"{holder} pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         try:
             yield

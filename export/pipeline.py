@@ -14,13 +14,16 @@ from pathlib import Path
 
 import numpy as np
 from alexnet_edge.calibration.config import CalibrationConfig
+from alexnet_edge.calibration.user_data import probe as probe_user_data
+from alexnet_edge.runtime.backends import check_cpu_backends
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
 from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.progress import HEARTBEAT_S
 
-from . import onnx_export, output_dir, stages
+from . import data_paths, onnx_export, output_dir, stages
 from .architecture import walk
 from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES
 from .bundle import check_bundle_target, expected_figures, write_bundle
@@ -34,7 +37,7 @@ CIFAR_BATCH_IMAGES = 10_000  # images in each CIFAR-10 batch file
 
 @dataclass
 class PipelineConfig:
-    data_root: Path
+    data_root: Path | None  # holds cifar-10-batches-py/; None only for runs that read no CIFAR-10 file
     out_dir: Path = Path("artifacts")
     checkpoint: Path | None = None
     eval_size: int | None = None  # None: all 10,000 test images
@@ -56,6 +59,14 @@ class PipelineConfig:
     progress: bool = True  # tqdm bars (a terminal)
     heartbeat: bool = False  # without bars: a log line every 10 s or 10% of a long step (CI logs, pipes)
     verbose: bool = False  # also show third-party notices (onnxscript, onnxruntime's calibrator)
+    backends: tuple[str, ...] | None = None  # CPU backends for the ONNX rows; None: every installed one
+    ov_precision: str = "f32"  # OpenVINO's INFERENCE_PRECISION_HINT; "bf16" only on request
+
+    def cpu_backends(self) -> tuple[str, ...]:
+        """The CPU backends to evaluate on: the requested ones, or every installed one (onnxruntime first)."""
+        from alexnet_edge.runtime.backends import installed_cpu_backends
+
+        return self.backends if self.backends is not None else tuple(installed_cpu_backends())
 
     def progress_sink(self, log: Callable[[str], None]):
         """What long loops report progress to: a bar, heartbeat lines through ``log``, or nothing."""
@@ -95,7 +106,15 @@ def validate(config: PipelineConfig) -> None:
     for option, path in (("--calib-data", calib.data), ("--eval-data", config.eval_data)):
         if path is not None and not Path(path).exists():
             raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
+        if path is not None:
+            probe_user_data(path, option)  # a .npy/.npz header its data does not match: refused now, not after the export
+    if config.eval_data is None and config.eval_size is not None and config.eval_size > CIFAR_BATCH_IMAGES:
+        raise AlexNetEdgeError(f"--eval-size {config.eval_size} is more than the {CIFAR_BATCH_IMAGES:,} images of CIFAR-10's test_batch")
+    reads_cifar = config.eval_data is None or config.checkpoint is None or (int8 and calib.data is None) or config.download
+    if reads_cifar and config.data_root is None:
+        data_paths.data_root(None)  # raises, saying to pass --data-root or set ALEXNET_EDGE_DATA
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
+    check_cpu_backends(config.cpu_backends(), config.ov_precision)
     if config.bundle is not None:
         check_bundle_target(config.bundle, config.out_dir, force=config.force)
 
@@ -112,7 +131,7 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
 
 
 def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
-    clock, load_before = StageClock(log), _load_average()
+    clock, load_before = StageClock(log, tick_s=HEARTBEAT_S if config.heartbeat else None), _load_average()
     log = clock  # every line below goes through the clock, which names the stage it belongs to
     with clock.stage("data"):
         data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data)
@@ -131,7 +150,8 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
         with clock.stage("engines"):
             exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
         with clock.stage("evaluate" + (" + benchmark" if config.bench else "")):
-            evaluation = stages.evaluate(config, stages.open_runners(stack, torch_runner, exported), data, ref, log)
+            evaluation = stages.evaluate(config, stages.open_runners(stack, torch_runner, exported, backends=config.cpu_backends(),
+                                                                        ov_precision=config.ov_precision), data, ref, log)
     report = build_report(config, data, ckpt, ref, exported, evaluation, load_before)
     manifest = {
         "config": _config_dict(config, ckpt.path),
@@ -148,7 +168,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
         with clock.stage("bundle"):
             files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
     skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([exported.engine_note] if exported.engine_note else [])
-    return PipelineResult(report, produced + files, evaluation.failures, evaluation.logits, data.labels, evaluation.rows,
+    return PipelineResult(report, produced + files, exported.failures + evaluation.failures, evaluation.logits, data.labels, evaluation.rows,
                           clock.seconds, clock.total, skipped)  # fmt: skip
 
 
@@ -169,6 +189,7 @@ def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation, 
         notes.append("Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json.")
     if exported.engine_note:
         notes.append(exported.engine_note)
+    notes += [f"**Outside tolerance** at the parity check: {failure}" for failure in exported.failures]
     if config.eval_data is not None:
         notes.append(f"Evaluated on the user's images ({data.source}); the cross-device figures against the CUDA golden "
                      "logits apply only to CIFAR-10's test_batch and are not computed for them.")  # fmt: skip
@@ -211,6 +232,7 @@ def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_
         images_uint8=data.split.images[:n], labels=labels, reference_logits=reference,
         expected=expected_figures(evaluation.evaluated, n, labels, reference),
         engine_config=config.engine, source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions, "images": data.source},
+        log=log,
     )  # fmt: skip
     log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")
     return files

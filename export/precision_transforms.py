@@ -85,7 +85,9 @@ def _to_int8(src: Path, table: CalibrationTable, weight_bits: int) -> onnx.Model
     try:
         from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     except ImportError:
-        raise BackendUnavailableError("INT8 quantization needs onnxruntime: pip install 'alexnet-edge[cpu]'") from None
+        from alexnet_edge.runtime.install_hints import install_hint
+
+        raise BackendUnavailableError(f"INT8 quantization needs onnxruntime: {install_hint('onnxruntime', bundled=False)}") from None
     with tempfile.TemporaryDirectory(prefix="alexnet-int8-") as tmp:
         cache = Path(tmp) / "ranges.json"
         cache.write_text(json.dumps({**table.tensors, "smooth_quant": False}))

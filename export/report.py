@@ -9,6 +9,9 @@ from pathlib import Path
 
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 
+from .recommend import recommend, render_recommendation
+from .report_plot import render_plot  # noqa: F401 - part of this module's API since before the split
+
 REPORT_SCHEMA = "alexnet-edge-report/1"
 
 
@@ -16,6 +19,10 @@ def _fmt(value, spec: str, missing: str = "–") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
     return format(value, spec)
+
+
+TABLE_HEADER = ("| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| "
+                "| p50 ms @1 | images/s @256 | tolerance | within tolerance |")
 
 
 def render_markdown(report: dict) -> str:
@@ -27,30 +34,64 @@ def render_markdown(report: dict) -> str:
         f"{report['reference']['device']}. {_timing_line(report)}",
         "",
         *_cpu_line(rows),
-        "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| | p50 ms @1 | images/s @256 | within tolerance |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        TABLE_HEADER,
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         latency = (row.get("latency_ms") or {}).get("1", {})
         throughput = (row.get("throughput") or {}).get("256")
         delta_points = None if row.get("accuracy_delta") is None else 100 * row["accuracy_delta"]
         lines.append(
-            f"| {row['backend']} | {row['device']} | {row['precision']} | {_fmt(row.get('size_mb'), '.1f')} | "
+            f"| {row['backend']} | {row['device']} | {_precision(row)} | {_fmt(row.get('size_mb'), '.1f')} | "
             f"{_fmt(100 * row['accuracy'], '.2f')}% | {_fmt(delta_points, '+.2f')} pt | "
-            f"{_fmt(100 * row['top1_agreement'], '.2f')}% | {_fmt(row['max_abs_diff'], '.3g')} | "
+            f"{_fmt(100 * row['top1_agreement'], '.2f')}% | {_max_diff(row)} | "
             f"{_fmt(latency.get('p50'), '.2f')} | {_fmt(throughput, '.0f')} | "
+            f"{_tolerance_text(row.get('tolerance'))} | "
             f"{_verdict(row)} |"
         )
+    lines += render_recommendation(report.get("recommendation"))
     notes = report.get("notes") or []
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
 
 
+def _precision(row: dict) -> str:
+    bits, settings = row.get("weight_bits"), (row.get("openvino") or {})
+    text = row["precision"] + (f" ({bits}-bit weights)" if bits else "")
+    computed = settings.get("inference_precision")
+    return text + (f", computed in {computed}" if computed and computed != "f32" else "")
+
+
+def _max_diff(row: dict) -> str:
+    """max |Δlogit|, saying so when the row's tolerance sets no bound on it (INT8 by default)."""
+    value = _fmt(row["max_abs_diff"], ".3g")
+    tolerance = row.get("tolerance")
+    bound = None if tolerance is None else tolerance.get("max_abs_diff")
+    if tolerance is not None and (bound is None or not math.isfinite(bound)):  # strict JSON writes inf as null
+        return f"{value} (not bounded)"
+    return value
+
+
+def _tolerance_text(tolerance: dict | None) -> str:
+    """The bounds a row was judged against, short enough for a table cell; the reference has none."""
+    if tolerance is None:
+        return "reference"
+    parts = [f"agreement ≥ {100 * tolerance['min_top1_agreement']:.2f}%",
+             f"drop ≤ {100 * tolerance['max_accuracy_drop']:.2f} pt"]
+    bounds = (("max_abs_diff", "\\|Δ\\| ≤ {:.3g}"), ("max_rel_diff", "rel ≤ {:.3g}"), ("min_cosine_similarity", "cos ≥ {:.6g}"))
+    for key, text in bounds:
+        value = tolerance.get(key)
+        if value is not None and math.isfinite(value) and value > 0:
+            parts.append(text.format(value))
+    return ", ".join(parts)
+
+
 def _timing_line(report: dict) -> str:
     timing = report.get("timing") or {}
     if not timing.get("measured", any(r.get("latency_ms") for r in report["rows"])):
-        return "Latency was not measured (--no-bench)."
+        return ("Latency was not measured (--no-bench). No plot (report.png) was written "
+                "and nothing is recommended by speed.")
     runs = sorted({v.get("runs") for r in report["rows"] for v in (r.get("latency_ms") or {}).values() if v.get("runs")})
     counted = f", {runs[0]}–{runs[-1]} timed runs per figure" if runs else ""
     line = f"Latency measured on {report.get('host', {}).get('cpu', 'this machine')}{counted}."
@@ -74,59 +115,6 @@ def _cpu_line(rows: Sequence[dict]) -> list[str]:
     if not cpu:
         return []
     return [f"CPU: {cpu['arch']} with {', '.join(cpu['features']) or 'no listed features'}; int8 path: {cpu['int8_path']}.", ""]
-
-
-def render_plot(rows: Sequence[dict], path: str | Path, *, title: str = "") -> Path | None:
-    """Two panels: throughput against batch size (p90 as the lower error bar), and accuracy change
-    against batch-1 latency (marker area: model size). None if nothing was timed."""
-    timed = [r for r in rows if r.get("latency_ms")]
-    if not timed:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=110)
-    for row in timed:
-        _throughput_line(left, row)
-        _accuracy_point(right, row)
-    ticks = sorted({int(k) for r in timed for k in r["latency_ms"]})
-    left.set_xscale("log", base=2)
-    left.set_xticks(ticks, [str(t) for t in ticks])
-    left.set(xlabel="batch size", ylabel="images/s (mean; bar down to p90)", title="throughput")
-    right.set(xlabel="p50 latency at batch 1 (ms)", ylabel="accuracy − PyTorch FP32 (points)", title="accuracy against latency (area: model MB)")
-    right.axhline(0, color="grey", lw=0.8)
-    for ax in (left, right):
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(title or "AlexNet CIFAR-10", fontsize=10)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return Path(path)
-
-
-def _label(row: dict) -> str:
-    return f"{row['backend']} {row['device']} {row['precision']}"
-
-
-def _throughput_line(ax, row: dict) -> None:
-    sizes = sorted(int(k) for k in row["latency_ms"])
-    stats = [row["latency_ms"][str(s)] for s in sizes]
-    mean = [s * 1000.0 / st["mean"] for s, st in zip(sizes, stats)]
-    at_p90 = [s * 1000.0 / st["p90"] for s, st in zip(sizes, stats)]
-    lower = [max(m - p, 0.0) for m, p in zip(mean, at_p90)]
-    ax.errorbar(sizes, mean, yerr=[lower, [0.0] * len(sizes)], marker="o", capsize=3, label=_label(row))
-
-
-def _accuracy_point(ax, row: dict) -> None:
-    p50 = (row["latency_ms"].get("1") or {}).get("p50")
-    if p50 is None:
-        return
-    size = row.get("size_mb") or 1.0
-    ax.scatter([p50], [100 * (row.get("accuracy_delta") or 0.0)], s=20 + 3 * size, alpha=0.7, label=_label(row))
 
 
 def plot_title(report: dict) -> str:
@@ -158,13 +146,16 @@ def host_info() -> dict[str, str]:
 
 
 def write_reports(out_dir: Path, report: dict, manifest: dict, artifacts: Sequence[Path]) -> list[Path]:
-    """Write the four report files; manifest lists every artifact (the reports included) with its hash."""
+    """Write the four report files; manifest lists every artifact (the reports included) with its hash.
+    The per-batch recommendation is added to ``report`` here when it has none."""
+    report.setdefault("recommendation", recommend(report["rows"]))
     written = [write_json(out_dir / "report.json", report)]
     md = out_dir / "report.md"
     with atomic_output(md) as tmp:
         tmp.write_text(render_markdown(report))
     written.append(md)
-    plot = render_plot(report["rows"], out_dir / "report.png", title=plot_title(report))
+    plot = render_plot(report["rows"], out_dir / "report.png", title=plot_title(report),
+                       recommendation=report.get("recommendation"))
     if plot is not None:
         written.append(plot)
     manifest = {**manifest, "artifacts": [artifact_entry(p, out_dir) for p in [*artifacts, *written] if p.is_file()]}

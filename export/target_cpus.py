@@ -1,5 +1,6 @@
 """The CPUs of the cross-target run, and how the evaluation is run on each: natively for the host,
-under qemu-user for the others, every (target, model) pair a process of its own.
+under qemu-user for the others, every (target, model) pair a process of its own. A target is a CPU
+and an onnxruntime version: the host's own by default, or another one from a cached venv.
 """
 
 from __future__ import annotations
@@ -8,10 +9,9 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +30,23 @@ class Target:
     need: tuple[str, ...] = ()  # numpy CPU features (CPUID/HWCAP) the emulated CPU must show
     refuse: tuple[str, ...] = ()  # substrings of features it must not show
     counts: dict[str, int] = field(default_factory=dict)  # precision -> images (0 or absent: skipped)
+    cpuinfo: str | None = None  # aarch64: the /proc/cpuinfo the guest reads (onnxruntime picks its kernels by it)
+    onnxruntime: str | None = None  # None: the host's onnxruntime version
+
+    @property
+    def label(self) -> str:
+        """The name the run's rows and files carry: ``aarch64`` or ``aarch64@1.23.2``."""
+        return self.name if self.onnxruntime is None else f"{self.name}@{self.onnxruntime}"
+
+    def with_onnxruntime(self, version: str | None, *, share: float = 1.0) -> Target:
+        """This CPU with another onnxruntime, on ``share`` of the images (at least 1 where there were any)."""
+        counts = {p: max(1, int(n * share)) if n else 0 for p, n in self.counts.items()}
+        return replace(self, onnxruntime=version, counts=counts)
 
 
 def default_targets(int8: int = 400, fp32: int = 50, fp16: int = 100) -> list[Target]:
     host_n = max(int8, fp32, fp16)
+    a72_fp16 = min(fp16, 20)  # no FP16 arithmetic there: only shows that the FP16 model runs (in FP32)
     return [
         Target("host", "this machine, native", None, counts={"fp32": host_n, "fp16": host_n, "int8": host_n}),
         # EPYC-Milan: AVX2 + FMA without any AVX-512 or VNNI, the int8 path of AMD Zen 2/3 and Intel
@@ -41,8 +54,19 @@ def default_targets(int8: int = 400, fp32: int = 50, fp16: int = 100) -> list[Ta
         Target("x86-avx2", "x86-64 AVX2+FMA, no VNNI (qemu-x86_64 -cpu EPYC-Milan)", "x86_64", "EPYC-Milan",
                need=("AVX2", "FMA3"), refuse=("AVX512", "VNNI"), counts={"fp32": fp32, "int8": int8}),  # fmt: skip
         # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
+        # Snowridge (Atom P5900, Tremont): SSE4.2 without any AVX, the core of Elkhart Lake and Jasper Lake
+        # edge boxes; the newest qemu model of that class (Denverton/Goldmont is older, Nehalem no Atom).
+        Target("x86-sse", "x86-64 SSE4.2, no AVX: Atom class (qemu-x86_64 -cpu Snowridge)", "x86_64", "Snowridge",
+               need=("SSE42",), refuse=("AVX",), counts={"fp32": fp32, "int8": int8}),  # fmt: skip
+        # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
         Target("aarch64", "aarch64 Cortex-A76 (qemu-aarch64 -cpu cortex-a76, Debian arm64 userland)", "aarch64", "cortex-a76",
-               need=("ASIMDDP", "ASIMDHP"), counts={"fp32": fp32, "fp16": fp16, "int8": int8}),  # fmt: skip
+               need=("ASIMDDP", "ASIMDHP"), counts={"fp32": fp32, "fp16": fp16, "int8": int8},
+               cpuinfo=target_env.CORTEX_A76_CPUINFO),  # fmt: skip
+        # Cortex-A72 (Raspberry Pi 4): ARMv8.0-A, no dot product and no FP16 arithmetic, so onnxruntime
+        # takes its non-dot-product int8 kernels; its cpuinfo must say so, or onnxruntime dies with SIGILL.
+        Target("aarch64-a72", "aarch64 Cortex-A72, Raspberry Pi 4 class (qemu-aarch64 -cpu cortex-a72)", "aarch64", "cortex-a72",
+               need=("ASIMD",), refuse=("ASIMDDP", "ASIMDHP"), counts={"fp32": fp32, "fp16": a72_fp16, "int8": int8},
+               cpuinfo=target_env.CORTEX_A72_CPUINFO),  # fmt: skip
     ]
 
 
@@ -53,19 +77,36 @@ def check_cpu(target: Target, record: dict) -> None:
     extra = [f for f in features if any(bad in f for bad in target.refuse)]
     if missing or extra:
         raise target_env.TargetSetupError(
-            f"target {target.name}: the CPU seen by the guest is not the intended one "
+            f"target {target.label}: the CPU seen by the guest is not the intended one "
             f"(missing {missing or 'nothing'}, unexpectedly present {extra or 'nothing'})"
         )
 
 
-def guest_command(target: Target, *, arm: target_env.ArmUserland | None) -> list[str]:
-    if target.emulator is None:
-        return [sys.executable]
-    if target.emulator == "x86_64":
-        return [target_env.require_tool("qemu-x86_64"), "-cpu", target.qemu_cpu or "EPYC-Milan", sys.executable]
-    if arm is None:
-        raise AlexNetEdgeError(f"target {target.name}: no arm64 userland prepared")
-    return arm.command(target.qemu_cpu or "cortex-a76")
+@dataclass
+class Guests:
+    """The interpreters a run needs, per onnxruntime version (None: the host's)."""
+
+    x86: dict[str | None, str] = field(default_factory=dict)  # version -> x86-64 python
+    arm: dict[str | None, target_env.ArmUserland] = field(default_factory=dict)
+
+    def command(self, target: Target) -> list[str]:
+        if target.emulator == "aarch64":
+            if target.onnxruntime not in self.arm:
+                raise AlexNetEdgeError(f"target {target.label}: no arm64 userland prepared")
+            return self.arm[target.onnxruntime].command(target.qemu_cpu or "cortex-a76")
+        python = self.x86.get(target.onnxruntime, sys.executable if target.onnxruntime is None else None)
+        if python is None:
+            raise AlexNetEdgeError(f"target {target.label}: no x86-64 venv prepared")
+        if target.emulator is None:
+            return [python]
+        return [target_env.require_tool("qemu-x86_64"), "-cpu", target.qemu_cpu or "EPYC-Milan", python]
+
+
+def guest_command(target: Target, *, arm: Guests | target_env.ArmUserland | None) -> list[str]:
+    if isinstance(arm, Guests):
+        return arm.command(target)
+    # An ArmUserland alone (the host's onnxruntime everywhere), as before Guests existed.
+    return Guests(arm={None: arm} if arm is not None else {}).command(target)
 
 
 def model_specs(target: Target, models: dict[str, Path]) -> list[tuple[Path, int]]:
@@ -76,19 +117,23 @@ def launch(target: Target, specs: list[tuple[Path, int]], images: Path, work: Pa
     """Start ``target_eval`` for ``specs`` (model, images) on ``target``; outputs land in work/<target>."""
     threads = (os.cpu_count() or 1) if target.emulator is None else 1  # qemu-user: one emulated thread each
     cmd = [*guest_command(target, arm=arm), "-m", "alexnet_edge.runtime.target_eval", "--images", str(images),
-           "--out", str(work / target.name), "--threads", str(threads), "--label", target.name,
+           "--out", str(work / target.label), "--threads", str(threads), "--label", target.label,
            *(f"{path}:{n}" for path, n in specs)]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(stage), "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONHOME", None)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    threading.Thread(target=_forward_progress, args=(proc.stderr,), daemon=True).start()
+    proc.held_back = []  # a guest traceback: kept for the one error line, not shown
+    proc.forwarder = threading.Thread(target=_forward_progress, args=(proc.stderr, proc.held_back), daemon=True)
+    proc.forwarder.start()
     return proc
 
 
-def _forward_progress(stream) -> None:
+def _forward_progress(stream, held_back: list[str]) -> None:
     # qemu lists every CPUID bit its TCG lacks at each start: not what the user is waiting for.
     for line in stream:
-        if "TCG doesn't support requested feature" not in line:
+        if held_back or line.startswith("Traceback (most recent call last)"):
+            held_back.append(line.rstrip())
+        elif "TCG doesn't support requested feature" not in line:
             sys.stderr.write(line)
 
 
@@ -106,8 +151,8 @@ def run_on(targets: list[Target], specs: dict[str, list[tuple[Path, int]]], work
     """The host first (it is the yardstick, all cores); then every emulated (target, model) pair as a
     process of its own, longest first, one per core."""
     for target in (t for t in targets if t.emulator is None):
-        _wait(target, launch(target, specs[target.name], work / "images.npy", work, arm=arm, stage=stage))
-    jobs = sorted(((t, spec) for t in targets if t.emulator is not None for spec in specs[t.name]), key=lambda j: -_cost(j[1]))
+        _wait(target, launch(target, specs[target.label], work / "images.npy", work, arm=arm, stage=stage))
+    jobs = sorted(((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(j[1]))
     running: list[tuple[Target, subprocess.Popen]] = []
     while jobs or running:
         while jobs and len(running) < (os.cpu_count() or 1):
@@ -123,21 +168,25 @@ def run_on(targets: list[Target], specs: dict[str, list[tuple[Path, int]]], work
 
 def _wait(target: Target, proc: subprocess.Popen) -> None:
     if proc.wait() != 0:
-        raise AlexNetEdgeError(f"target {target.name}: the guest run failed (exit {proc.returncode}; see its output above)")
+        proc.forwarder.join(timeout=10)
+        why = next((line.strip() for line in reversed(proc.held_back) if line.strip()), "see its output above")
+        raise AlexNetEdgeError(f"target {target.label}: the guest run failed (exit {proc.returncode}): {why[:400]}")
 
 
 def read_cpu(work: Path, target: Target) -> dict:
     try:
-        record = json.loads((work / target.name / "cpu.json").read_text())
+        record = json.loads((work / target.label / "cpu.json").read_text())
     except (OSError, json.JSONDecodeError):
-        raise AlexNetEdgeError(f"target {target.name}: the guest run wrote no cpu.json (see its output above)") from None
+        raise AlexNetEdgeError(f"target {target.label}: the guest run wrote no cpu.json (see its output above)") from None
     if target.emulator is not None:
         check_cpu(target, record)
+    if target.onnxruntime is not None and record.get("onnxruntime") != target.onnxruntime:
+        raise target_env.TargetSetupError(f"target {target.label}: the guest ran onnxruntime {record.get('onnxruntime')}")
     return record
 
 
 def read_outputs(work: Path, target: Target, model: Path) -> tuple[dict[str, np.ndarray], float]:
-    with np.load(work / target.name / f"{model.stem}.npz") as data:
+    with np.load(work / target.label / f"{model.stem}.npz") as data:
         outputs = {k: data[k] for k in data.files if k != "__seconds__"}
         return outputs, float(data["__seconds__"])
 
@@ -150,19 +199,41 @@ def stage_runtime(folder: Path) -> Path:
     return folder
 
 
-def prepare(targets: list[Target], images: np.ndarray, cache: Path, *, log) -> tuple[target_env.ArmUserland | None, Path, Path]:
-    """The arm64 userland if a target needs it, a work folder holding images.npy, the staged runtime."""
-    arm = target_env.arm_userland(guest_requirements(), cache=cache, log=log) if any(t.emulator == "aarch64" for t in targets) else None
-    work = Path(tempfile.mkdtemp(prefix="alexnet-targets-"))
+def prepare_guests(targets: list[Target], cache: Path, *, log, install_tools: bool = False) -> Guests:
+    """Every tool, userland and venv the targets need, built once per (architecture, Python, onnxruntime)."""
+    for tool in sorted({f"qemu-{t.emulator}" for t in targets if t.emulator}):
+        target_env.require_tool(tool, install=install_tools)
+    if any(t.emulator == "aarch64" for t in targets):
+        target_env.require_tool("mmdebstrap", install=install_tools)
+    guests = Guests()
+    arm = [t for t in targets if t.emulator == "aarch64"]
+    cpuinfos = {t.qemu_cpu: t.cpuinfo for t in arm if t.qemu_cpu and t.cpuinfo}
+    for version in dict.fromkeys(t.onnxruntime for t in arm):
+        guests.arm[version] = target_env.arm_userland(guest_requirements(version), cache=cache, log=log, cpuinfos=cpuinfos)
+    for version in dict.fromkeys(t.onnxruntime for t in targets if t.emulator != "aarch64" and t.onnxruntime):
+        guests.x86[version] = str(target_env.x86_venv(guest_requirements(version), cache=cache, log=log))
+    return guests
+
+
+def prepare(targets: list[Target], images: np.ndarray, cache: Path, work: Path, *, log,
+            install_tools: bool = False) -> tuple[Guests, Path]:  # fmt: skip
+    """The guests the targets need, and the staged runtime; ``work`` (a work_dirs folder, removed by
+    the caller) receives images.npy and the stage."""
+    guests = prepare_guests(targets, cache, log=log, install_tools=install_tools)
     np.save(work / "images.npy", images)
-    return arm, work, stage_runtime(work / "stage")
+    return guests, stage_runtime(work / "stage")
 
 
-
-
-def guest_requirements() -> list[str]:
+def host_onnxruntime() -> str:
     import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def guest_requirements(onnxruntime_version: str | None = None) -> list[str]:
     import PIL
 
-    # The host's versions: a difference between targets is then the CPU's, not a library's.
-    return [f"onnxruntime=={onnxruntime.__version__}", f"numpy=={np.__version__}", f"pillow=={PIL.__version__}"]
+    # The host's numpy and Pillow (and its onnxruntime unless another is asked for): a difference
+    # between targets is then the CPU's or that onnxruntime's, not another library's.
+    version = onnxruntime_version or host_onnxruntime()
+    return [f"onnxruntime=={version}", f"numpy=={np.__version__}", f"pillow=={PIL.__version__}"]

@@ -1,15 +1,18 @@
 """Cross-target fidelity: the shipped ONNX models on each CPU they ship to, judged against the host.
 
-Every target (the host natively; an AVX2-without-VNNI x86 and a Cortex-A76 aarch64 under qemu-user)
-runs ``alexnet_edge.runtime.target_eval`` on the same seeded sample of CIFAR-10 test images. The
-host then compares each target's logits with PyTorch FP32 on the host (the precision's tolerance)
-and with the host's own run of the same model (the cross-target bounds below). Emulation proves
-numerics, not speed: its wall times say what the run cost, nothing about the target.
+Every target is a CPU (the host natively; x86 AVX2 without VNNI, x86 SSE4.2 without AVX, aarch64
+Cortex-A76 and Cortex-A72 under qemu-user) and an onnxruntime version (the host's, or another from a
+cached venv: ``aarch64@1.23.2``). Each runs ``alexnet_edge.runtime.target_eval`` on the same seeded
+sample of CIFAR-10 test images. The host then compares each target's logits with PyTorch FP32 on
+the host (the precision's tolerance, flipped margins included) and with the host's own run of the
+same model on its own onnxruntime (the cross-target bounds below). Emulation proves numerics, not
+speed: its wall times say what the run cost, nothing about the target.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +23,11 @@ from alexnet_edge.runtime.evaluation import judge as judge_logits
 from alexnet_edge.runtime.fileio import atomic_output, write_json
 from alexnet_edge.runtime.precision import Precision
 
-from . import target_env
+from . import target_env, work_dirs
 from .target_cpus import (
     Target,
     default_targets,
+    host_onnxruntime,
     model_specs,
     prepare,
     read_cpu,
@@ -39,7 +43,7 @@ MIN_AGREEMENT_VS_HOST = 0.985
 
 @dataclass
 class TargetRow:
-    target: str
+    target: str  # the target's label: CPU name, and @version for an onnxruntime other than the host's
     precision: str
     images: int
     accuracy: float
@@ -51,6 +55,9 @@ class TargetRow:
     seconds: float
     cpu: str
     failures: list[str]
+    onnxruntime: str = ""
+    flips_by_margin: dict[str, int] = field(default_factory=dict)  # vs PyTorch FP32, by its top-1 margin
+    max_flipped_margin: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -58,7 +65,7 @@ class TargetRow:
 
 
 def judge(target: str, precision: str, logits: np.ndarray, seconds: float, *, torch_logits: np.ndarray,
-          labels: np.ndarray, host_logits: np.ndarray, cpu: str) -> TargetRow:  # fmt: skip
+          labels: np.ndarray, host_logits: np.ndarray, cpu: str, onnxruntime: str = "") -> TargetRow:  # fmt: skip
     n = len(logits)
     tolerance = verification_tolerance(Precision(precision), n)
     vs_torch, _, errors = judge_logits(logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}")
@@ -70,20 +77,32 @@ def judge(target: str, precision: str, logits: np.ndarray, seconds: float, *, to
         failures.append(f"{target}:{precision}: accuracy differs from the host's by {100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})")
     if vs_host.top1_agreement < MIN_AGREEMENT_VS_HOST:
         failures.append(f"{target}:{precision}: top-1 agreement with the host's run {100 * vs_host.top1_agreement:.2f}% (min {100 * MIN_AGREEMENT_VS_HOST:.1f}%)")
+    if vs_host.max_flipped_margin > tolerance.max_flipped_margin:
+        failures.append(f"{target}:{precision}: an image the host's run was sure of (top-1 margin {vs_host.max_flipped_margin:.2f}) "
+                        f"changed its top-1 (max {tolerance.max_flipped_margin:g})")  # fmt: skip
     return TargetRow(target, precision, n, vs_torch.accuracy, vs_torch.top1_agreement, delta, vs_host.max_abs_diff,
-                     vs_host.top1_agreement, vs_torch.cosine_similarity, seconds, cpu, failures)  # fmt: skip
+                     vs_host.top1_agreement, vs_torch.cosine_similarity, seconds, cpu, failures, onnxruntime,
+                     vs_torch.flips_by_margin, vs_torch.max_flipped_margin)  # fmt: skip
+
+
+def _flips(row: TargetRow) -> str:
+    """Flips per band of PyTorch's top-1 margin, only the bands that have any: ``2 (0-0.5), 1 (0.5-1)``."""
+    shown = [f"{n} ({band})" for band, n in row.flips_by_margin.items() if n]
+    return ", ".join(shown) or "none"
 
 
 def render_table(rows: list[TargetRow]) -> str:
     lines = [
-        "| target | precision | images | accuracy | top-1 agreement (PyTorch FP32) | Δ accuracy vs host | max \\|Δlogit\\| vs host | wall s | within tolerance |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| target | onnxruntime | precision | images | accuracy | top-1 agreement (PyTorch FP32) | flips by PyTorch's "
+        "top-1 margin | max flipped margin | Δ accuracy vs host | agreement vs host | max \\|Δlogit\\| vs host | wall s "
+        "| within tolerance |",
+        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.target} | {r.precision} | {r.images} | {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
-            f"{100 * r.accuracy_delta_vs_host:+.2f} pt | {r.max_abs_diff_vs_host:.3g} | {r.seconds:.0f} | "
-            f"{'yes' if r.ok else 'NO'} |"
+            f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} | {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
+            f"{_flips(r)} | {r.max_flipped_margin:.2f} | {100 * r.accuracy_delta_vs_host:+.2f} pt | "
+            f"{100 * r.agreement_vs_host:.2f}% | {r.max_abs_diff_vs_host:.3g} | {r.seconds:.0f} | {'yes' if r.ok else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -109,20 +128,37 @@ class TargetsConfig:
     checkpoint: Path
     data_root: Path
     out_dir: Path = Path("artifacts/targets")
-    targets: tuple[str, ...] = ("host", "x86-avx2", "aarch64")
+    # NAME or NAME@VERSION (an onnxruntime version); the host at its own onnxruntime always runs first.
+    targets: tuple[str, ...] = ("host", "x86-avx2", "x86-sse", "aarch64", "aarch64-a72")
+    onnxruntime: tuple[str, ...] = ()  # versions for the targets named without @VERSION; empty: the host's
     int8_images: int = 400
     fp32_images: int = 50
     fp16_images: int = 100
+    other_version_share: float = 0.5  # of those image counts, on an onnxruntime other than the host's
     seed: int = 0
     cache: Path = target_env.DEFAULT_CACHE
+    install_tools: bool = False  # apt-get install a missing qemu-user / mmdebstrap (as root)
+    host_openvino: bool = False  # also run the models on the host with OpenVINO (needs the [openvino] extra)
+
+
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def _select(config: TargetsConfig) -> list[Target]:
     known = {t.name: t for t in default_targets(config.int8_images, config.fp32_images, config.fp16_images)}
-    unknown = [n for n in config.targets if n not in known]
-    if unknown:
-        raise AlexNetEdgeError(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    return [known["host"]] + [known[n] for n in config.targets if n != "host"]
+    host_version = host_onnxruntime()
+    chosen = {"host": known["host"]}  # label -> target; the host on its own onnxruntime is the yardstick
+    for spec in config.targets:
+        name, _, pinned = spec.partition("@")
+        if name not in known:
+            raise AlexNetEdgeError(f"unknown target(s) {name}; choose from {', '.join(known)}")
+        for version in [pinned] if pinned else list(config.onnxruntime) or [host_version]:
+            if not _VERSION.fullmatch(version):
+                raise AlexNetEdgeError(f"bad onnxruntime version {version!r} in target {spec!r}; write e.g. 1.23.2")
+            other = None if version == host_version else version
+            target = known[name].with_onnxruntime(other, share=1.0 if other is None else config.other_version_share)
+            chosen.setdefault(target.label, target)
+    return list(chosen.values())
 
 
 def _models(folder: Path) -> dict[str, Path]:
@@ -148,26 +184,46 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
     from .torch_runner import TorchRunner
 
     targets, models = _select(config), _models(config.models_dir)
+    n = _sample_size(targets, models)
     test = cifar10.load_test(config.data_root)
-    n = max(t.counts.get(p, 0) for t in targets for p in models)
     indices = sample_indices(len(test), n, config.seed)
     images, labels = normalize_uint8(test.images[indices]), test.labels[indices]
     with TorchRunner(alexnet_cifar10(weights=config.checkpoint, variant=_variant_of(models["fp32"]))) as torch_runner:
         torch_logits = torch_runner.infer_many(images)
-    arm, work, stage = prepare(targets, images, config.cache, log=log)
-    log(f"{n} test images (seed {config.seed}); targets: {', '.join(t.name for t in targets)}; work folder {work}")
-    run_on(targets, {t.name: model_specs(t, models) for t in targets}, work, arm=arm, stage=stage)
+    with work_dirs.work_dir("targets", log) as work:  # removed on every exit; a killed run's, by the next run
+        guests, stage = prepare(targets, images, config.cache, work, log=log, install_tools=config.install_tools)
+        log(f"{n} test images (seed {config.seed}); targets: {', '.join(t.label for t in targets)}; work folder {work} (removed at the end)")
+        run_on(targets, {t.label: model_specs(t, models) for t in targets}, work, arm=guests, stage=stage)
+        return _judge_all(config, targets, models, work, indices, labels, torch_logits, images)
+
+
+def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
+    """Images to sample: the most any (target, model) pair runs; refuses a run that would run none."""
+    n = max(t.counts.get(p, 0) for t in targets for p in models)
+    if n < 1:
+        counts = ", ".join(f"{p} {max(t.counts.get(p, 0) for t in targets)}" for p in models)
+        raise AlexNetEdgeError(f"nothing to evaluate: every image count is 0 for the models there ({counts})")
+    return n
+
+
+def _judge_all(config: TargetsConfig, targets: list[Target], models: dict[str, Path], work: Path, indices: np.ndarray,
+               labels: np.ndarray, torch_logits: np.ndarray, images: np.ndarray | None = None) -> tuple[list[TargetRow], list[Path]]:  # fmt: skip
     rows, cpus, host = [], {}, {}
     for target in targets:
-        cpus[target.name] = record = read_cpu(work, target)
+        cpus[target.label] = record = read_cpu(work, target)
         cpu = ",".join(record["numpy_features"][-4:]) if target.emulator else record["os"]["int8_path"]
         for path, _ in model_specs(target, models):
             precision = Precision(path.name.split(".")[1]).value
             outputs, seconds = read_outputs(work, target, path)
-            host.setdefault(precision, outputs["logits"])
-            rows.append(judge(target.name, precision, outputs["logits"], seconds, torch_logits=torch_logits, labels=labels,
-                              host_logits=host[precision], cpu=cpu))  # fmt: skip
-    sample = {"split": "test_batch", "seed": config.seed, "indices_first": indices[:10].tolist(), "images": int(n)}
+            host.setdefault(precision, outputs["logits"])  # the first target is the host on its own onnxruntime
+            rows.append(judge(target.label, precision, outputs["logits"], seconds, torch_logits=torch_logits, labels=labels,
+                              host_logits=host[precision], cpu=cpu, onnxruntime=str(record.get("onnxruntime", ""))))  # fmt: skip
+    if config.host_openvino and images is not None:  # the host's models on OpenVINO too
+        from .targets_openvino import openvino_host_rows
+
+        rows += openvino_host_rows(models, images, labels, torch_logits, host)
+    sample = {"split": "test_batch", "seed": config.seed, "indices_first": indices[:10].tolist(), "images": len(indices),
+              "host_onnxruntime": host_onnxruntime()}  # fmt: skip
     return rows, write_results(config.out_dir, rows, cpus, sample)
 
 

@@ -26,13 +26,18 @@ WHERE = {
     "8.6": "x86 GPU servers; JetPack 6.0 ships 8.6.2",
     "10.3": "JetPack 6.1 / 6.2 (Orin)",
     "10.9": "10.9 and newer 10.x on GPU servers",
-    "11.4": "JetPack 7.2.2+ (AGX Orin, Thor) and pip tensorrt 11",
+    "10.13": "JetPack 7.0 (10.13) and 7.1 (10.13.3), Jetson Thor only",
+    "10.16": "JetPack 7.2, unconfirmed: third-party source OE4T/meta-tegra #2224",
+    "11.4": ("11.4.0: GPU servers and pip tensorrt 11, no Jetson; 11.4.1: also Jetson AGX Orin and Thor on "
+             "JetPack 7.2.2+, DLA on AGX Orin only"),
 }
 
 
 def trtexec_command(release: TensorRTFeatures, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR) -> str:
     """One trtexec line for ``release``; UnsupportedOptionError where that release lacks an option."""
     check_build_options(config, _with_dla(release, config))
+    if precision is Precision.INT8 and config.dla_core is not None:
+        _refuse_dla_int8(release)
     shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
     parts = [
         "trtexec",
@@ -48,6 +53,8 @@ def trtexec_command(release: TensorRTFeatures, precision: Precision, config: Eng
         parts.append("--stronglyTyped")  # 11.x: the default, and still accepted
     elif precision is not Precision.FP32:  # weakly typed: the flag the model's precision needs
         parts.append({Precision.FP16: "--fp16", Precision.INT8: "--int8"}[precision])
+    if precision is Precision.FP32:
+        parts.append("--noTF32")  # as the builder: TF32 is on by default (trt_builder._clear_tf32)
     if config.dla_core is not None:
         parts += [f"--useDLACore={config.dla_core}", "--allowGPUFallback"]
     if config.version_compatible:
@@ -55,6 +62,21 @@ def trtexec_command(release: TensorRTFeatures, precision: Precision, config: Eng
     if config.hardware_compatibility != "none":
         parts.append(f"--hardwareCompatibilityLevel={TRTEXEC_LEVEL[config.hardware_compatibility]}")
     return " ".join(parts)
+
+
+def _is_dla_int8(precision: Precision, config: EngineBuildConfig) -> bool:
+    return precision is Precision.INT8 and config.dla_core is not None
+
+
+def _refuse_dla_int8(release: TensorRTFeatures) -> None:
+    """DLA runs implicit INT8 only (runtime/backends/trt_dla.py): not the Q/DQ model. trtexec takes
+    implicit ranges only as a TensorRT calibration cache (--calib), which this bundle does not ship."""
+    if not release.precision_flags:
+        why = f"TensorRT {release.version} has no INT8 path on DLA (no --int8, no calibration): build fp16 for DLA"
+    else:
+        why = ("INT8 on DLA is implicit quantization (the FP32 model plus per-tensor ranges), which trtexec takes only "
+               "as a calibration cache (--calib) that this bundle does not ship: use build_engines.py")  # fmt: skip
+    raise UnsupportedOptionError(why, option="dla_int8", running=release.version, needs="build_engines.py")
 
 
 def _with_dla(release: TensorRTFeatures, config: EngineBuildConfig) -> TensorRTFeatures:
@@ -77,9 +99,14 @@ def render_trtexec_md(config: EngineBuildConfig, precisions: list[Precision]) ->
         lines += [f"## TensorRT {name} ({WHERE[name]})", ""]
         wanted = [p for p in precisions if not (config.dla_core is not None and p is Precision.FP32)]
         try:
-            commands = [trtexec_command(release, p, config) for p in wanted]
+            commands = [trtexec_command(release, p, config) for p in wanted if not _is_dla_int8(p, config)]
         except UnsupportedOptionError as exc:
             lines += [f"Not available: {exc}", ""]
             continue
-        lines += ["```sh", *commands, "```", ""]
+        lines += ["```sh", *commands, "```", ""] if commands else []
+        if Precision.INT8 in wanted and _is_dla_int8(Precision.INT8, config):
+            try:
+                _refuse_dla_int8(release)
+            except UnsupportedOptionError as exc:
+                lines += [f"{Precision.INT8.onnx_name} on DLA: {exc}", ""]
     return "\n".join(lines)

@@ -61,12 +61,20 @@ def measure_latency(
     min_runs: int = 5,
     max_runs: int = 200,
     budget_s: float = 1.0,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, LatencyStats]:
-    """Latency of an active runner per batch size, on real images (tiled if fewer than needed)."""
+    """Latency of an active runner per batch size, on real images (tiled if fewer than needed).
+
+    ``log``, when given, gets one line per batch size as it finishes: a piped log is never silent
+    for a whole runner's benchmark (each batch size takes warm-up + ``budget_s`` or ``min_runs``).
+    """
     results: dict[str, LatencyStats] = {}
     for batch_size in batch_sizes:
         reps = -(-batch_size // len(images))
         batch = np.ascontiguousarray(np.concatenate([images] * reps)[:batch_size]) if reps > 1 else images[:batch_size]
         samples = time_call(lambda: runner.infer(batch), warmup=warmup, min_runs=min_runs, max_runs=max_runs, budget_s=budget_s)
         results[str(batch_size)] = summarize(batch_size, samples)
+        if log is not None:
+            stats = results[str(batch_size)]
+            log(f"  batch {batch_size}: p50 {stats.p50:.2f} ms, {stats.throughput:.0f} images/s ({stats.runs} runs)")
     return results

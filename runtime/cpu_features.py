@@ -5,12 +5,19 @@ u8 activations by s8 weights with ``vpmaddubsw``, which adds each pair of produc
 *with saturation*. Symmetric int8 activations are shifted to u8 (+128), so pairs of 8-bit weights can
 overflow and the logits go wrong. VNNI, AMX and ARM's dot-product kernels accumulate in int32.
 A model whose int8 weights stay within +-64 cannot overflow there: 2 * 255 * 64 = 32640 <= 32767.
+
+x86 without AVX2 (Atom class): Linux builds of MLAS take the SSE2 kernel, which widens both operands
+to int16 and sums with ``pmaddwd`` into int32 (exact); the SSE4.1 ``pmaddubsw`` kernel, which
+saturates like AVX2's, is built for MSVC only (onnxruntime/core/mlas/lib/platform.cpp,
+qgemm_kernel_sse41.cpp). ARM without dot product (Cortex-A72/A57): the NEON kernel whose int16
+intermediate overflowed (onnxruntime #31573, fixed by #32057, 2026-08) -- treated as at risk for a
+model with 8-bit weights, like AVX2.
 """
 
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # The widest int8 weight magnitude for which no u8*s8 pair sum can saturate an int16.
@@ -18,6 +25,9 @@ SATURATION_SAFE_WEIGHT_MAX = 64
 
 # /proc/cpuinfo flag -> our name. x86 "flags", ARM "Features".
 _X86_FLAGS = {
+    "sse4_1": "sse4_1",
+    "sse4_2": "sse4_2",
+    "avx": "avx",
     "avx2": "avx2",
     "fma": "fma",
     "f16c": "f16c",
@@ -37,6 +47,7 @@ class CpuFeatures:
     arch: str  # "x86_64", "aarch64", ... as platform.machine() names it
     features: tuple[str, ...]  # sorted names from the tables above that this CPU has
     source: str  # where they were read: "/proc/cpuinfo" or "unknown"
+    system: str = "Linux"  # platform.system(): which MLAS build (MSVC's has other x86 kernels)
 
     @property
     def int8_path(self) -> str:
@@ -47,14 +58,21 @@ class CpuFeatures:
                 return f"{vnni[0]} (int32 accumulation)"
             if "avx2" in self.features:
                 return "avx2 vpmaddubsw (int16 pair saturation)"
-            return "sse (int16 pair saturation)" if self.source != "unknown" else "unknown"
+            if self.source == "unknown":
+                return "unknown"
+            if self.system == "Windows" and "sse4_1" in self.features:
+                return "sse4.1 pmaddubsw (int16 pair saturation)"
+            return "sse2 pmaddwd, no AVX (int32 accumulation)"
         if self.arch in ("aarch64", "arm64"):
-            return "arm dotprod (int32 accumulation)" if "dotprod" in self.features else "arm neon (int32 accumulation)"
+            if "dotprod" in self.features:
+                return "arm dotprod (int32 accumulation)"
+            return "arm neon without dot product (int16 intermediate sums, overflowed before onnxruntime #32057)"
         return "unknown"
 
     @property
     def saturating_int8(self) -> bool:
-        return "saturation" in self.int8_path
+        """Whether int8 products are summed in int16 here (saturating or overflowing for 8-bit weights)."""
+        return "int16" in self.int8_path
 
     @property
     def fp16_arithmetic(self) -> bool:
@@ -89,11 +107,11 @@ def parse_cpuinfo(text: str, arch: str) -> CpuFeatures:
 
 
 def detect(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
-    arch = platform.machine() or "unknown"
+    arch, system = platform.machine() or "unknown", platform.system()
     try:
-        return parse_cpuinfo(cpuinfo.read_text(errors="replace"), arch)
+        return replace(parse_cpuinfo(cpuinfo.read_text(errors="replace"), arch), system=system)
     except OSError:
-        return CpuFeatures(arch, (), "unknown")
+        return CpuFeatures(arch, (), "unknown", system)
 
 
 def saturation_warning(metadata: dict[str, object], cpu: CpuFeatures) -> str | None:

@@ -1,6 +1,7 @@
 """One evaluation path: run a runner on labelled images, compare with reference logits, check the
 tolerance, and return a typed row. The pipeline, the bundle's verify.py, the drift gate and the
-cross-target run all use it; report.json stores ``Row.to_dict()`` (the schema is unchanged).
+cross-target run all use it; report.json stores ``Row.to_dict()`` (the schema only gains fields: the
+flipped-margin figures ``flips_by_margin`` and ``max_flipped_margin`` of compare.Comparison).
 """
 
 from __future__ import annotations

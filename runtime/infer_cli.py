@@ -17,6 +17,7 @@ from .backends import open_runner
 from .cli_support import one_line_errors
 from .constants import CLASS_NAMES, MEAN, STD
 from .errors import AlexNetEdgeError, InputError
+from .npy_file import load_npy
 from .preprocess import IMAGE_SUFFIXES, load_image, normalize_uint8, validate_batch
 
 
@@ -27,34 +28,11 @@ class Item:
     error: str | None = None
 
 
-MAX_NPY_BYTES = 2 << 30  # 2 GiB: far above any batch of 32x32 images; a header claiming more is refused
-
-
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype from a .npy header, checked against the file's size before anything is allocated."""
-    from numpy.lib import format as npy_format
-
-    with open(path, "rb") as handle:
-        version = npy_format.read_magic(handle)
-        read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-        shape, _, dtype = read(handle)
-        data_bytes = path.stat().st_size - handle.tell()
-    if dtype.hasobject:
-        raise InputError("holds Python objects, which this tool never unpickles")
-    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize if shape else dtype.itemsize
-    if claimed > MAX_NPY_BYTES or claimed != data_bytes:
-        raise InputError(f"header claims {dtype} {list(shape)} ({claimed:,} bytes) but the file holds {data_bytes:,} bytes of data")
-    return shape, dtype
-
-
 def _npy_items(path: Path, mean, std) -> list[Item]:
     try:
-        _npy_header(path)
-        array = np.load(path, allow_pickle=False)
+        array = load_npy(path)  # regular files only; the header is checked against the file's size first
     except AlexNetEdgeError as exc:
-        return [Item(str(path), error=f"not a usable .npy file: {exc}")]
-    except (OSError, ValueError, EOFError) as exc:
-        return [Item(str(path), error=f"not a readable .npy file ({exc.__class__.__name__})")]
+        return [Item(str(path), error=f"not a usable .npy file: {str(exc).removeprefix(f'{path}: ')}")]
     try:
         if array.dtype == np.uint8 and array.ndim == 4 and array.shape[-1] == 3:
             batch = normalize_uint8(array, layout="NHWC", mean=mean, std=std)
@@ -97,14 +75,26 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", type=click.Path(path_type=Path, dir_okay=False), required=True, help="model.*.onnx or model.*.engine")
+@click.option("--providers", default=None,
+              help="onnxruntime providers for an ONNX model, e.g. cpu or cuda (as verify.py) [default: best available]")
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]), default="auto", show_default=True,
+              help="auto: TensorRT for .engine/.plan/.trt, onnxruntime otherwise; openvino needs the [openvino] extra")
 @click.option("--top-k", type=click.IntRange(1, len(CLASS_NAMES)), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per input, one per line")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @one_line_errors
-def main(model: Path, top_k: int, as_json: bool, batch_size: int, inputs: tuple[Path, ...]) -> None:
-    """Print the top-k classes with probabilities for each input."""
-    runner = open_runner(model)
+def main(model: Path, providers: str | None, backend: str, top_k: int, as_json: bool, batch_size: int, inputs: tuple[Path, ...]) -> None:
+    """Print the top-k classes with probabilities for each input.
+
+    \b
+    INPUTS, any mix of:
+      image files   .png .jpg .jpeg .bmp .gif .webp .tif .tiff, any size (resized to 32x32)
+      folders       every image and every .npy file directly inside (not subfolders)
+      .npy files    uint8 NHWC [N,32,32,3] or normalized float32 NCHW [N,3,32,32]; one line per image
+    An input that cannot be read gets its own error line; the others are still classified (exit 1).
+    """
+    runner = open_runner(model, None if backend == "auto" else backend, providers=providers)
     with runner:
         meta = runner.metadata()
         cpu = runner.cpu_features()

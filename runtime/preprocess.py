@@ -12,6 +12,7 @@ import numpy as np
 
 from .constants import CHANNELS, INPUT_SIZE, MEAN, STD
 from .errors import InputError
+from .npy_file import check_regular_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -72,6 +73,7 @@ def load_image(path: str | Path, *, size: int = INPUT_SIZE) -> np.ndarray:
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
+    check_regular_file(path)  # before open(): a FIFO would block it forever
     try:
         with Image.open(path) as img:
             width, height = img.size

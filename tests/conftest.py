@@ -83,13 +83,14 @@ def exported(tmp_path_factory, data_root, checkpoint):
 
 @pytest.fixture
 def fake_trt(monkeypatch, request):
-    """Install a fake tensorrt of the version in request.param ("trt8.6", ...) plus fake cuda-python 12.6."""
+    """Install a fake tensorrt of the version in request.param ("trt8.6", ...) plus the real cuda-python
+    runtime with its driver calls faked (tests/cuda_fakes.py), reporting version 12.6.2."""
     from cuda_fakes import make_cudart
     from trt_fakes import make_tensorrt
 
     trt = make_tensorrt(request.param)
     cudart = make_cudart()
-    trt.enqueue = cudart.enqueue
+    trt.enqueue, trt.stream_is_live = cudart.enqueue, cudart.live
     cuda = types.ModuleType("cuda")
     bindings = types.ModuleType("cuda.bindings")
     bindings.__version__ = "12.6.2"

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import json
 import math
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 import torch
 from click.testing import CliRunner
-from onnx import TensorProto, helper, numpy_helper
+from hostile_support import npy_claiming, png_claiming, signature_model, tree
+from onnx import TensorProto
 
 from alexnet_edge.export.cli import alexnet_drift, export_alexnet
 from alexnet_edge.runtime.infer_cli import main as alexnet_infer
@@ -41,38 +39,7 @@ def one_error(command, *args, code=2, match=""):
     return errors[0]
 
 
-def tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
-
-
-# -- inputs made here ------------------------------------------------------------------------
-def png_claiming(path: Path, width: int, height: int) -> Path:
-    """A PNG whose header claims width x height but whose data is a few bytes."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
-    return path
-
-
-def npy_claiming(path: Path, shape: tuple, dtype: str = "|u1") -> Path:
-    header = repr({"descr": dtype, "fortran_order": False, "shape": shape}).encode()
-    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
-    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + b"\x00" * 64)
-    return path
-
-
-def signature_model(path: Path, *, elem=TensorProto.FLOAT, side=32) -> Path:
-    """A valid ONNX model named like ours but taking another input."""
-    weight = numpy_helper.from_array(np.ones((3, 10), np.float32), "w")
-    nodes = [helper.make_node("Cast", ["input"], ["x"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceMean", ["x"], ["m"], axes=[2, 3], keepdims=0),
-             helper.make_node("MatMul", ["m", "w"], ["logits"])]  # fmt: skip
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", elem, ["N", 3, side, side])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], [weight])  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
+# -- inputs made here: tests/hostile_support.py ----------------------------------------------
 
 
 @pytest.fixture(scope="module")

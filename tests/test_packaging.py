@@ -1,5 +1,6 @@
 """The three top-level folders install under one namespace, from a built wheel as well as editable."""
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -43,7 +44,8 @@ def test_wheel_holds_the_namespace_and_imports(wheel, tmp_path):
 
 def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     """The packaged baseline is found from an unpacked wheel; in an empty folder the gate reads it,
-    then stops in one line at the first missing input (the default ../shared checkpoint)."""
+    then stops in one line at the first missing input: no --checkpoint and no ALEXNET_EDGE_DATA (no
+    default points into this repository's ../shared)."""
     assert "alexnet_edge/export/baselines/reference_cpu.json" in zipfile.ZipFile(wheel).namelist()
     target, empty = tmp_path / "site", tmp_path / "empty"
     zipfile.ZipFile(wheel).extractall(target)
@@ -51,6 +53,10 @@ def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     site = sysconfig.get_paths()["purelib"]
     code = (f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; from alexnet_edge.export.drift import DEFAULT_BASELINE; "
             "print(DEFAULT_BASELINE); from alexnet_edge.export.cli import alexnet_drift; alexnet_drift([])")  # fmt: skip
-    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300, cwd=empty)
+    env = {k: v for k, v in os.environ.items() if k != "ALEXNET_EDGE_DATA"}
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=empty, env=env)  # fmt: skip
     assert proc.stdout.splitlines()[0] == str(target / "alexnet_edge" / "export" / "baselines" / "reference_cpu.json")
-    assert proc.returncode == 2 and proc.stderr.strip() == "error: checkpoint not found: ../shared/reference/alexnet_cifar10.pt"
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: no --checkpoint: pass --checkpoint PATH (a state_dict .pt), "
+                                   "or set ALEXNET_EDGE_DATA to a folder holding reference/alexnet_cifar10.pt")

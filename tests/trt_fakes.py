@@ -1,40 +1,44 @@
-"""Fake ``tensorrt`` modules with exactly the API surface of TensorRT 8.5, 8.6, 10.3, 10.9 and 11.4.
+"""Fake ``tensorrt`` modules with the API surface of TensorRT 8.5 to 11.4 (VERSIONS), and its behaviour.
 
-Enums and classes come from tests/trt_api/<id>.json, read from NVIDIA's binding sources at each
-release tag (tools/trt_api_listing.py): a fake class keeps only the attributes its real class has,
-so anything a version lacks raises AttributeError, as the real module would. Every call is recorded
-in ``module.calls``. The fake "engine" computes logits[n, k] = sum_c mean(x[n, c]) * W[c, k] + 0.01 k
-through real host memory, so the runner's buffers and copies are exercised for real.
+Enums and classes come from tests/trt_api/<id>.json (tools/trt_api_listing.py): a fake class keeps
+only the attributes its real class has, so anything a version lacks raises AttributeError, as the
+real module would. Beyond the surface, each fake enforces what NVIDIA documents, source by source
+in the comments (execution: trt_fake_runtime.py):
+
+- ``create_timing_cache`` returns None for bytes it did not write;
+- 10.x refuses FP16/INT8 builder flags on a strongly typed network; 11.x networks are always strongly typed;
+- a DLA build of a network with Q/DQ layers fails (None, and an error in the log): DLA is implicit-only;
+- ``ITensor.set_dynamic_range`` exists up to 10.x only;
+- the builder config starts with TF32 set, and a TF32 plan rounds FP32 inputs to TF32 (trt_fake_runtime.py).
+
+Every call is recorded in ``module.calls``; TensorRT's log lines in ``module.log``.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import types
 from pathlib import Path
 
-import numpy as np
+from trt_fake_runtime import FAKE_WEIGHTS, fake_logits, runtime_classes  # noqa: F401 - re-exported for tests
 
-FAKE_WEIGHTS = (np.arange(30, dtype=np.float32).reshape(3, 10) - 15) / 10.0
-
-
-def fake_logits(batch: np.ndarray) -> np.ndarray:
-    return batch.mean(axis=(2, 3)) @ FAKE_WEIGHTS + 0.01 * np.arange(10, dtype=np.float32)
-
-
-# -- per-version API surface: read from NVIDIA's binding sources at each release tag -------------
 API_DIR = Path(__file__).parent / "trt_api"
-VERSIONS = {"trt8.5": "8.5", "trt8.6": "8.6", "trt10.3": "10.3", "trt10.9": "10.9", "trt11.4": "11.4"}
+#: Listing id -> KNOWN_RELEASES key. 10.13: JetPack 7.0/7.1 (Thor only); 10.16: JetPack 7.2 (third-party source,
+#: OE4T/meta-tegra #2224); 11.4: the 11.4.0 binary (11.4.1 adds Jetson AGX Orin and Thor).
+VERSIONS = {"trt8.5": "8.5", "trt8.6": "8.6", "trt10.3": "10.3", "trt10.9": "10.9", "trt10.13": "10.13",
+            "trt10.16": "10.16", "trt11.4": "11.4"}  # fmt: skip
 FAKE_CLASSES = {  # fake class -> the real binding's class name in the listing
     "Builder": "Builder", "BuilderConfig": "IBuilderConfig", "Runtime": "Runtime", "Engine": "ICudaEngine",
     "ExecutionContext": "IExecutionContext", "OnnxParser": "OnnxParser", "TimingCache": "ITimingCache",
     "OptimizationProfile": "IOptimizationProfile", "Network": "INetworkDefinition", "Logger": "Logger",
 }  # fmt: skip
+#: Tensors of the fake parser's network when the bytes are not a real ONNX model.
+FAKE_TENSORS = ("input", "conv2d", "relu", "max_pool2d", "view", "linear", "logits")
+TIMING_CACHE_MAGIC = b"FAKETIMINGCACHE"
 
 
 def api_listing(test_id: str) -> dict:
-    """tests/trt_api/<id>.json, written by tools/trt_api_listing.py from the real sources."""
+    """tests/trt_api/<id>.json, written by tools/trt_api_listing.py."""
     return json.loads((API_DIR / f"{test_id}.json").read_text())
 
 
@@ -87,25 +91,30 @@ def make_tensorrt(test_id: str) -> types.ModuleType:
     api = api_listing(test_id)
     version = api["version"]
     trt = types.ModuleType("tensorrt")
-    trt.__version__ = version
-    trt.calls = calls = []
+    trt.__version__, trt.major = version, int(version.split(".")[0])
+    trt.calls, trt.log = [], []
     for name, members in api["enums"].items():
         if members is not None:
             setattr(trt, name, _enum(name, members))
-    # test knobs, not TensorRT API: failures to simulate and the platform's DLA cores
+    # test knobs, not TensorRT API: failures to simulate, this machine's GPU and DLA cores
     trt.parse_result, trt.build_returns_none, trt.execute_result, trt.timing_cache_matches = True, False, True, True
-    trt.dla_cores = 0
+    trt.dla_cores, trt.gpu = 0, "NVIDIA Orin (fake)"
     trt.enqueue = lambda op: op()
+    trt.stream_is_live = lambda handle: handle == 0  # conftest wires the fake cudart's live streams in
     surface = {fake: set(api["classes"][real]) for fake, real in FAKE_CLASSES.items()}
     # ILogger's Severity enum is exported onto the class (pybind11 export_values), so Logger.WARNING exists.
     surface["Logger"] |= {"Severity", "INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE"}
-    classes = _classes(trt, version, calls)
+    classes = _classes(trt, version) | runtime_classes(trt, version)
     for fake, cls in classes.items():
-        setattr(trt, fake, restrict(cls, surface[fake]))
-    trt.Logger, trt.Builder, trt.OnnxParser, trt.Runtime = classes["Logger"], classes["Builder"], classes["OnnxParser"], classes["Runtime"]
+        setattr(trt, fake, restrict(cls, surface[fake]) if fake in surface else cls)
     for name in api["calibrators"]:
         setattr(trt, name, type(name, (), {}))
     return trt
+
+
+def error(trt, message: str) -> None:
+    """What TensorRT's logger receives at ERROR severity."""
+    trt.log.append(("ERROR", message))
 
 
 class _Strict:
@@ -114,72 +123,106 @@ class _Strict:
     def __setattr__(self, name, value):
         if not name.startswith("_") and name not in self._attrs:
             raise AttributeError(f"{type(self).__name__} has no attribute {name!r} in this TensorRT version")
-        self._calls.append((f"{type(self).__name__}.{name}=", value))
+        self._trt.calls.append((f"{type(self).__name__}.{name}=", value))
         object.__setattr__(self, name, value)
 
 
-def _classes(trt, version: str, calls: list) -> dict:
+def _tensor_class(trt):
+    # ITensor.set_dynamic_range: bound in python/src/infer/pyGraph.cpp at 8.5.2, v8.6.1 and v10.3.0
+    # (deprecated from 10.1, "Superseded by explicit quantization"), gone at v11.1. ITensor is not in
+    # the listings' schema, so the rule is kept here by major.
+    class Tensor:
+        def __init__(self, name):
+            self.name, self.dynamic_range = name, None
+
+        def set_dynamic_range(self, min, max):  # noqa: A002 - TensorRT's own keyword names
+            trt.calls.append(("tensor.set_dynamic_range", self.name, float(min), float(max)))
+            self.dynamic_range = (float(min), float(max))
+            return True
+
+    if trt.major >= 11:
+        del Tensor.set_dynamic_range
+    return Tensor
+
+
+def _parse_onnx(data: bytes) -> tuple[list[str], bool]:
+    """(tensor names, has Q/DQ) of a real ONNX model; the fake tensors for bytes that are not one."""
+    try:
+        import onnx
+
+        graph = onnx.load_from_string(data).graph
+        names = [i.name for i in graph.input] + [o for n in graph.node for o in n.output]
+        if names:
+            return names, any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in graph.node)
+    except Exception:  # noqa: BLE001 - not an ONNX model: the fake network
+        pass
+    return list(FAKE_TENSORS), b"QuantizeLinear" in data
+
+
+def _network_classes(trt):
+    """INetworkDefinition and OnnxParser: the parser fills the network with tensors (and Q/DQ or not)."""
+    calls = trt.calls
+    Tensor = _tensor_class(trt)  # noqa: N806 - a class
+
+    class Network:
+        def __init__(self, flags):
+            self._flags, self._tensors, self._has_qdq = flags, [], False
+            strongly = trt.NetworkDefinitionCreationFlag.__members__.get("STRONGLY_TYPED")
+            # 11.x: STRONGLY_TYPED is "Deprecated: always enabled" (python/src/infer/pyCore.cpp at v11.1)
+            self._strongly_typed = trt.major >= 11 or (strongly is not None and bool(flags & (1 << int(strongly))))
+
+        num_inputs = property(lambda self: 1)
+        num_layers = property(lambda self: len(self._tensors) - 1)
+
+        def get_input(self, index):
+            return self._tensors[0]
+
+        def get_layer(self, index):  # one output per layer, as Conv/Relu/Gemm layers have
+            out = self._tensors[index + 1]
+            return types.SimpleNamespace(num_outputs=1, get_output=lambda i: out, name=f"layer {out.name}")
+
+    class OnnxParser:
+        def __init__(self, network, logger):
+            self._errors, self._network = 0, network
+
+        num_errors = property(lambda self: self._errors)
+
+        def parse(self, model):
+            calls.append(("parser.parse", len(model)))
+            self._errors = 0 if trt.parse_result else 1
+            names, self._network._has_qdq = _parse_onnx(bytes(model))
+            self._network._tensors = [Tensor(n) for n in names]
+            return trt.parse_result
+
+        def get_error(self, index):
+            return "In node 3 (Conv): unsupported fake failure"
+
+    return Network, OnnxParser
+
+
+def _classes(trt, version: str) -> dict:
+    calls = trt.calls
+    Network, OnnxParser = _network_classes(trt)  # noqa: N806 - classes
+
     class Logger(_Strict):
         WARNING, ERROR, INFO, VERBOSE, INTERNAL_ERROR = "WARNING", "ERROR", "INFO", "VERBOSE", "INTERNAL_ERROR"
         Severity = _enum("Severity", ["INTERNAL_ERROR", "ERROR", "WARNING", "INFO", "VERBOSE"])
         min_severity = None
 
         def __init__(self, severity=None):
-            object.__setattr__(self, "_calls", calls)
+            object.__setattr__(self, "_trt", trt)
 
     class TimingCache:
-        def __init__(self, data: bytes):
-            self.data = bytes(data)
+        def __init__(self, meta: dict):
+            self._meta = meta
 
         def serialize(self):
-            return b"CACHE:" + self.data[:64] + b"+"
+            return TIMING_CACHE_MAGIC + json.dumps(self._meta).encode()
 
     class OptimizationProfile:
         def set_shape(self, name, min, opt, max):  # noqa: A002 - TensorRT's own keyword names
             calls.append(("profile.set_shape", name, tuple(min), tuple(opt), tuple(max)))
             self._shapes = {name: (tuple(min), tuple(opt), tuple(max))}
-
-    class BuilderConfig(_Strict):
-        default_device_type = DLA_core = hardware_compatibility_level = int8_calibrator = profile_stream = None
-
-        def __init__(self):
-            object.__setattr__(self, "_calls", calls)
-            self._flags, self._profiles, self._cache = set(), [], None
-
-        def set_flag(self, flag):
-            if not isinstance(flag, _Member) or flag.name not in trt.BuilderFlag.__members__:
-                raise AttributeError(f"tensorrt {version}: no BuilderFlag {flag!r}")
-            calls.append(("config.set_flag", flag.name))
-            self._flags.add(flag.name)
-
-        def get_flag(self, flag):
-            return flag.name in self._flags
-
-        def set_memory_pool_limit(self, pool, pool_size):
-            calls.append(("config.set_memory_pool_limit", pool.name, pool_size))
-
-        def add_optimization_profile(self, profile):
-            self._profiles.append(profile)
-            return len(self._profiles) - 1
-
-        def create_timing_cache(self, serialized_timing_cache):
-            calls.append(("config.create_timing_cache", bytes(serialized_timing_cache)))
-            return TimingCache(serialized_timing_cache)
-
-        def set_timing_cache(self, cache, ignore_mismatch):
-            """Like TensorRT: False (and the cache not used) when it came from another version or GPU."""
-            matches = trt.timing_cache_matches or not cache.data
-            calls.append(("config.set_timing_cache", ignore_mismatch, matches))
-            if matches or ignore_mismatch:
-                self._cache = cache
-            return matches or ignore_mismatch
-
-        def get_timing_cache(self):
-            return self._cache
-
-    class Network:
-        def __init__(self, flags):
-            self._flags = flags
 
     class Builder(_Strict):
         max_threads = None
@@ -187,7 +230,7 @@ def _classes(trt, version: str, calls: list) -> dict:
         platform_has_fast_fp16 = platform_has_fast_int8 = property(lambda self: True)
 
         def __init__(self, logger):
-            object.__setattr__(self, "_calls", calls)
+            object.__setattr__(self, "_trt", trt)
 
         def create_network(self, flags=0):
             calls.append(("builder.create_network", flags))
@@ -201,94 +244,92 @@ def _classes(trt, version: str, calls: list) -> dict:
 
         def build_serialized_network(self, network, config):
             calls.append(("builder.build_serialized_network", sorted(config._flags)))
-            if trt.build_returns_none:
+            return _build(trt, version, network, config)
+
+    BuilderConfig = _builder_config(trt, version, TimingCache)
+    return {"Logger": Logger, "TimingCache": TimingCache, "OptimizationProfile": OptimizationProfile,
+            "BuilderConfig": BuilderConfig, "Network": Network, "Builder": Builder,
+            "OnnxParser": OnnxParser}  # fmt: skip
+
+
+def _builder_config(trt, version: str, TimingCache):  # noqa: N803 - a class
+    calls = trt.calls
+
+    class BuilderConfig(_Strict):
+        default_device_type = DLA_core = hardware_compatibility_level = int8_calibrator = profile_stream = None
+
+        def __init__(self):
+            object.__setattr__(self, "_trt", trt)
+            # TF32 starts set, as in TensorRT: BuilderFlag::kTF32 "Enabled by default" (NvInfer.h at v10.3.0)
+            self._flags = {"TF32"} & set(trt.BuilderFlag.__members__)
+            self._profiles, self._cache = [], None
+
+        def set_flag(self, flag):
+            if not isinstance(flag, _Member) or flag.name not in trt.BuilderFlag.__members__:
+                raise AttributeError(f"tensorrt {version}: no BuilderFlag {flag!r}")
+            calls.append(("config.set_flag", flag.name))
+            self._flags.add(flag.name)
+
+        def clear_flag(self, flag):
+            calls.append(("config.clear_flag", flag.name))
+            self._flags.discard(flag.name)
+
+        def get_flag(self, flag):
+            return flag.name in self._flags
+
+        def set_memory_pool_limit(self, pool, pool_size):
+            calls.append(("config.set_memory_pool_limit", pool.name, pool_size))
+
+        def add_optimization_profile(self, profile):
+            self._profiles.append(profile)
+            return len(self._profiles) - 1
+
+        def create_timing_cache(self, serialized_timing_cache):
+            """None for bytes this TensorRT did not write: samples/utils/timingCache.cpp at v10.3.0 checks
+            createTimingCache() for nullptr, and Polygraphy's backend/trt/config.py falls back to an empty cache."""
+            data = bytes(serialized_timing_cache)
+            calls.append(("config.create_timing_cache", data))
+            if not data:
+                return TimingCache({"version": version, "gpu": trt.gpu})
+            meta = json.loads(data[len(TIMING_CACHE_MAGIC):]) if data.startswith(TIMING_CACHE_MAGIC) else {}
+            if meta.get("version") != version:
+                error(trt, "Failed to deserialize the timing cache: it was not written by this TensorRT")
                 return None
-            shapes = config._profiles[0]._shapes["input"]
-            return b"FAKEPLAN" + json.dumps({"version": version, "profile": shapes}).encode()
+            return TimingCache(meta)
 
-    class OnnxParser:
-        def __init__(self, network, logger):
-            self._errors = 0
+        def set_timing_cache(self, cache, ignore_mismatch):
+            """False (and the cache not used) for a cache of another GPU, unless ignore_mismatch
+            (NvInfer.h at v10.3.0, IBuilderConfig::setTimingCache)."""
+            matches = trt.timing_cache_matches and cache._meta.get("gpu") == trt.gpu
+            calls.append(("config.set_timing_cache", ignore_mismatch, matches))
+            if matches or ignore_mismatch:
+                self._cache = cache
+            return matches or ignore_mismatch
 
-        num_errors = property(lambda self: self._errors)
+        def get_timing_cache(self):
+            return self._cache
 
-        def parse(self, model):
-            calls.append(("parser.parse", len(model)))
-            self._errors = 0 if trt.parse_result else 1
-            return trt.parse_result
-
-        def get_error(self, index):
-            return "In node 3 (Conv): unsupported fake failure"
-
-    classes = {"Logger": Logger, "TimingCache": TimingCache, "OptimizationProfile": OptimizationProfile,
-               "BuilderConfig": BuilderConfig, "Network": Network, "Builder": Builder, "OnnxParser": OnnxParser}  # fmt: skip
-    return classes | _runtime_classes(trt, version, calls)
+    return BuilderConfig
 
 
-def _runtime_classes(trt, version: str, calls: list) -> dict:
-    class ExecutionContext:
-        def __init__(self, engine):
-            self._engine, self._shapes, self._addresses = engine, {}, {}
-
-        def set_input_shape(self, name, shape):
-            low, _, high = self._engine._profile
-            ok = all(lo <= s <= hi for lo, s, hi in zip(low, shape, high))
-            if ok:
-                self._shapes[name] = tuple(shape)
-            return ok
-
-        def set_tensor_address(self, name, memory):
-            self._addresses[name] = int(memory)
-            return True
-
-        def execute_async_v3(self, stream_handle):
-            if not isinstance(stream_handle, int):
-                raise TypeError(f"execute_async_v3(): stream_handle must be an int, got {type(stream_handle).__name__}")
-            calls.append(("context.execute_async_v3", stream_handle, self._shapes["input"]))
-            if not trt.execute_result:
-                return False
-            shape = self._shapes["input"]
-            count = int(np.prod(shape))
-            src, dst_address = self._addresses["input"], self._addresses["logits"]
-
-            def run():
-                x = np.ctypeslib.as_array((ctypes.c_float * count).from_address(src)).reshape(shape)
-                out = fake_logits(x).astype(np.float32)
-                np.ctypeslib.as_array((ctypes.c_float * out.size).from_address(dst_address))[:] = out.reshape(-1)
-
-            trt.enqueue(run)  # the fake cudart captures it into a graph when capturing
-            return True
-
-    class Engine:
-        num_io_tensors = property(lambda self: 2)
-
-        def __init__(self, meta):
-            self._profile = [tuple(s) for s in meta["profile"]]
-
-        def get_tensor_name(self, index):
-            return ["input", "logits"][index]
-
-        def get_tensor_mode(self, name):
-            return trt.TensorIOMode.INPUT if name == "input" else trt.TensorIOMode.OUTPUT
-
-        def get_tensor_profile_shape(self, name, profile_index):
-            return self._profile
-
-        def create_execution_context(self):
-            return ExecutionContext(self)
-
-    class Runtime(_Strict):
-        engine_host_code_allowed = max_threads = DLA_core = None
-
-        def __init__(self, logger):
-            object.__setattr__(self, "_calls", calls)
-
-        def deserialize_cuda_engine(self, serialized_engine):
-            if not serialized_engine.startswith(b"FAKEPLAN"):
-                return None
-            meta = json.loads(serialized_engine[len(b"FAKEPLAN"):])
-            if meta["version"] != version:
-                return None
-            return Engine(meta)
-
-    return {"ExecutionContext": ExecutionContext, "Engine": Engine, "Runtime": Runtime}
+def _build(trt, version: str, network, config):
+    """build_serialized_network: None, with the reason in the log, where TensorRT refuses."""
+    precision_flags = sorted(config._flags & {"FP16", "INT8"})
+    if network._strongly_typed and precision_flags:
+        # "Strongly Typed Networks": a strongly typed network takes its precision from its types; the
+        # builder rejects kFP16/kINT8 (TensorRT 10.x developer guide; 11.x removes the flags).
+        error(trt, f"Network is strongly typed: builder flags {precision_flags} are not allowed")
+        return None
+    on_dla = config.default_device_type is not None and config.default_device_type.name == "DLA"
+    if on_dla and network._has_qdq:
+        # DLA runs implicit quantization only (NVIDIA/TensorRT #2222;
+        # NVIDIA/Model-Optimizer PR #1661: "DLA still only supports IQ").
+        error(trt, "DLA does not support explicitly quantized (Q/DQ) networks")
+        return None
+    if trt.build_returns_none:
+        return None
+    ranges = {t.name: t.dynamic_range for t in network._tensors if t.dynamic_range is not None}
+    meta = {"version": version, "profile": config._profiles[0]._shapes["input"],
+            "strongly_typed": network._strongly_typed, "version_compatible": "VERSION_COMPATIBLE" in config._flags,
+            "dla": on_dla, "int8_ranges": ranges, "tf32": "TF32" in config._flags}  # fmt: skip
+    return b"FAKEPLAN" + json.dumps(meta).encode()

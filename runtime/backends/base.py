@@ -84,6 +84,10 @@ class BaseRunner(ABC):
         """What the artifact says about itself (class names, normalization, precision); may be empty."""
         return {}
 
+    def settings(self) -> dict[str, object]:
+        """How this runner computes where the backend has choices (e.g. OpenVINO's inference precision), for a report row."""
+        return {}
+
     def extra_timings(self) -> dict:
         """Backend-specific timings to add to a report row (e.g. TensorRT's device-side latency)."""
         return {}

@@ -19,6 +19,7 @@ from .ort_providers import (  # noqa: F401
     PROVIDER_PREFERENCE,
     choose_providers,
     fallback_warning,
+    load_tensorrt_libraries,
     precision_of,
     tensorrt_options,
 )
@@ -28,9 +29,9 @@ def import_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise BackendUnavailableError(
-            "onnxruntime is not installed: pip install 'alexnet-edge[cpu]' (or [gpu] for onnxruntime-gpu)"
-        ) from None
+        from ..install_hints import install_hint
+
+        raise BackendUnavailableError(f"onnxruntime is not installed: {install_hint('onnxruntime')}") from None
     return onnxruntime
 
 
@@ -79,6 +80,7 @@ class OnnxRuntimeRunner(BaseRunner):
         self.trt_max_batch = trt_max_batch
         self.session = None
         self.providers: list[str] = []
+        self.tensorrt_libs: str | None = None  # where pip TensorRT's libraries were loaded from
         self._io_binding = None
 
     def activate_impl(self) -> None:
@@ -96,7 +98,7 @@ class OnnxRuntimeRunner(BaseRunner):
         options.log_severity_level = 3  # warnings from the optimizer are not the user's business
         self.session = self._create_session(ort, options)
         requested, self.providers = self.providers, list(self.session.get_providers())
-        warning = fallback_warning(requested, self.providers, self.model_path)
+        warning = fallback_warning(requested, self.providers, self.model_path, tensorrt_libs=self.tensorrt_libs)
         if warning:
             print(warning, file=sys.stderr)
         inputs = [i.name for i in self.session.get_inputs()]
@@ -116,6 +118,8 @@ class OnnxRuntimeRunner(BaseRunner):
 
     def _create_session(self, ort, options):
         provider_options = [self._options_for(p, ort.__version__) for p in self.providers]
+        if "TensorrtExecutionProvider" in self.providers:  # before the provider's dlopen of libnvinfer (#18597)
+            self.tensorrt_libs = load_tensorrt_libraries()
         try:
             return ort.InferenceSession(str(self.model_path), options, providers=self.providers, provider_options=provider_options)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types

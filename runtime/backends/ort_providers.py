@@ -2,6 +2,11 @@
 
 onnxruntime falls back to the CPU without raising when a GPU provider cannot start (#27177), so
 the providers a session reports after creation, not the ones requested, say where a row ran.
+
+Its TensorRT provider links ``libnvinfer.so.N``, which pip's TensorRT (``tensorrt-cu12``/``-cu13``)
+keeps in the ``tensorrt_libs`` package, off the loader path: unless ``tensorrt`` was imported first
+or LD_LIBRARY_PATH names that folder, the provider fails to load and the session drops to CUDA or
+the CPU (onnxruntime #18597, #13501). ``load_tensorrt_libraries`` loads them first.
 """
 
 from __future__ import annotations
@@ -64,10 +69,37 @@ def tensorrt_options(*, ort_version: str, precision: Precision | None, cache_dir
     return options
 
 
-def fallback_warning(requested: list[str], used: list[str], model: Path) -> str | None:
-    """One line when onnxruntime did not start a GPU provider it was asked for."""
+def load_tensorrt_libraries() -> str | None:
+    """Load pip TensorRT's libraries so that onnxruntime's TensorRT provider finds ``libnvinfer``.
+
+    Importing ``tensorrt_libs`` loads every library in its folder with ctypes (python/packaging/
+    libs_wheel/tensorrt_libs/__init__.py at v10.3.0), which is what ``import tensorrt`` does first;
+    the provider's own ``dlopen`` then finds ``libnvinfer.so.N`` already loaded, by its soname.
+
+    Returns:
+        the folder the libraries were loaded from, or None where pip's TensorRT is not installed
+        (a JetPack or system TensorRT is on the loader path already).
+    """
+    try:
+        import tensorrt_libs
+    except ImportError:
+        return None
+    return str(Path(tensorrt_libs.__file__).parent)
+
+
+def fallback_warning(
+    requested: list[str], used: list[str], model: Path, *, tensorrt_libs: str | None = None
+) -> str | None:
+    """One line when onnxruntime did not start a GPU provider it was asked for; where TensorRT's
+    provider is the one lost, it says where TensorRT's libraries were looked for."""
     lost = [p for p in requested if p in GPU_PROVIDERS and p not in used]
     if not lost:
         return None
+    hint = ""
+    if "TensorrtExecutionProvider" in lost and tensorrt_libs:
+        hint = f" (TensorRT libraries loaded from {tensorrt_libs})"
+    elif "TensorrtExecutionProvider" in lost:
+        hint = " (no pip TensorRT found: pip install tensorrt-cu12, or put libnvinfer's folder on LD_LIBRARY_PATH)"
+    where = "cuda" if used and used[0] in GPU_PROVIDERS else "cpu"
     return (f"warning: onnxruntime could not start {', '.join(lost)} for {model.name} and runs it on "
-            f"{', '.join(used)}; its figures are for {'cuda' if used and used[0] in GPU_PROVIDERS else 'cpu'}")  # fmt: skip
+            f"{', '.join(used)}; its figures are for {where}{hint}")  # fmt: skip

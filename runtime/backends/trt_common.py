@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
+import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BackendUnavailableError, EngineCompatibilityError, ModelFileError
+from .trt_compat import plan_loads, version_tuple
 
 SIDECAR_FORMAT = "alexnet-edge-engine/1"
 
@@ -17,7 +20,9 @@ def import_tensorrt():
     try:
         import tensorrt
     except ImportError:
-        raise BackendUnavailableError("tensorrt is not installed (pip install 'alexnet-edge[gpu]', or JetPack's python3-libnvinfer)") from None
+        from ..install_hints import install_hint
+
+        raise BackendUnavailableError(f"tensorrt is not installed: {install_hint('tensorrt')}") from None
     return tensorrt
 
 
@@ -47,6 +52,11 @@ def cuda_python_version() -> str | None:
     return None
 
 
+def error_name(err) -> str:
+    """``cudaErrorNoDevice`` for cuda-python's ``cudaError_t`` member (an IntEnum: ``str()`` is its repr)."""
+    return str(getattr(err, "name", err))
+
+
 def check_cuda_driver(cudart) -> int:
     """The driver's CUDA version (e.g. 12060); refuse a cuda-python built for a newer CUDA than the driver.
 
@@ -55,7 +65,9 @@ def check_cuda_driver(cudart) -> int:
     """
     err, driver = cudart.cudaDriverGetVersion()
     if int(err) != 0 or not driver:
-        raise BackendUnavailableError(f"no usable NVIDIA driver: cudaDriverGetVersion returned {err} (is this a GPU machine?)")
+        raise BackendUnavailableError(
+            f"no usable NVIDIA driver: cudaDriverGetVersion returned {error_name(err)} (is this a GPU machine?)"
+        )
     driver_major, driver_minor = int(driver) // 1000, int(driver) % 1000 // 10
     bindings = cuda_python_version()
     bindings_major = version_tuple(bindings)[0] if bindings else 0
@@ -75,24 +87,29 @@ def open_cudart():
 
 
 def stream_handle(stream) -> int:
-    """The raw handle TensorRT wants; ``getPtr()`` where cuda-bindings has it (``int()`` is deprecated there)."""
-    get_ptr = getattr(stream, "getPtr", None)
-    return int(get_ptr()) if get_ptr is not None else int(stream)
+    """The ``cudaStream_t`` value itself, which TensorRT casts straight to ``cudaStream_t``
+    (``execute_async_v3(size_t streamHandle)``, python/src/infer/pyCore.cpp at v10.3.0).
 
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    In cuda-python ``int(stream)`` is the handle, while ``stream.getPtr()`` is the address of the
+    Python object's storage for it (cuda-python docs, "Tips and Tricks: Getting the address of
+    underlying C objects"; NVIDIA/cuda-python #126): passing that enqueues on a bogus stream. Newer
+    cuda-bindings deprecate ``int()`` for ``cuda.bindings.utils.get_cuda_native_handle``, used where present.
+    """
+    try:
+        from cuda.bindings.utils import get_cuda_native_handle
+    except ImportError:  # cuda-python < 12.8, or a plain int handle
+        return int(stream)
+    try:
+        return int(get_cuda_native_handle(stream))
+    except TypeError:  # not a cuda-python object (an int, or another library's handle)
+        return int(stream)
 
 
 def cuda_check(result, what: str):
     """cuda-python calls return (err, *values); raise on error, return the values."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(err) != 0:
-        raise BackendUnavailableError(f"CUDA {what} failed with error {int(err)} ({err})")
+        raise BackendUnavailableError(f"CUDA {what} failed with error {int(err)} ({error_name(err)})")
     if not values:
         return None
     return values[0] if len(values) == 1 else tuple(values)
@@ -124,8 +141,18 @@ def read_sidecar(engine_path: str | Path) -> dict:
         raise ModelFileError(f"{path}: sidecar is not valid JSON") from None
 
 
-def check_sidecar(sidecar: dict, *, trt_version: str, gpu: GpuInfo, engine_path: str | Path) -> None:
-    """Refuse an engine built for another TensorRT or GPU, naming both, unless it was built to allow it."""
+def this_platform() -> dict:
+    """The build platform the sidecar records: ``{"machine": "x86_64", "system": "Linux"}``."""
+    return {"machine": platform.machine(), "system": platform.system()}
+
+
+def check_sidecar(sidecar: dict, *, trt_version: str, gpu: GpuInfo, engine_path: str | Path, host: dict | None = None) -> None:
+    """Refuse an engine built for another platform, TensorRT or GPU, naming both, unless it was built to allow it.
+
+    Args:
+        host: this machine's platform (this_platform() when None).
+    """
+    _check_platform(sidecar, this_platform() if host is None else host, engine_path)
     _check_built_version(sidecar, trt_version, engine_path)
     built_gpu = sidecar.get("gpu", {})
     level = str(sidecar.get("build_options", {}).get("hardware_compatibility_level") or "NONE").upper()
@@ -145,16 +172,35 @@ def check_sidecar(sidecar: dict, *, trt_version: str, gpu: GpuInfo, engine_path:
 
 
 def _check_built_version(sidecar: dict, trt_version: str, engine_path: str | Path) -> None:
-    """Same version, or a version-compatible plan on the same or a newer TensorRT (documented across
-    majors: 8.6 plans load on 10.x, 10.x plans on 11.x)."""
+    """The documented version-compatibility matrix (trt_compat.plan_loads), said before TensorRT's own
+    far less clear failure to deserialize."""
     built = str(sidecar.get("tensorrt_version", "unknown"))
-    if built == trt_version:
-        return
     version_compatible = bool(sidecar.get("build_options", {}).get("version_compatible"))
-    if version_compatible and version_tuple(trt_version) >= version_tuple(built):
+    verdict = plan_loads(built, trt_version, version_compatible=version_compatible)
+    if not verdict.ok:
+        raise EngineCompatibilityError(
+            f"{engine_path} was built with TensorRT {built}, this is TensorRT {trt_version}: {verdict.why}",
+            field="tensorrt_version", built=built, running=trt_version,
+        )  # fmt: skip
+
+
+def _check_platform(sidecar: dict, host: dict, engine_path: str | Path) -> None:
+    """Plans are not portable across platforms, whatever the hardware-compatibility level (TensorRT support
+    matrix, "Engine portability", 10.x and 11.4: "Serialized engines are not portable across platforms").
+
+    A sidecar written before the platform was recorded (no ``platform`` field) is accepted with a warning:
+    no TensorRT build of this project had run before it was added, and TensorRT itself still refuses a
+    foreign plan at deserialization, only less clearly.
+    """
+    built = sidecar.get("platform")
+    if built is None:
+        logging.getLogger(__name__).warning("%s: its sidecar does not record the build platform; if it was built on "
+                                            "another platform TensorRT will refuse it", engine_path)  # fmt: skip
         return
-    why = "version-compatible plans load only on the same or a newer TensorRT" if version_compatible else "rebuild it here, or build with --version-compatible"
-    raise EngineCompatibilityError(
-        f"{engine_path} was built with TensorRT {built}, this is TensorRT {trt_version}: {why}",
-        field="tensorrt_version", built=built, running=trt_version,
-    )  # fmt: skip
+    said = lambda p: f"{p.get('machine')} {p.get('system')}"  # noqa: E731
+    if (built.get("machine"), built.get("system")) != (host.get("machine"), host.get("system")):
+        raise EngineCompatibilityError(
+            f"{engine_path} was built on {said(built)}, this is {said(host)}: plans are not portable across "
+            "platforms; rebuild on this machine",
+            field="platform", built=said(built), running=said(host),
+        )  # fmt: skip

@@ -29,7 +29,7 @@ class UnsupportedOptionError(AlexNetEdgeError):
 @dataclass(frozen=True)
 class TensorRTFeatures:
     version: str
-    strongly_typed: bool  # NetworkDefinitionCreationFlag.STRONGLY_TYPED (9.x+)
+    strongly_typed: bool  # NetworkDefinitionCreationFlag.STRONGLY_TYPED (9.x, 10.x); always on 11.x
     precision_flags: bool  # BuilderFlag.FP16 / INT8 (gone in 11.0)
     version_compatible: bool  # BuilderFlag.VERSION_COMPATIBLE (8.6+)
     hardware_levels: tuple[str, ...]  # lower-case names of HardwareCompatibilityLevel members
@@ -42,7 +42,9 @@ class TensorRTFeatures:
         levels = members("HardwareCompatibilityLevel")
         return cls(
             version=trt.__version__,
-            strongly_typed="STRONGLY_TYPED" in members("NetworkDefinitionCreationFlag"),
+            # 11.x: always strongly typed, whatever the deprecated flag says (pyCore.cpp at v11.1)
+            strongly_typed=(int(trt.__version__.split(".")[0]) >= 11
+                            or "STRONGLY_TYPED" in members("NetworkDefinitionCreationFlag")),
             precision_flags={"FP16", "INT8"} <= members("BuilderFlag"),
             version_compatible="VERSION_COMPATIBLE" in members("BuilderFlag"),
             hardware_levels=tuple(n for n, (member, _) in HARDWARE_LEVELS.items() if n == "none" or member in levels),
@@ -93,5 +95,11 @@ KNOWN_RELEASES = {
     "8.6": TensorRTFeatures("8.6.1", False, True, True, ("none", "ampere_plus"), True, 0),
     "10.3": TensorRTFeatures("10.3.0", True, True, True, ("none", "ampere_plus"), True, 0),
     "10.9": TensorRTFeatures("10.9.0", True, True, True, tuple(HARDWARE_LEVELS), True, 0),
+    # JetPack 7.0 / 7.1 (Jetson Thor only) ship 10.13.3 (NVIDIA JetPack 7.1 downloads page)
+    "10.13": TensorRTFeatures("10.13.3", True, True, True, tuple(HARDWARE_LEVELS), True, 0),
+    # JetPack 7.2: 10.16 per a third-party build (OE4T/meta-tegra PR #2224), not yet confirmed by NVIDIA
+    "10.16": TensorRTFeatures("10.16.0", True, True, True, tuple(HARDWARE_LEVELS), True, 0),
+    # The listing is checked against 11.4.0's binary; 11.4.0 supports no Jetson, 11.4.1 adds AGX Orin and Thor
+    # on JetPack 7.2.2+ (TensorRT 11.4.1 release notes). export/trtexec.py's WHERE says which is which.
     "11.4": TensorRTFeatures("11.4.0", True, False, True, tuple(HARDWARE_LEVELS), True, 0),
 }

@@ -1,5 +1,6 @@
 """TensorRT engine runner: sidecar check, device and pinned host buffers, one stream, async copies,
-optional CUDA graph for one fixed batch size. Uses the name-based tensor API (8.5+, 10.x, 11.x)."""
+optional CUDA graph for one fixed batch size on an execution context of its own. Uses the name-based
+tensor API (8.5+, 10.x, 11.x)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class TensorRTRunner(BaseRunner):
         self.sidecar: dict = {}
         self.profile: tuple[int, int] = (0, 0)
         self._trt = self._cudart = None
-        self._engine = self._context = self._stream = None
+        self._engine = self._context = self._graph_context = self._stream = None
         self._device: dict[str, int] = {}
         self._host: dict[str, np.ndarray] = {}
         self._host_ptr: dict[str, int] = {}
@@ -51,10 +52,7 @@ class TensorRTRunner(BaseRunner):
         self._gpu = current_gpu(cudart)
         check_sidecar(self.sidecar, trt_version=trt.__version__, gpu=self._gpu, engine_path=self.engine_path)
 
-        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        if self.sidecar.get("build_options", {}).get("version_compatible") and hasattr(trt.Runtime, "engine_host_code_allowed"):
-            runtime.engine_host_code_allowed = True  # version-compatible plans carry their lean runtime (8.6+)
-        self._engine = runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
+        self._engine = self._deserialize(trt)
         if self._engine is None:
             raise ModelFileError(f"{self.engine_path}: TensorRT could not deserialize it (truncated or from another version)")
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
@@ -63,6 +61,9 @@ class TensorRTRunner(BaseRunner):
         low, _opt, high = self._engine.get_tensor_profile_shape(INPUT_NAME, 0)
         self.profile = (int(low[0]), int(high[0]))
         self._context = self._engine.create_execution_context()
+        if self.cuda_graph_batch is not None:
+            # A captured graph fixes its context's shapes and addresses: other batch sizes run on another context.
+            self._graph_context = self._engine.create_execution_context()
         self._stream = cuda_check(cudart.cudaStreamCreate(), "cudaStreamCreate")
         max_batch = self.profile[1]
         sizes = {INPUT_NAME: max_batch * int(np.prod(high[1:])), OUTPUT_NAME: max_batch * NUM_CLASSES}
@@ -70,9 +71,20 @@ class TensorRTRunner(BaseRunner):
             self._device[name] = cuda_check(cudart.cudaMalloc(count * FLOAT), "cudaMalloc")
             self._host_ptr[name] = cuda_check(cudart.cudaMallocHost(count * FLOAT), "cudaMallocHost")
             self._host[name] = np.ctypeslib.as_array((ctypes.c_float * count).from_address(self._host_ptr[name]))
-            self._context.set_tensor_address(name, int(self._device[name]))
+            for context in (c for c in (self._context, self._graph_context) if c is not None):
+                context.set_tensor_address(name, int(self._device[name]))
         if self.cuda_graph_batch is not None:
             self._capture_graph(self.cuda_graph_batch)
+
+    def _deserialize(self, trt):
+        """The engine, on the DLA core it was built for (set before deserializing, or it runs on core 0)."""
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        options = self.sidecar.get("build_options", {})
+        if options.get("version_compatible") and hasattr(trt.Runtime, "engine_host_code_allowed"):
+            runtime.engine_host_code_allowed = True  # version-compatible plans carry their lean runtime (8.6+)
+        if options.get("dla_core") is not None:
+            runtime.DLA_core = int(options["dla_core"])  # IRuntime::setDLACore (NvInferRuntime.h at v10.3.0)
+        return runtime.deserialize_cuda_engine(self.engine_path.read_bytes())
 
     def deactivate_impl(self) -> None:
         cudart = self._cudart
@@ -87,7 +99,7 @@ class TensorRTRunner(BaseRunner):
         if self._stream is not None:
             cudart.cudaStreamDestroy(self._stream)
         self._device, self._host, self._host_ptr = {}, {}, {}
-        self._graph = self._graph_exec = self._context = self._engine = self._stream = None
+        self._graph = self._graph_exec = self._context = self._graph_context = self._engine = self._stream = None
 
     # -- inference ---------------------------------------------------------------------------
     def _check_batch(self, n: int) -> None:
@@ -95,33 +107,34 @@ class TensorRTRunner(BaseRunner):
         if not low <= n <= high:
             raise InputError(f"{self.name}: batch {n} is outside the engine's profile [{low}, {high}]; rebuild with --min-batch/--max-batch")
 
-    def _enqueue(self, n: int) -> None:
+    def _enqueue(self, n: int, context=None) -> None:
         """Copy in, execute, copy out on the stream (no sync): what a CUDA graph captures."""
         cudart, stream = self._cudart, self._stream
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         in_bytes = n * self._host[INPUT_NAME].size // self.profile[1] * FLOAT
         cuda_check(cudart.cudaMemcpyAsync(self._device[INPUT_NAME], self._host_ptr[INPUT_NAME], in_bytes, h2d, stream), "H2D copy")
-        self._execute()
+        self._execute(context)
         out_bytes = n * NUM_CLASSES * FLOAT
         cuda_check(cudart.cudaMemcpyAsync(self._host_ptr[OUTPUT_NAME], self._device[OUTPUT_NAME], out_bytes, d2h, stream), "D2H copy")
 
-    def _execute(self) -> None:
-        if not self._context.execute_async_v3(stream_handle(self._stream)):
+    def _execute(self, context=None) -> None:
+        if not (self._context if context is None else context).execute_async_v3(stream_handle(self._stream)):
             raise InferenceError(f"{self.name}: TensorRT execution failed (see the TensorRT log above)")
 
-    def _set_shape(self, batch_shape: tuple[int, ...]) -> None:
-        if not self._context.set_input_shape(INPUT_NAME, batch_shape):
+    def _set_shape(self, batch_shape: tuple[int, ...], context=None) -> None:
+        if not (self._context if context is None else context).set_input_shape(INPUT_NAME, batch_shape):
             raise InputError(f"{self.name}: TensorRT rejected input shape {list(batch_shape)}")
 
     def _capture_graph(self, n: int) -> None:
         self._check_batch(n)
         cudart = self._cudart
-        self._set_shape((n, *self._host_shape()[1:]))
-        self._enqueue(n)  # TensorRT finishes shape-dependent setup outside the capture
+        context = self._graph_context
+        self._set_shape((n, *self._host_shape()[1:]), context)  # never changed again: the graph owns it
+        self._enqueue(n, context)  # TensorRT finishes shape-dependent setup outside the capture
         cuda_check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
         mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal
         cuda_check(cudart.cudaStreamBeginCapture(self._stream, mode), "cudaStreamBeginCapture")
-        self._enqueue(n)
+        self._enqueue(n, context)
         self._graph = cuda_check(cudart.cudaStreamEndCapture(self._stream), "cudaStreamEndCapture")
         self._graph_exec = cuda_check(cudart.cudaGraphInstantiate(self._graph, 0), "cudaGraphInstantiate")
 
@@ -146,7 +159,7 @@ class TensorRTRunner(BaseRunner):
         """Execution only (no host<->device copies), timed with CUDA events, at this batch's shape."""
         cudart, stream = self._cudart, self._stream
         self.infer(batch)
-        self._set_shape(batch.shape)  # a CUDA-graph run above leaves the context at whatever shape it had
+        self._set_shape(batch.shape)  # the main context, whatever batch it ran last
         start = cuda_check(cudart.cudaEventCreate(), "cudaEventCreate")
         end = cuda_check(cudart.cudaEventCreate(), "cudaEventCreate")
         samples = []

@@ -135,10 +135,11 @@ def test_installed_entry_point_prints_one_line(tmp_path):
     proc = subprocess.run([exe, "--checkpoint", str(tmp_path / "x.pt"), "--data-root", str(tmp_path), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"error: CIFAR-10 file missing: {tmp_path}/cifar-10-batches-py/test_batch; "
+    # "[data]" is the stage header, written as the stage starts (a piped log never waits); then one error line
+    assert proc.stderr.strip().splitlines() == ["[data]", f"error: CIFAR-10 file missing: {tmp_path}/cifar-10-batches-py/test_batch; "
                                                 f"put the CIFAR-10 python files in {tmp_path}/cifar-10-batches-py (unpack "
                                                 "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), "
-                                                f"pass --data-root to the folder that holds cifar-10-batches-py/, or add --download where the network is reachable"]  # fmt: skip
+                                                f"or pass --data-root to the folder that holds cifar-10-batches-py/, or add --download where the network is reachable"]  # fmt: skip
 
 
 def test_training_needs_the_named_train_batches(data_root, tmp_path):

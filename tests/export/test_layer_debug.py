@@ -34,6 +34,10 @@ def test_fp32_against_int8_names_no_drift_and_a_perturbed_layer_does(exported, d
     assert "model.int8.onnx on host against model.fp32.onnx on host" in title
     text = render(rows, 0.99, title)
     assert "first tensor below cosine 0.99: none" in text
+    # ONNX tensors carry the PyTorch layer names alexnet-inspect shows; every row has a status; a verdict ends it
+    assert (rows[0].layer, rows[-1].layer) == ("features.1", "classifier.6") and all(r.layer for r in rows)
+    assert "| features.1 | relu | " in text and "| flatten | view | " in text and "|  |" not in text
+    assert text.strip().splitlines()[-1].startswith("verdict: the logits agree (cosine ")
 
 
 def test_diff_layers_finds_the_first_drifting_tensor(rng):
@@ -52,3 +56,29 @@ def test_exactly_one_comparison_is_required(exported, data_root):
         run_debug(DebugConfig(model=model, data_root=data_root))
     with pytest.raises(AlexNetEdgeError, match="unknown target 'mips'"):
         run_debug(DebugConfig(model=model, data_root=data_root, target="mips"))
+
+
+def test_verdict_names_the_layer_where_the_logits_start_to_drift():
+    from alexnet_edge.export.layer_debug import verdict
+
+    ok = LayerDiff("relu", 0.9999, 0.1, 0.01, 0.01, "features.1")
+    dip = LayerDiff("relu_3", 0.95, 2.0, 0.5, 0.3, "features.9")
+    bad = LayerDiff("logits", 0.90, 5.0, 1.0, 0.4, "classifier.6")
+    assert verdict([ok, dip, bad], 0.99).startswith("verdict: the logits DRIFT (cosine 0.900000 < 0.99")
+    assert verdict([ok, dip, bad], 0.99).endswith("it starts at features.9 (relu_3)")
+    recovered = LayerDiff("logits", 0.999, 0.2, 0.01, 0.02, "classifier.6")
+    assert "features.9 (relu_3) dips below 0.99 but the logits recover" in verdict([ok, dip, recovered], 0.99)
+    assert verdict([], 0.99) == "verdict: no tensor could be compared"
+
+
+def test_tensor_names_map_to_the_layers_of_each_variant():
+    from alexnet_edge.export.layer_names import torch_layer_names
+
+    tensors = ["conv2d", "relu", "max_pool2d", "relu_3", "max_pool2d_2", "view", "linear_1", "relu_6", "logits", "Identity_0"]
+    cifar = torch_layer_names(tensors, "cifar")
+    assert cifar == {"conv2d": "features.0", "relu": "features.1", "max_pool2d": "features.2", "relu_3": "features.9",
+                     "max_pool2d_2": "features.12", "view": "flatten", "linear_1": "classifier.4", "relu_6": "classifier.5",
+                     "logits": "classifier.6"}  # fmt: skip
+    # BatchNorm folded away: the ReLUs sit one index further on in cifar-bn's features
+    assert torch_layer_names(["relu", "relu_3"], "cifar-bn") == {"relu": "features.2", "relu_3": "features.13"}
+    assert torch_layer_names(["relu"], "unknown") == {}

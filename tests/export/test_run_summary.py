@@ -66,7 +66,9 @@ def test_runtime_only_install_names_the_missing_extra(tmp_path):
     for name, extra in (("export", ["--checkpoint", "x.pt"]), ("drift", [])):
         proc = subprocess.run([sys.executable, "-c", code, name, *extra], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
-        assert proc.stderr.strip().endswith("needs the [export] extra, which is not installed (no module 'onnx'): pip install 'alexnet-edge[export]'")
+        assert proc.stderr.strip().endswith("needs the [export] extra, which is not installed (no module 'onnx'): pip install torch onnx "
+                                            "onnxscript onnxsim onnxslim onnxconverter-common matplotlib; "
+                                            "from an alexnet-edge checkout: pip install -e '.[export]'")  # fmt: skip
     help_run = subprocess.run([sys.executable, "-c", code, "export", "--help"], capture_output=True, text=True, timeout=120)
     assert help_run.returncode == 0 and "--calib-size" in help_run.stdout
 
@@ -85,5 +87,67 @@ def test_stage_lines_and_a_failing_stage_adds_nothing():
             raise ValueError("bad input")
     except ValueError:
         pass
-    assert [line.split(" ")[0] for line in lines] == ["[quiet]", "[talks]", "working", "[talks]"]
-    assert lines[0].endswith(" s") and lines[1] == "[talks]" and set(clock.seconds) == {"quiet", "talks"}
+    # Each header comes as its stage starts, before any of its work (not held back until its first
+    # line); a failing stage gets no end line and no time.
+    assert lines == ["[quiet]", lines[1], "[talks]", "working", lines[4], "[fails]"]
+    assert lines[1].startswith("[quiet] ") and lines[4].startswith("[talks] ") and lines[4].endswith(" s")
+    assert set(clock.seconds) == {"quiet", "talks"}
+
+
+def test_stage_header_is_written_before_the_stage_body_runs():
+    from alexnet_edge.export.run_summary import StageClock
+
+    lines = []
+    clock = StageClock(lines.append)
+    with clock.stage("slow"):
+        seen_inside = list(lines)  # what a piped reader has seen while the stage works silently
+    assert seen_inside == ["[slow]"]
+
+
+def test_summary_lists_the_bundle_folder_and_archive(tmp_path):
+    from alexnet_edge.export.run_summary import render_summary
+
+    out, bundle = tmp_path / "out", tmp_path / "edge"
+    out.mkdir()
+    bundle.mkdir()
+    (tmp_path / "edge.tar.gz").write_bytes(b"\0" * (3 << 20))
+    text = render_summary(out_dir=out, files=[], stage_seconds={"bundle": 1.0}, total_s=1.0, skipped=[], failures=0, bundle=bundle)
+    assert f"  bundle         {bundle.resolve()}/ (README.md, verify.py" in text
+    assert f"  bundle archive {tmp_path.resolve() / 'edge.tar.gz'} (3 MiB)" in text
+    assert "bundle" not in render_summary(out_dir=out, files=[], stage_seconds={}, total_s=0, skipped=[], failures=0)
+
+
+def test_bundle_archive_heartbeat_while_compressing(monkeypatch):
+    import io
+
+    from alexnet_edge.export import bundle
+
+    clock = iter(range(0, 1000, 4))  # 4 s per write
+    monkeypatch.setattr(bundle.time, "monotonic", lambda: next(clock))
+    lines, sink = [], io.BytesIO()
+    writer = bundle._Heartbeat(sink, lines.append)
+    for _ in range(6):
+        writer.write(b"x" * (1 << 20))
+    assert sink.getvalue() == b"x" * (6 << 20)  # what is written passes through unchanged
+    assert lines == ["  compressing: 3 MiB written (12 s)", "  compressing: 6 MiB written (24 s)"]  # >= 10 s apart, never silent longer
+
+
+def test_a_silent_stage_gets_a_still_working_line_and_stops_when_it_ends():
+    import threading
+    import time
+
+    from alexnet_edge.export.run_summary import StageClock
+
+    lines = []
+    clock = StageClock(lines.append, tick_s=0.2)
+    with clock.stage("opaque"):
+        time.sleep(0.9)  # a step that prints nothing (torch.onnx export, gzip, ...)
+    ended = len(lines)
+    time.sleep(0.5)
+    assert lines[0] == "[opaque]" and lines[-1].startswith("[opaque] ") and len(lines) == ended  # nothing after the end
+    ticks = [line for line in lines if "still working" in line]
+    assert 2 <= len(ticks) <= 5 and ticks[0].startswith("  [opaque] still working (")
+    assert not [t for t in threading.enumerate() if t.name.startswith("stage-heartbeat")]
+    quiet = StageClock(lines.append)  # no tick_s (a terminal, or --quiet): no thread, no extra line
+    with quiet.stage("x"):
+        assert not [t for t in threading.enumerate() if t.name.startswith("stage-heartbeat")]

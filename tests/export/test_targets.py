@@ -1,17 +1,20 @@
 """Cross-target fidelity: its pieces on the host, and a short AVX2 run under qemu where qemu exists."""
 
+import os
 import shutil
 
 import numpy as np
 import pytest
 
 from alexnet_edge.export import target_env
-from alexnet_edge.export.target_cpus import check_cpu, default_targets
-from alexnet_edge.export.targets import TargetsConfig, judge, render_table, run_targets, sample_indices
+from alexnet_edge.export.target_cpus import Guests, check_cpu, default_targets, host_onnxruntime
+from alexnet_edge.export.targets import TargetsConfig, _select, judge, render_table, run_targets, sample_indices
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 AVX2 = next(t for t in default_targets() if t.name == "x86-avx2")
 ARM = next(t for t in default_targets() if t.name == "aarch64")
+SSE = next(t for t in default_targets() if t.name == "x86-sse")
+A72 = next(t for t in default_targets() if t.name == "aarch64-a72")
 
 
 def test_emulated_cpu_must_be_the_intended_one():
@@ -23,6 +26,59 @@ def test_emulated_cpu_must_be_the_intended_one():
     check_cpu(ARM, {"numpy_features": ["ASIMD", "ASIMDDP", "ASIMDHP"]})
     with pytest.raises(target_env.TargetSetupError, match="ASIMDDP"):
         check_cpu(ARM, {"numpy_features": ["ASIMD"]})
+    # Atom class: SSE4.2 and no AVX of any kind (numpy's CPUID names, as seen under -cpu Snowridge).
+    check_cpu(SSE, {"numpy_features": ["POPCNT", "SSE", "SSE2", "SSE3", "SSE41", "SSE42", "SSSE3", "X86_V2"]})
+    with pytest.raises(target_env.TargetSetupError, match="AVX"):
+        check_cpu(SSE, {"numpy_features": ["AVX", "SSE42"]})
+    # Cortex-A72: NEON without dot product or FP16 arithmetic.
+    check_cpu(A72, {"numpy_features": ["ASIMD", "NEON", "NEON_FP16", "NEON_VFPV4"]})
+    with pytest.raises(target_env.TargetSetupError, match="ASIMDDP"):
+        check_cpu(A72, {"numpy_features": ["ASIMD", "ASIMDDP"]})
+
+
+def _config(tmp_path, *targets, onnxruntime=()):
+    return TargetsConfig(models_dir=tmp_path, checkpoint=tmp_path, data_root=tmp_path, targets=targets, onnxruntime=onnxruntime)
+
+
+def test_a_target_is_a_cpu_and_an_onnxruntime_version(tmp_path):
+    host = host_onnxruntime()
+    chosen = _select(_config(tmp_path, "aarch64@1.23.2", "x86-avx2", f"host@{host}", onnxruntime=("1.20.0",)))
+    assert [t.label for t in chosen] == ["host", "aarch64@1.23.2", "x86-avx2@1.20.0"]  # the host's own version first
+    a76 = chosen[1]
+    assert a76.onnxruntime == "1.23.2" and a76.qemu_cpu == "cortex-a76"
+    assert a76.counts["int8"] == ARM.counts["int8"] // 2 >= 200  # other versions: half the images, >= 200 INT8
+    both = _select(_config(tmp_path, "aarch64", onnxruntime=(host, "1.23.2")))
+    assert [t.label for t in both] == ["host", "aarch64", "aarch64@1.23.2"] and both[1].counts == ARM.counts
+    with pytest.raises(AlexNetEdgeError, match="bad onnxruntime version '1.23; rm'"):
+        _select(_config(tmp_path, "aarch64@1.23; rm"))
+
+
+def test_guests_run_each_target_on_its_interpreter_and_cpu(tmp_path, monkeypatch):
+    monkeypatch.setattr(target_env, "require_tool", lambda name, **kw: f"/usr/bin/{name}")
+    arm = {None: target_env.ArmUserland(tmp_path / "rootfs", tmp_path / "venv/bin/python3", {"cortex-a72": tmp_path / "a72"}),
+           "1.23.2": target_env.ArmUserland(tmp_path / "rootfs", tmp_path / "old/bin/python3")}  # fmt: skip
+    guests = Guests(x86={"1.20.0": "/cache/venv-1.20.0/bin/python3"}, arm=arm)
+    assert guests.command(A72) == ["/usr/bin/qemu-aarch64", "-cpu", "cortex-a72", "-L", str(tmp_path / "a72"), str(tmp_path / "venv/bin/python3")]
+    assert guests.command(AVX2.with_onnxruntime("1.20.0"))[-1] == "/cache/venv-1.20.0/bin/python3"
+    assert guests.command(ARM.with_onnxruntime("1.23.2"))[-1] == str(tmp_path / "old/bin/python3")
+    with pytest.raises(AlexNetEdgeError, match="no x86-64 venv"):
+        guests.command(SSE.with_onnxruntime("1.22.0"))
+
+
+def test_each_arm_cpu_gets_a_root_with_its_own_cpuinfo(tmp_path):
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "usr/bin").mkdir(parents=True)
+    (rootfs / "bin").symlink_to("usr/bin")
+    (rootfs / "proc").mkdir()
+    (rootfs / "proc/cpuinfo").write_text(target_env.CORTEX_A76_CPUINFO)
+    root = target_env.cpu_root(rootfs, "cortex-a72", target_env.CORTEX_A72_CPUINFO, tmp_path)
+    text = (root / "proc/cpuinfo").read_text()
+    assert text == target_env.cpuinfo_for_host(target_env.CORTEX_A72_CPUINFO)  # one block per host CPU (1.23.2 needs it)
+    assert text.count("CPU part\t: 0xd08") == (os.cpu_count() or 1) and f"processor\t: {(os.cpu_count() or 1) - 1}\n" in text
+    assert "0xd08" in target_env.CORTEX_A72_CPUINFO and "asimddp" not in target_env.CORTEX_A72_CPUINFO
+    assert (root / "bin").resolve() == (rootfs / "usr/bin").resolve() and (root / "usr").is_dir()
+    assert (rootfs / "proc/cpuinfo").read_text() == target_env.CORTEX_A76_CPUINFO  # the userland is untouched
+    assert target_env.cpu_root(rootfs, "cortex-a72", target_env.CORTEX_A72_CPUINFO, tmp_path) == root  # cached
 
 
 def _logits(labels, flips, rng):
@@ -44,8 +100,9 @@ def test_judge_passes_a_faithful_target_and_fails_a_drifting_one(rng):
     assert not bad.ok
     text = " ".join(bad.failures)
     assert "top1_agreement" in text and "differs from the host's by -10.00 pt" in text and "agreement with the host's run 90.00%" in text
+    assert "sure of (top-1 margin" in text  # the flips were confident ones
     table = render_table([ok, bad])
-    assert table.count("\n") == 4 and "| x86-avx2 | int8 | 400 | 100.00% |" in table and "| NO |" in table
+    assert table.count("\n") == 4 and "| x86-avx2 |  | int8 | 400 | 100.00% | 100.00% | none | 0.00 |" in table and "| NO |" in table
 
 
 def test_sample_is_seeded_spread_and_without_repeats():
@@ -66,6 +123,20 @@ def test_a_missing_emulator_that_cannot_be_installed_is_exit_2(monkeypatch):
     with pytest.raises(target_env.TargetSetupError) as info:
         target_env.require_tool("qemu-x86_64", install=False)
     assert info.value.exit_code == 2 and "apt-get install -y qemu-user" in str(info.value)
+
+
+def test_a_missing_emulator_is_installed_only_when_asked(monkeypatch):
+    """As root with apt-get present, nothing is installed unless --install-tools asks for it."""
+    calls = []
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
+    monkeypatch.setattr(target_env.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(target_env.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
+    with pytest.raises(target_env.TargetSetupError, match="run 'apt-get install -y qemu-user' as root \\(or pass --install-tools\\)"):
+        target_env.require_tool("qemu-aarch64")
+    assert calls == []
+    with pytest.raises(target_env.TargetSetupError, match="could not be installed"):
+        target_env.require_tool("qemu-aarch64", install=True)
+    assert calls[-1][:3] == ["apt-get", "install", "-y"] and "qemu-user" in calls[-1]
 
 
 def test_host_only_run_writes_the_table(exported, data_root, checkpoint, tmp_path):

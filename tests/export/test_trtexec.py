@@ -27,7 +27,8 @@ def test_every_flag_exists_in_that_releases_trtexec(release, level, precision):
     except UnsupportedOptionError as exc:  # refused: the option really is missing from that trtexec
         level_value = {"ampere_plus": "ampere+", "same_compute_capability": "samecomputecapability"}.get(level)
         level_missing = level_value is not None and level_value not in listing["hardware_levels"]
-        assert level_missing or "--versionCompatible" not in listing["options"], str(exc)
+        dla_int8 = precision is Precision.INT8 and "DLA" in str(exc)  # implicit INT8: no Q/DQ line (trt_dla)
+        assert level_missing or dla_int8 or "--versionCompatible" not in listing["options"], str(exc)
         return
     assert set(_flags(command)) <= set(listing["options"])
     if level != "none":
@@ -61,3 +62,29 @@ def test_a_release_without_an_option_says_so_instead_of_a_wrong_line():
     same_cc = render_trtexec_md(EngineBuildConfig(hardware_compatibility="same_compute_capability"), [Precision.INT8])
     assert "--hardwareCompatibilityLevel=sameComputeCapability" in same_cc.split("## TensorRT 10.9")[1]
     assert "needs TensorRT 10.9 or newer; this is TensorRT 10.3.0" in same_cc.split("## TensorRT 10.3")[1].split("## TensorRT 10.9")[0]
+
+
+def test_every_listing_is_a_release_row_and_every_row_has_a_listing():
+    from trt_fakes import VERSIONS
+
+    from alexnet_edge.export.trtexec import WHERE
+
+    assert list(KNOWN_RELEASES) == list(VERSIONS.values()) == list(WHERE)
+    assert {"10.13", "10.16"} <= set(KNOWN_RELEASES)
+
+
+def test_the_11_4_row_says_which_point_release_runs_where():
+    """11.4.0 supports no Jetson; 11.4.1 adds AGX Orin and Thor on JetPack 7.2.2+ (TensorRT 11.4.1 release notes)."""
+    from alexnet_edge.export.trtexec import WHERE
+
+    where = WHERE["11.4"]
+    assert KNOWN_RELEASES["11.4"].version == "11.4.0"  # the listing is 11.4.0's binary
+    assert "11.4.0" in where and "no Jetson" in where.split("11.4.1")[0] and "JetPack 7.2.2+" in where.split("11.4.1")[1]
+    assert "unconfirmed" in WHERE["10.16"] and "Thor only" in WHERE["10.13"]
+
+
+@pytest.mark.parametrize("release", list(KNOWN_RELEASES))
+def test_fp32_lines_turn_tf32_off_as_the_builder_does(release):
+    """trtexec's --noTF32: TF32 is on by default (NvInfer.h at v10.3.0), and the builder clears it for FP32."""
+    assert "--noTF32" in trtexec_command(KNOWN_RELEASES[release], Precision.FP32, EngineBuildConfig()).split()
+    assert "--noTF32" not in trtexec_command(KNOWN_RELEASES[release], Precision.FP16, EngineBuildConfig()).split()

@@ -70,6 +70,20 @@ def test_measure_latency_runs_each_batch_size():
     assert seen == [1] * 5 + [8] * 5  # warm-up plus timed runs; 8 tiles the 5 images
 
 
+def test_measure_latency_logs_a_line_per_batch_size():
+    """A piped log hears from the benchmark after every batch size, not once per runner."""
+
+    class Idle:
+        def infer(self, batch):
+            return None
+
+    lines = []
+    images = np.zeros((4, 3, 32, 32), np.float32)
+    measure_latency(Idle(), images, batch_sizes=(1, 2, 4), warmup=0, min_runs=2, max_runs=2, budget_s=0, log=lines.append)
+    assert [line.split(":")[0] for line in lines] == ["  batch 1", "  batch 2", "  batch 4"] and all("(2 runs)" in l for l in lines)
+    assert measure_latency(Idle(), images, batch_sizes=(1,), warmup=0, min_runs=1, max_runs=1, budget_s=0)  # log is optional
+
+
 def test_tolerance_error_is_a_value_error():
     err = ToleranceError(artifact="a", metric="m", value=1.0, tolerance=0.5, bound="max")
     assert isinstance(err, ValueError) and err.exit_code == 1

@@ -11,6 +11,10 @@ SAPPHIRE = "processor : 0\nflags : avx2 avx512f avx512_vnni amx_int8 amx_tile av
 SKYLAKE_X = "processor : 0\nflags : avx2 fma avx512f avx512bw\n"
 ORIN = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
 CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
+# The fake cpuinfo files the emulated targets read (export/target_env.py), and an Atom's flags.
+from alexnet_edge.export.target_env import CORTEX_A72_CPUINFO, CORTEX_A76_CPUINFO  # noqa: E402
+
+SNOWRIDGE = "processor : 0\nflags : fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt aes sha_ni movbe\n"
 
 
 @pytest.mark.parametrize(
@@ -22,7 +26,12 @@ CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 c
         (ALDERLAKE, "x86_64", False, "avx_vnni"),
         (SAPPHIRE, "x86_64", False, "avx512_vnni"),
         (ORIN, "aarch64", False, "dotprod"),
-        (CORTEX_A57, "aarch64", False, "neon"),
+        (CORTEX_A76_CPUINFO, "aarch64", False, "dotprod"),
+        # No dot product: the NEON kernel with int16 intermediate sums (Raspberry Pi 4, Jetson Nano).
+        (CORTEX_A57, "aarch64", True, "without dot product"),
+        (CORTEX_A72_CPUINFO, "aarch64", True, "without dot product"),
+        # Atom class on Linux: MLAS's SSE2 kernel widens to int16 and sums pairs in int32 (pmaddwd).
+        (SNOWRIDGE, "x86_64", False, "sse2 pmaddwd"),
     ],
 )
 def test_int8_path_of_real_cpus(text, arch, saturating, path_word):
@@ -32,9 +41,26 @@ def test_int8_path_of_real_cpus(text, arch, saturating, path_word):
     assert cpu.as_dict()["saturating_int8"] is saturating
 
 
+def test_atom_class_saturates_only_in_msvc_builds():
+    linux = parse_cpuinfo(SNOWRIDGE, "x86_64")
+    assert "avx" not in linux.features and "sse4_2" in linux.features and not linux.saturating_int8
+    windows = CpuFeatures("x86_64", linux.features, "/proc/cpuinfo", "Windows")
+    assert windows.saturating_int8 and "pmaddubsw" in windows.int8_path  # MLAS's SSE4.1 kernel is MSVC-only
+
+
+def test_unsafe_int8_warns_on_the_new_cpu_classes_too():
+    unsafe = {"precision": "int8", "int8": {"saturation_safe": False}}
+    line = saturation_warning(unsafe, parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64"))
+    assert line and line.startswith("warning:") and "without dot product" in line
+    assert saturation_warning(unsafe, parse_cpuinfo(SNOWRIDGE, "x86_64")) is None
+    assert saturation_warning({"precision": "int8", "int8": {"saturation_safe": True}}, parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64")) is None
+
+
 def test_arm_fp16_arithmetic_is_detected():
     assert parse_cpuinfo(ORIN, "aarch64").fp16_arithmetic
     assert not parse_cpuinfo(CORTEX_A57, "aarch64").fp16_arithmetic
+    assert not parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64").fp16_arithmetic
+    assert parse_cpuinfo(CORTEX_A76_CPUINFO, "aarch64").fp16_arithmetic
     assert not parse_cpuinfo(SAPPHIRE, "x86_64").fp16_arithmetic  # onnxruntime's x86 CPU provider computes FP16 in FP32
 
 

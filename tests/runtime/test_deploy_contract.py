@@ -39,10 +39,17 @@ def test_build_engines_dla_skips_fp32(fake_trt, exported):
     args = ["--bundle-dir", str(bundle), "--dla-core", "0", "--min-batch", "8", "--opt-batch", "8", "--max-batch", "8"]
     result = CliRunner().invoke(build_engines_main, args)
     try:
-        assert result.exit_code == 0, result.output
         assert "skipping model.fp32.onnx: DLA runs FP16 and INT8 only" in result.output
         assert not (bundle / "models" / "model.fp32.engine").exists()
         assert ("BuilderConfig.DLA_core=", 0) in fake_trt.trt.calls
+        if fake_trt.trt.__version__.startswith("11."):  # no implicit INT8 at all: one line, after fp16 is built
+            assert result.exit_code == 2 and "error: TensorRT 11.4.0 has no INT8 path on DLA" in result.output
+            return
+        assert result.exit_code == 0, result.output
+        # INT8 on DLA: the FP32 model with the bundle's calibration ranges, not the Q/DQ model (#19)
+        sidecar = json.loads((bundle / "models" / "model.int8.json").read_text())
+        assert sidecar["source_onnx"] == "model.fp32.onnx" and sidecar["quantization"]["kind"] == "implicit (DLA)"
+        assert sidecar["quantization"]["tensors_with_ranges"] >= 10 and "INT8" in sidecar["builder_flags"]
     finally:
         for path in (bundle / "models").glob("*"):
             if path.suffix in (".engine", ".cache") or (path.suffix == ".json" and path.stem.startswith("model.")):
@@ -60,3 +67,18 @@ def test_build_engines_refuses_what_this_tensorrt_lacks(fake_trt, exported):
         "this is TensorRT 10.3.0 (it offers: none, ampere_plus)"
     )
     assert "Traceback" not in result.output and not list((bundle / "models").glob("*.engine"))
+
+
+@pytest.mark.parametrize("command", ["build_engines_main", "verify_main"])
+def test_bundle_scripts_help_shows_metavars_help_and_defaults(command):
+    import re
+
+    from click.testing import CliRunner
+
+    from alexnet_edge.runtime import deploy
+
+    script = getattr(deploy, command)
+    text = CliRunner().invoke(script, ["--help"]).output
+    assert not re.search(r"\b(TEXT|INTEGER)\b", text)  # real metavars: DIR, N, MB, FILE, LIST, choices
+    assert [p.name for p in script.params if not p.help] == []  # every option says what it does
+    assert "[default:" in text and "[fp32|fp16|int8]" in text

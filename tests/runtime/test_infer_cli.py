@@ -86,3 +86,27 @@ def test_corrupt_model_is_one_line(tmp_path, image_files):
     bad.write_bytes(b"garbage")
     result = CliRunner().invoke(main, ["--model", str(bad), str(pngs[0])])
     assert result.exit_code == 2 and result.output.strip().startswith("error: ") and "Traceback" not in result.output
+
+
+def test_help_explains_inputs_and_offers_providers():
+    from alexnet_edge.runtime.preprocess import IMAGE_SUFFIXES
+
+    text = CliRunner().invoke(main, ["--help"]).output
+    assert all(suffix in text for suffix in IMAGE_SUFFIXES) and ".npy files" in text
+    assert "every image and every .npy file directly inside" in text and "--providers" in text
+
+
+def test_providers_reach_the_onnxruntime_runner(exported, image_files, monkeypatch):
+    from alexnet_edge.runtime import infer_cli
+
+    seen, real = {}, infer_cli.open_runner
+
+    def recording(path, backend=None, **kwargs):
+        seen.update(kwargs)
+        return real(path, backend, **kwargs)
+
+    monkeypatch.setattr(infer_cli, "open_runner", recording)
+    _, pngs, _ = image_files
+    result = CliRunner().invoke(main, ["--model", str(exported.out / "model.fp32.onnx"), "--providers", "cpu", str(pngs[0])])
+    assert result.exit_code == 0, result.output
+    assert seen == {"providers": "cpu"}

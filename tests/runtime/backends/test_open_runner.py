@@ -14,5 +14,9 @@ def test_by_suffix_and_by_name(tmp_path):
         assert isinstance(open_runner(tmp_path / f"m{suffix}"), TensorRTRunner)
     runner = open_runner(tmp_path / "m.onnx", "onnxruntime", providers="cpu", name="x")
     assert runner.name == "x" and runner.requested_providers == "cpu"
-    with pytest.raises(AlexNetEdgeError, match="unknown backend 'openvino'; choose onnxruntime, tensorrt"):
-        open_runner(tmp_path / "m.onnx", "openvino")
+    from alexnet_edge.runtime.backends.openvino import OpenVINORunner  # no openvino import until activate()
+
+    ov = open_runner(tmp_path / "m.onnx", "openvino", ov_precision="bf16")
+    assert isinstance(ov, OpenVINORunner) and ov.inference_precision == "bf16"
+    with pytest.raises(AlexNetEdgeError, match="unknown backend 'tflite'; choose onnxruntime, openvino, tensorrt"):
+        open_runner(tmp_path / "m.onnx", "tflite")

@@ -86,3 +86,70 @@ def test_tensorrt_provider_failure_is_not_called_a_bad_model(fake_ort, exported,
     fake_ort("1.17.3", fails="[ONNXRuntimeError] : 1 : FAIL : TensorRT EP failed to create engine from network: int8 is not configured")
     with pytest.raises(BackendUnavailableError, match=r"model.int8.onnx: onnxruntime's TensorRT provider failed .*int8 is not configured.*--providers cuda"):
         OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path).activate()
+
+
+@pytest.fixture
+def pip_tensorrt(tmp_path, monkeypatch):
+    """A ``tensorrt_libs`` package like pip's: importing it is what loads libnvinfer (here: records it)."""
+    import sys
+
+    package = tmp_path / "site" / "tensorrt_libs"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("LOADED = ['libnvinfer.so.10']  # the real one ctypes-loads every *.so here\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "tensorrt_libs", raising=False)
+    return package
+
+
+def _loader_dependent_ort(fake_ort, version="1.26.0"):
+    """The TensorRT provider starts only if libnvinfer is already loaded when the session is created (#18597)."""
+    import sys
+
+    ort = fake_ort(version)
+    base = ort.InferenceSession
+
+    class InferenceSession(base):
+        def get_providers(self):
+            started = sys.modules.get("tensorrt_libs") is not None
+            return (["TensorrtExecutionProvider"] if started else []) + GPU[1:]
+
+    ort.InferenceSession = InferenceSession
+    return ort
+
+
+@pytest.fixture
+def small_model(tmp_path):
+    """A real model.fp16.onnx-named float model of the runner's signature (no full export needed)."""
+    from onnx import TensorProto, helper, numpy_helper, save
+
+    weights = numpy_helper.from_array(np.full((10, 3 * 32 * 32), 1e-3, np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["input"], ["flat"]),
+         helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1)], "m",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], [weights],
+    )  # fmt: skip
+    path = tmp_path / "model.fp16.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_pip_tensorrt_is_loaded_before_the_tensorrt_provider_starts(fake_ort, pip_tensorrt, small_model, tmp_path,
+                                                                     capsys):  # fmt: skip
+    _loader_dependent_ort(fake_ort)
+    with OnnxRuntimeRunner(small_model, providers="tensorrt", trt_cache_dir=tmp_path / "c") as runner:
+        assert runner.providers[0] == "TensorrtExecutionProvider" and runner.tensorrt_libs == str(pip_tensorrt)
+    assert "could not start" not in capsys.readouterr().err
+
+
+def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(fake_ort, small_model, tmp_path, monkeypatch,
+                                                                       capsys):  # fmt: skip
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorrt_libs", None)  # import tensorrt_libs -> ImportError
+    _loader_dependent_ort(fake_ort)
+    with OnnxRuntimeRunner(small_model, providers=["tensorrt", "cuda"], trt_cache_dir=tmp_path / "c") as runner:
+        assert runner.providers[0] == "CUDAExecutionProvider" and runner.tensorrt_libs is None
+    err = capsys.readouterr().err
+    assert "could not start TensorrtExecutionProvider for model.fp16.onnx and runs it on CUDAExecutionProvider" in err
+    assert "no pip TensorRT found: pip install tensorrt-cu12, or put libnvinfer's folder on LD_LIBRARY_PATH" in err

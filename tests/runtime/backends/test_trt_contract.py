@@ -1,4 +1,4 @@
-"""TensorRT builder and runner against fake tensorrt modules with the exact API of 8.5, 8.6, 10.3, 10.9 and 11.4.
+"""TensorRT builder and runner against fake tensorrt modules with the exact API of each listing (trt_fakes.VERSIONS).
 
 These prove the code uses only what each version has and configures it right. They do not prove
 TensorRT's numerics: that needs a GPU (see the `tensorrt`-marked tests).
@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from trt_fakes import VERSIONS
 
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_engine, engine_support
 from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
@@ -15,7 +16,7 @@ from alexnet_edge.runtime.errors import AlexNetEdgeError, EngineCompatibilityErr
 from alexnet_edge.runtime.precision import Precision
 
 pytestmark = pytest.mark.trt_contract
-TRT_IDS = ["trt8.5", "trt8.6", "trt10.3", "trt10.9", "trt11.4"]
+TRT_IDS = list(VERSIONS)
 ALL = pytest.mark.parametrize("fake_trt", TRT_IDS, indirect=True)
 
 
@@ -41,9 +42,11 @@ def test_precision_is_carried_by_the_model(fake_trt, onnx_file, tmp_path, precis
     if trt.__version__.startswith("8."):
         assert flags == 1 << int(creation["EXPLICIT_BATCH"]) and not sidecar["strongly_typed"]
         assert set_flags == {Precision.FP32: [], Precision.FP16: ["FP16"], Precision.INT8: ["INT8"]}[precision]
-    else:
+    elif trt.__version__.startswith("10."):
         assert flags == 1 << int(creation["STRONGLY_TYPED"]) and sidecar["strongly_typed"]
         assert set_flags == []  # strongly typed: no precision flags at all
+    else:  # 11.x: always strongly typed; the deprecated flag is not passed
+        assert flags == 0 and sidecar["strongly_typed"] and set_flags == []
     assert sidecar["precision"] == precision.value and sidecar["tensorrt_version"] == trt.__version__
 
 
@@ -133,15 +136,15 @@ def test_trt11_really_lacks_the_weak_typing_api(fake_trt):
 
 @ALL
 def test_runner_round_trip(fake_trt, onnx_file, tmp_path, rng):
-    from trt_fakes import fake_logits
+    from trt_fake_runtime import tf32_logits  # FP16/INT8 builds keep TF32 on
 
     engine = tmp_path / "m.engine"
     build_engine(onnx_file, engine, Precision.INT8, EngineBuildConfig(min_batch=1, opt_batch=8, max_batch=32))
     batch = rng.normal(size=(5, 3, 32, 32)).astype(np.float32)
     with TensorRTRunner(engine) as runner:
         assert runner.profile == (1, 32)
-        np.testing.assert_allclose(runner.infer(batch), fake_logits(batch), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(runner.infer(batch[:1]), fake_logits(batch[:1]), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(runner.infer(batch), tf32_logits(batch), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(runner.infer(batch[:1]), tf32_logits(batch[:1]), rtol=1e-5, atol=1e-5)
         with pytest.raises(InputError, match=r"batch 33 is outside the engine's profile \[1, 32\]"):
             runner.infer(np.zeros((33, 3, 32, 32), np.float32))
         timings = runner.extra_timings()
@@ -153,16 +156,16 @@ def test_runner_round_trip(fake_trt, onnx_file, tmp_path, rng):
 
 @ALL
 def test_cuda_graph_for_a_fixed_batch(fake_trt, onnx_file, tmp_path, rng):
-    from trt_fakes import fake_logits
+    from trt_fake_runtime import tf32_logits  # FP16/INT8 builds keep TF32 on
 
     engine = tmp_path / "m.engine"
     build_engine(onnx_file, engine, Precision.FP16, EngineBuildConfig(opt_batch=4, max_batch=16))
     with TensorRTRunner(engine, cuda_graph_batch=4) as runner:
         for _ in range(2):
             batch = rng.normal(size=(4, 3, 32, 32)).astype(np.float32)
-            np.testing.assert_allclose(runner.infer(batch), fake_logits(batch), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(runner.infer(batch), tf32_logits(batch), rtol=1e-5, atol=1e-5)
         other = rng.normal(size=(3, 3, 32, 32)).astype(np.float32)
-        np.testing.assert_allclose(runner.infer(other), fake_logits(other), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(runner.infer(other), tf32_logits(other), rtol=1e-5, atol=1e-5)
     assert len([c for c in fake_trt.cudart.calls if c[0] == "cudaGraphLaunch"]) == 2
 
 

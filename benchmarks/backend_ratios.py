@@ -1,0 +1,242 @@
+"""Our best CPU runtime against onnxruntime alone and against PyTorch, side by side in one run.
+
+Needs the ONNX models of a pipeline run (``make demo``). Times, in interleaved rounds so that the
+machine's drifting speed (other jobs) hits every runner alike, at batch 1 and 256:
+
+  PyTorch FP32 (eager), onnxruntime FP32 / INT8, OpenVINO FP32 (f32 arithmetic) / INT8 with the
+  LATENCY hint, and OpenVINO with the THROUGHPUT hint (which hint is faster per batch size).
+
+"Best" is, per precision and batch size, the faster of onnxruntime and OpenVINO (LATENCY hint).
+Prints the table and the ratios, and writes them into docs/performance.md between the markers
+``<!-- backend-ratios:begin -->`` / ``<!-- backend-ratios:end -->`` with the CPU and its load
+(``--no-write`` only prints). Without openvino installed it says so and compares what there is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BATCHES = (1, 256)
+BEGIN, END = "<!-- backend-ratios:begin -->", "<!-- backend-ratios:end -->"
+
+
+def make_runners(artifacts: Path, checkpoint: Path, with_openvino: bool) -> dict:
+    from alexnet_edge.export.model import alexnet_cifar10
+    from alexnet_edge.export.torch_runner import TorchRunner
+    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+
+    runners = {"torch fp32": TorchRunner(alexnet_cifar10(weights=checkpoint))}
+    for precision in ("fp32", "int8"):
+        runners[f"onnxruntime {precision}"] = OnnxRuntimeRunner(artifacts / f"model.{precision}.onnx")
+    if with_openvino:
+        from alexnet_edge.runtime.backends.openvino import OpenVINORunner, PerformanceHints
+
+        for precision in ("fp32", "int8"):
+            model = artifacts / f"model.{precision}.onnx"
+            runners[f"openvino {precision}"] = OpenVINORunner(model, hints=PerformanceHints.fixed("LATENCY"))
+            runners[f"openvino {precision} THROUGHPUT"] = OpenVINORunner(
+                model, hints=PerformanceHints.fixed("THROUGHPUT")
+            )
+    return runners
+
+
+def interleaved(runners: dict, images: np.ndarray, rounds: int) -> dict[tuple[str, int], list[float]]:
+    """Each round times every runner once per batch size (50 calls at batch 1, 5 at 256)."""
+    from alexnet_edge.runtime.bench import time_call
+
+    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in BATCHES}
+    for runner in runners.values():
+        runner.activate()
+    try:
+        for index in range(rounds):
+            print(f"round {index + 1}/{rounds} ...", file=sys.stderr, flush=True)
+            for name, runner in runners.items():
+                for batch in BATCHES:
+                    x = np.ascontiguousarray(images[:batch])
+                    calls = 50 if batch == 1 else 5
+                    samples[(name, batch)] += time_call(
+                        lambda r=runner, x=x: r.infer(x), warmup=2, min_runs=calls, max_runs=calls, budget_s=0
+                    )
+    finally:
+        for runner in runners.values():
+            runner.deactivate()
+    return samples
+
+
+def ratios(stats: dict, with_openvino: bool) -> list[dict]:
+    """Per precision and batch size: the best CPU runtime, and its speed against onnxruntime and PyTorch."""
+    out = []
+    for precision in ("fp32", "int8"):
+        for batch in BATCHES:
+            candidates = [f"onnxruntime {precision}"] + ([f"openvino {precision}"] if with_openvino else [])
+            best = min(candidates, key=lambda n: stats[(n, batch)].p50)
+            ort, torch = stats[(f"onnxruntime {precision}", batch)], stats[("torch fp32", batch)]
+            mine = stats[(best, batch)]
+            out.append(
+                {
+                    "precision": precision,
+                    "batch": batch,
+                    "best": best,
+                    "best_p50_ms": mine.p50,
+                    "best_images_per_s": batch * 1000.0 / mine.p50,
+                    "vs_onnxruntime": ort.p50 / mine.p50,
+                    "vs_torch": torch.p50 / mine.p50,
+                }
+            )
+    return out
+
+
+def hint_lines(stats: dict) -> list[str]:
+    lines = []
+    for precision in ("fp32", "int8"):
+        for batch in BATCHES:
+            latency, throughput = (
+                stats[(f"openvino {precision}", batch)].p50,
+                stats[(f"openvino {precision} THROUGHPUT", batch)].p50,
+            )
+            better = "LATENCY" if latency <= throughput else "THROUGHPUT"
+            lines.append(
+                f"| {precision} | {batch} | {latency:.2f} | {throughput:.2f} | {better} ({max(latency, throughput) / min(latency, throughput):.2f}x) |"
+            )
+    return lines
+
+
+def render(
+    stats: dict, rows: list[dict], *, cpu: str, load: tuple, load_after: tuple, versions: dict, rounds: int
+) -> str:
+    names = sorted({n for n, _ in stats}, key=list(dict.fromkeys(n for n, _ in stats)).index)
+    lines = [
+        BEGIN,
+        "",
+        f"`make bench` (`benchmarks/backend_ratios.py`), {_dt.date.today().isoformat()}, {rounds} interleaved rounds; "
+        f"CPU: {cpu}, {os.cpu_count()} cores; load average {load[0]:.2f} at the start, {load_after[0]:.2f} at the end "
+        f"(other jobs share this machine: compare ratios within this run only). {', '.join(f'{k} {v}' for k, v in versions.items())}.",
+        "",
+        "| runner | p50 ms @1 | images/s @256 (p50) |",
+        "|---|---:|---:|",
+    ]
+    for name in names:
+        lines.append(f"| {name} | {stats[(name, 1)].p50:.2f} | {256 * 1000.0 / stats[(name, 256)].p50:.0f} |")
+    lines += [
+        "",
+        "| precision | batch | best CPU runtime | p50 ms | images/s | vs onnxruntime | vs PyTorch FP32 |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['precision']} | {r['batch']} | {r['best']} | {r['best_p50_ms']:.2f} | {r['best_images_per_s']:.0f} | "
+            f"{r['vs_onnxruntime']:.2f}x | {r['vs_torch']:.2f}x |"
+        )
+    if any(n.endswith("THROUGHPUT") for n in names):
+        lines += [
+            "",
+            "OpenVINO performance hint, one synchronous request (p50 ms):",
+            "",
+            "| precision | batch | LATENCY | THROUGHPUT | faster |",
+            "|---|---:|---:|---:|---|",
+            *hint_lines(stats),
+        ]
+    return "\n".join(lines + ["", END])
+
+
+def write_doc(doc: Path, section: str) -> None:
+    text = doc.read_text() if doc.is_file() else ""
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: section, text, flags=re.S)
+    else:
+        text = (
+            text.rstrip()
+            + "\n\n## Best CPU runtime against onnxruntime and PyTorch (`make bench`)\n\n"
+            + section
+            + "\n"
+        )
+    doc.write_text(text)
+
+
+def _versions(with_openvino: bool) -> dict:
+    import onnxruntime
+    import torch
+
+    out = {"onnxruntime": onnxruntime.__version__, "torch": torch.__version__}
+    if with_openvino:
+        import openvino
+
+        out["openvino"] = openvino.get_version().split("-")[0]
+    return out
+
+
+def main() -> int:
+    from alexnet_edge.export import data_paths
+    from alexnet_edge.runtime.backends import installed_cpu_backends
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
+    )
+    parser.add_argument("--checkpoint", type=Path, default=None, help=data_paths.CHECKPOINT_HELP)
+    parser.add_argument("--data-root", type=Path, default=None, help=data_paths.DATA_ROOT_HELP)
+    parser.add_argument(
+        "--artifacts", type=Path, default=Path("artifacts"), help="folder with model.fp32.onnx and model.int8.onnx"
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
+    parser.add_argument("--no-write", action="store_true", help="print only; leave --doc as it is")
+    args = parser.parse_args()
+    try:
+        args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)
+    except data_paths.DataPathError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    missing = [n for n in ("model.fp32.onnx", "model.int8.onnx") if not (args.artifacts / n).is_file()]
+    if missing or args.rounds < 1:
+        print(
+            f"error: {'--rounds must be at least 1' if not missing else f'{args.artifacts / missing[0]} is missing: run `make demo` first'}",
+            file=sys.stderr,
+        )
+        return 2
+    with_openvino = "openvino" in installed_cpu_backends()
+    if not with_openvino:
+        print(
+            "note: openvino is not installed (pip install 'alexnet-edge[openvino]'): comparing onnxruntime and PyTorch only",
+            file=sys.stderr,
+        )
+
+    from alexnet_edge.calibration.cifar10 import load_test
+    from alexnet_edge.runtime.bench import summarize
+    from alexnet_edge.runtime.preprocess import normalize_uint8
+
+    images = normalize_uint8(load_test(args.data_root).images[:256])
+    load = os.getloadavg()
+    samples = interleaved(make_runners(args.artifacts, args.checkpoint, with_openvino), images, args.rounds)
+    stats = {key: summarize(key[1], values) for key, values in samples.items()}
+    section = render(
+        stats,
+        ratios(stats, with_openvino),
+        cpu=_cpu(),
+        load=load,
+        load_after=os.getloadavg(),
+        versions=_versions(with_openvino),
+        rounds=args.rounds,
+    )
+    print(section)
+    if not args.no_write:
+        write_doc(args.doc, section)
+        print(f"written into {args.doc}", file=sys.stderr)
+    return 0
+
+
+def _cpu() -> str:
+    from alexnet_edge.export.report import host_info
+    from alexnet_edge.runtime.cpu_features import detect
+
+    return f"{host_info()['cpu']} ({detect().summary()})"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
