@@ -102,9 +102,8 @@ def hint_lines(stats: dict) -> list[str]:
                 stats[(f"openvino {precision} THROUGHPUT", batch)].p50,
             )
             better = "LATENCY" if latency <= throughput else "THROUGHPUT"
-            lines.append(
-                f"| {precision} | {batch} | {latency:.2f} | {throughput:.2f} | {better} ({max(latency, throughput) / min(latency, throughput):.2f}x) |"
-            )
+            ratio = max(latency, throughput) / min(latency, throughput)
+            lines.append(f"| {precision} | {batch} | {latency:.2f} | {throughput:.2f} | {better} ({ratio:.2f}x) |")
     return lines
 
 
@@ -112,12 +111,13 @@ def render(
     stats: dict, rows: list[dict], *, cpu: str, load: tuple, load_after: tuple, versions: dict, rounds: int
 ) -> str:
     names = sorted({n for n, _ in stats}, key=list(dict.fromkeys(n for n, _ in stats)).index)
+    version_text = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines = [
         BEGIN,
         "",
         f"`make bench` (`benchmarks/backend_ratios.py`), {_dt.date.today().isoformat()}, {rounds} interleaved rounds; "
         f"CPU: {cpu}, {os.cpu_count()} cores; load average {load[0]:.2f} at the start, {load_after[0]:.2f} at the end "
-        f"(other jobs share this machine: compare ratios within this run only). {', '.join(f'{k} {v}' for k, v in versions.items())}.",
+        f"(other jobs share this machine: compare ratios within this run only). {version_text}.",
         "",
         "| runner | p50 ms @1 | images/s @256 (p50) |",
         "|---|---:|---:|",
@@ -131,8 +131,8 @@ def render(
     ]
     for r in rows:
         lines.append(
-            f"| {r['precision']} | {r['batch']} | {r['best']} | {r['best_p50_ms']:.2f} | {r['best_images_per_s']:.0f} | "
-            f"{r['vs_onnxruntime']:.2f}x | {r['vs_torch']:.2f}x |"
+            f"| {r['precision']} | {r['batch']} | {r['best']} | {r['best_p50_ms']:.2f} | "
+            f"{r['best_images_per_s']:.0f} | {r['vs_onnxruntime']:.2f}x | {r['vs_torch']:.2f}x |"
         )
     if any(n.endswith("THROUGHPUT") for n in names):
         lines += [
@@ -195,15 +195,18 @@ def main() -> int:
         return 2
     missing = [n for n in ("model.fp32.onnx", "model.int8.onnx") if not (args.artifacts / n).is_file()]
     if missing or args.rounds < 1:
-        print(
-            f"error: {'--rounds must be at least 1' if not missing else f'{args.artifacts / missing[0]} is missing: run `make demo` first'}",
-            file=sys.stderr,
+        reason = (
+            "--rounds must be at least 1"
+            if not missing
+            else f"{args.artifacts / missing[0]} is missing: run `make demo` first"
         )
+        print(f"error: {reason}", file=sys.stderr)
         return 2
     with_openvino = "openvino" in installed_cpu_backends()
     if not with_openvino:
         print(
-            "note: openvino is not installed (pip install 'alexnet-edge[openvino]'): comparing onnxruntime and PyTorch only",
+            "note: openvino is not installed (pip install 'alexnet-edge[openvino]'): "
+            "comparing onnxruntime and PyTorch only",
             file=sys.stderr,
         )
 

@@ -35,8 +35,13 @@ def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict
             for name, runner in runners.items():
                 for batch in (1, 256):
                     x = images[:batch]
-                    samples[(name, batch)] += time_call(lambda r=runner, x=x: r.infer(x), warmup=2, min_runs=5 if batch == 256 else 50,
-                                                        max_runs=5 if batch == 256 else 50, budget_s=0)  # fmt: skip
+                    samples[(name, batch)] += time_call(
+                        lambda r=runner, x=x: r.infer(x),
+                        warmup=2,
+                        min_runs=5 if batch == 256 else 50,
+                        max_runs=5 if batch == 256 else 50,
+                        budget_s=0,
+                    )
     finally:
         for runner in runners.values():
             runner.deactivate()
@@ -46,8 +51,9 @@ def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict
 def main() -> int:
     from alexnet_edge.export import data_paths
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=data_paths.EPILOG)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
+    )
     parser.add_argument("--checkpoint", type=Path, default=None, help=data_paths.CHECKPOINT_HELP)
     parser.add_argument("--data-root", type=Path, default=None, help=data_paths.DATA_ROOT_HELP)
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
@@ -72,14 +78,28 @@ def main() -> int:
     if args.pipeline:
         started = time.perf_counter()
         subprocess.run(
-            [str(Path(sys.executable).parent / "export-alexnet"), "--checkpoint", str(args.checkpoint), "--data-root",
-             str(args.data_root), "--out", str(args.artifacts), "--fp16", "--int8", "--quiet"],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                str(Path(sys.executable).parent / "export-alexnet"),
+                "--checkpoint",
+                str(args.checkpoint),
+                "--data-root",
+                str(args.data_root),
+                "--out",
+                str(args.artifacts),
+                "--fp16",
+                "--int8",
+                "--quiet",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         pipeline_s = time.perf_counter() - started
     for name in ("model.fp32.onnx", "model.int8.onnx"):
         if not (args.artifacts / name).is_file():
-            print(f"error: {args.artifacts / name} is missing: run `make demo` (or pass --pipeline) first", file=sys.stderr)
+            print(
+                f"error: {args.artifacts / name} is missing: run `make demo` (or pass --pipeline) first",
+                file=sys.stderr,
+            )
             return 2
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
@@ -99,9 +119,14 @@ def main() -> int:
         ("onnxruntime fp32 images/s @256 vs torch", stats[("onnxruntime fp32", 256)].throughput / torch_tp, ">=", 1.7),
         ("onnxruntime fp32 p50 @1 vs torch", stats[("onnxruntime fp32", 1)].p50 / torch_p50, "<=", 0.6),
         ("onnxruntime int8 images/s @256 vs torch", stats[("onnxruntime int8", 256)].throughput / torch_tp, ">=", 3.5),
-        ("onnxruntime int8 images/s @256 vs ort fp32", stats[("onnxruntime int8", 256)].throughput / stats[("onnxruntime fp32", 256)].throughput, ">=", 2.0),
+        (
+            "onnxruntime int8 images/s @256 vs ort fp32",
+            stats[("onnxruntime int8", 256)].throughput / stats[("onnxruntime fp32", 256)].throughput,
+            ">=",
+            2.0,
+        ),
         ("onnxruntime int8 p50 @1 (ms)", stats[("onnxruntime int8", 1)].p50, "<=", 3.0),
-    ]  # fmt: skip
+    ]
     if pipeline_s is not None:
         goals.append(("whole CPU pipeline (s)", pipeline_s, "<=", 180.0))
     missed = 0

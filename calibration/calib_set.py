@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
 from alexnet_edge.runtime.errors import CalibrationError
 from alexnet_edge.runtime.fileio import atomic_output
@@ -65,7 +66,9 @@ def select_balanced(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     for cls, count in enumerate(per_class):
         pool = np.flatnonzero(labels == cls)
         if count > len(pool):
-            raise CalibrationError(f"calibration size {size} needs {count} images of class {cls}, only {len(pool)} there")
+            raise CalibrationError(
+                f"calibration size {size} needs {count} images of class {cls}, only {len(pool)} there"
+            )
         chosen.append(rng.choice(pool, size=count, replace=False))
     return np.sort(np.concatenate(chosen))
 
@@ -92,9 +95,7 @@ def validate_request(size: int, files: Sequence[str], *, batch_size: int) -> Non
     if bad:
         raise CalibrationError(f"calibration draws from the train split only; {', '.join(bad)} is not a train batch")
     if size < MIN_RECOMMENDED:
-        warnings.warn(
-            f"calibration size {size} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2
-        )
+        warnings.warn(f"calibration size {size} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2)
 
 
 def build_calibration_set(
@@ -152,16 +153,32 @@ def build_user_calibration_set(
     if wanted > n:
         raise CalibrationError(f"--calib-size {wanted} is more than the {n} readable images of {data.source}")
     if wanted < batch_size:
-        raise CalibrationError(f"{data.source} gives {wanted} images for calibration; it needs at least {batch_size} (one batch), "
-                               f"better {MIN_RECOMMENDED}+")  # fmt: skip
+        raise CalibrationError(
+            f"{data.source} gives {wanted} images for calibration; it needs at least {batch_size} (one batch), "
+            f"better {MIN_RECOMMENDED}+"
+        )
     if wanted < MIN_RECOMMENDED:
-        warnings.warn(f"calibration size {wanted} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2)
-    indices = np.arange(n) if wanted == n else np.sort(np.random.default_rng(seed).choice(n, size=wanted, replace=False))
-    payload = {"checkpoint_sha256": checkpoint_sha256, "content_sha256": data.sha256, "preprocessing": PREPROCESSING_ID,
-               "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest()}  # fmt: skip
+        warnings.warn(
+            f"calibration size {wanted} is under {MIN_RECOMMENDED}: INT8 ranges may be unstable", stacklevel=2
+        )
+    indices = (
+        np.arange(n) if wanted == n else np.sort(np.random.default_rng(seed).choice(n, size=wanted, replace=False))
+    )
+    payload = {
+        "checkpoint_sha256": checkpoint_sha256,
+        "content_sha256": data.sha256,
+        "preprocessing": PREPROCESSING_ID,
+        "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest(),
+    }
     key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the calibration table is saved there, keyed by this set
     chunks = range(0, wanted, batch_size)
-    images = np.concatenate([normalize_uint8(data.images[indices[i : i + batch_size]])
-                             for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)])  # fmt: skip
-    return CalibrationSet(images, data.labels[indices], indices, (), seed, key, False, source=data.source, content_sha256=data.sha256)
+    images = np.concatenate(
+        [
+            normalize_uint8(data.images[indices[i : i + batch_size]])
+            for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)
+        ]
+    )
+    return CalibrationSet(
+        images, data.labels[indices], indices, (), seed, key, False, source=data.source, content_sha256=data.sha256
+    )

@@ -11,4 +11,3 @@ class DatasetError(AlexNetEdgeError):
     def __init__(self, message: str, *, path: str | None = None):
         super().__init__(message)
         self.path = path
-

@@ -58,7 +58,10 @@ def ort_method(method: str):
 
 
 def table_key(model_sha256: str, calib_set: CalibrationSet, method: str) -> str:
-    payload = json.dumps({"model": model_sha256, "set": calib_set.key, "method": method, "options": CALIBRATOR_OPTIONS.get(method)}, sort_keys=True)
+    payload = json.dumps(
+        {"model": model_sha256, "set": calib_set.key, "method": method, "options": CALIBRATOR_OPTIONS.get(method)},
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -60,8 +60,11 @@ def content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
 def _from_nhwc(images: np.ndarray, labels: np.ndarray, source: str, skipped: Sequence[str] = ()) -> UserData:
     expected = (INPUT_SIZE, INPUT_SIZE, CHANNELS)
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != expected:
-        raise DatasetError(f"{source}: expected uint8 images [N,{INPUT_SIZE},{INPUT_SIZE},{CHANNELS}] (NHWC), "
-                           f"got {images.dtype} {list(images.shape)}", path=source)  # fmt: skip
+        raise DatasetError(
+            f"{source}: expected uint8 images [N,{INPUT_SIZE},{INPUT_SIZE},{CHANNELS}] (NHWC), "
+            f"got {images.dtype} {list(images.shape)}",
+            path=source,
+        )
     nchw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
     labels = labels.astype(np.int64)
     return UserData(nchw, labels, source, content_sha256(nchw, labels), tuple(skipped))
@@ -142,7 +145,9 @@ def read_unlabelled(path: str | Path) -> UserData:
     pixels, skipped, _ = _read_files(files)
     skipped += passed_over + [f"{p}: not an image file" for p in every if p not in files]
     if not pixels:
-        raise DatasetError(f"--calib-data {path}: no readable images in it ({len(skipped)} files skipped)", path=str(path))
+        raise DatasetError(
+            f"--calib-data {path}: no readable images in it ({len(skipped)} files skipped)", path=str(path)
+        )
     return _from_nhwc(np.stack(pixels), np.full(len(pixels), UNLABELLED), str(path), skipped)
 
 
@@ -153,16 +158,26 @@ def read_labelled(path: str | Path, class_names: Sequence[str]) -> UserData:
         images, labels = _load_array(path, "--eval-data", ("images", "labels"))
         if not len(images):
             raise _empty(path, "--eval-data")
-        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer) or (len(labels) and not 0 <= labels.min() <= labels.max() < len(class_names)):
-            raise DatasetError(f"--eval-data {path}: 'labels' must be {len(images)} integers in 0..{len(class_names) - 1}", path=str(path))
+        if (
+            labels.shape != (len(images),)
+            or not np.issubdtype(labels.dtype, np.integer)
+            or (len(labels) and not 0 <= labels.min() <= labels.max() < len(class_names))
+        ):
+            raise DatasetError(
+                f"--eval-data {path}: 'labels' must be {len(images)} integers in 0..{len(class_names) - 1}",
+                path=str(path),
+            )
         return _from_nhwc(images, labels, str(path))
     if not path.is_dir():
         raise DatasetError(f"--eval-data {path}: no such folder or .npz file", path=str(path))
     folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     unknown = [p.name for p in folders if p.name not in class_names]
     if unknown:
-        raise DatasetError(f"--eval-data {path}: subfolder(s) {', '.join(unknown)} are not classes of this model "
-                           f"({', '.join(class_names)})", path=str(path))  # fmt: skip
+        raise DatasetError(
+            f"--eval-data {path}: subfolder(s) {', '.join(unknown)} are not classes of this model "
+            f"({', '.join(class_names)})",
+            path=str(path),
+        )
     pixels, labels, skipped = [], [], []
     for folder in folders:
         files, passed_over = _image_files(folder)
@@ -171,5 +186,7 @@ def read_labelled(path: str | Path, class_names: Sequence[str]) -> UserData:
         labels += [class_names.index(folder.name)] * len(got)
         skipped += bad + passed_over
     if not pixels:
-        raise DatasetError(f"--eval-data {path}: no readable images in class subfolders named {', '.join(class_names)}", path=str(path))
+        raise DatasetError(
+            f"--eval-data {path}: no readable images in class subfolders named {', '.join(class_names)}", path=str(path)
+        )
     return _from_nhwc(np.stack(pixels), np.asarray(labels), str(path), skipped)

@@ -39,12 +39,21 @@ def _conv(i, o, k, s, p):
 
 RELU, POOL, DROP = Layer("relu"), Layer("maxpool", kernel=3, stride=2), Layer("dropout")
 _TAIL = (
-    RELU, POOL,
-    _conv(64, 192, 5, 1, 2), RELU, POOL,
-    _conv(192, 384, 3, 1, 1), RELU,
-    _conv(384, 256, 3, 1, 1), RELU,
-    _conv(256, 256, 3, 1, 1), RELU, POOL,
-)  # fmt: skip
+    RELU,
+    POOL,
+    _conv(64, 192, 5, 1, 2),
+    RELU,
+    POOL,
+    _conv(192, 384, 3, 1, 1),
+    RELU,
+    _conv(384, 256, 3, 1, 1),
+    RELU,
+    _conv(256, 256, 3, 1, 1),
+    RELU,
+    POOL,
+)
+
+
 def _with_batchnorm(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
     """BatchNorm2d after every convolution, before its ReLU."""
     out: list[Layer] = []
@@ -71,10 +80,14 @@ HIDDEN = 4096
 
 def classifier_layers(flatten: int) -> tuple[Layer, ...]:
     return (
-        DROP, Layer("linear", flatten, HIDDEN), RELU,
-        DROP, Layer("linear", HIDDEN, HIDDEN), RELU,
+        DROP,
+        Layer("linear", flatten, HIDDEN),
+        RELU,
+        DROP,
+        Layer("linear", HIDDEN, HIDDEN),
+        RELU,
         Layer("linear", HIDDEN, NUM_CLASSES),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,13 @@ def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShap
     Raises InputSizeError naming the first layer whose window does not fit its input map.
     """
     if variant not in FEATURES:
-        raise UnknownVariantError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}", variant=variant, choices=VARIANTS)
+        raise UnknownVariantError(
+            f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}", variant=variant, choices=VARIANTS
+        )
     if input_size < 1:
-        raise InputSizeError(f"input size must be positive, got {input_size}", layer="input", in_size=input_size, window=0)
+        raise InputSizeError(
+            f"input size must be positive, got {input_size}", layer="input", in_size=input_size, window=0
+        )
     rows: list[LayerShape] = []
     channels, size = CHANNELS, input_size
     for index, layer in enumerate(FEATURES[variant]):
@@ -144,7 +161,9 @@ def state_dict_keys(variant: str) -> set[str]:
         if row.layer.kind in ("conv", "linear"):
             keys |= {f"{row.name}.weight", f"{row.name}.bias"}
         elif row.layer.kind == "batchnorm":
-            keys |= {f"{row.name}.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+            keys |= {
+                f"{row.name}.{k}" for k in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+            }
     return keys
 
 

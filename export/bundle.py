@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge import runtime as runtime_package
 from alexnet_edge.runtime import deploy
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
@@ -32,10 +33,13 @@ VERIFY_IMAGES = 500
 GZIP_LEVEL = 1
 HEARTBEAT_S = 10.0
 
+
 def copy_runtime(target: Path) -> list[Path]:
     source = Path(runtime_package.__file__).resolve().parent
     shutil.copytree(source, target / "alexnet_edge" / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (target / "alexnet_edge" / "__init__.py").write_text('"""alexnet-edge runtime, as shipped in a deployment bundle."""\n')
+    (target / "alexnet_edge" / "__init__.py").write_text(
+        '"""alexnet-edge runtime, as shipped in a deployment bundle."""\n'
+    )
     return sorted((target / "alexnet_edge").rglob("*.py"))
 
 
@@ -55,15 +59,19 @@ def check_bundle_target(bundle: Path, out_dir: Path, *, force: bool) -> None:
     """Refuse, before anything is written, a --bundle that would replace --out or a user's folder."""
     target, out = Path(bundle).resolve(), Path(out_dir).resolve()
     if target == out or target in out.parents:
-        raise OutputDirError(f"--bundle {bundle} would replace the output folder {out_dir}: give the bundle a folder of its own")
+        raise OutputDirError(
+            f"--bundle {bundle} would replace the output folder {out_dir}: give the bundle a folder of its own"
+        )
     if target.is_file():
         raise OutputDirError(f"--bundle {bundle} is a file, not a folder")
     below_file = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
     if below_file is not None:
         raise OutputDirError(f"--bundle {bundle} is below {below_file}, which is a file, not a folder")
     if target.is_dir() and any(target.iterdir()) and not force and not _is_bundle(target):
-        raise OutputDirError(f"--bundle {bundle} is a non-empty folder that is not an alexnet-edge bundle; "
-                             "choose another path, or pass --force to replace it")  # fmt: skip
+        raise OutputDirError(
+            f"--bundle {bundle} is a non-empty folder that is not an alexnet-edge bundle; "
+            "choose another path, or pass --force to replace it"
+        )
 
 
 def _is_bundle(folder: Path) -> bool:
@@ -107,16 +115,21 @@ def write_bundle(
             np.savez_compressed(handle, images=images_uint8, labels=labels, reference_logits=reference_logits)
         defaults = _write_texts(staging, list(models), engine_config, images=len(labels), source=source)
         files = sorted(p for p in staging.rglob("*") if p.is_file())
-        write_json(staging / deploy.MANIFEST, {
-            "format": BUNDLE_FORMAT,
-            "source": source,
-            "engine_defaults": defaults,
-            "expected": expected,
-            "files": {str(p.relative_to(staging)): manifest_entry(p) for p in files},
-        })  # fmt: skip
+        write_json(
+            staging / deploy.MANIFEST,
+            {
+                "format": BUNDLE_FORMAT,
+                "source": source,
+                "engine_defaults": defaults,
+                "expected": expected,
+                "files": {str(p.relative_to(staging)): manifest_entry(p) for p in files},
+            },
+        )
         staging.chmod(0o755)  # mkdtemp makes it private
         if bundle.exists():
-            kind = "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
+            kind = (
+                "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
+            )
             log(f"  replacing {bundle}: {kind}, {sum(1 for p in bundle.rglob('*') if p.is_file())} files removed")
             shutil.rmtree(bundle)
         staging.rename(bundle)
@@ -150,7 +163,9 @@ class _Heartbeat:
         self.handle.flush()
 
 
-def _write_texts(staging: Path, precisions: list[Precision], engine_config: EngineBuildConfig, *, images: int, source: dict) -> dict:
+def _write_texts(
+    staging: Path, precisions: list[Precision], engine_config: EngineBuildConfig, *, images: int, source: dict
+) -> dict:
     """The runtime, the scripts, the requirement sets, trtexec.md and README.md; returns the engine defaults."""
     copy_runtime(staging)
     for name, (doc, module, function) in SCRIPTS.items():
@@ -164,7 +179,11 @@ def _write_texts(staging: Path, precisions: list[Precision], engine_config: Engi
     defaults = engine_defaults(engine_config)
     options = ", ".join(f"{k}={v}" for k, v in defaults.items() if v not in (None, False, "none"))
     gpu_files = "".join(f"\n   - `{t.filename}`: {t.title}" for t in GPU_TARGETS)
-    (staging / "README.md").write_text(README.format(n=images, images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=gpu_files))
+    (staging / "README.md").write_text(
+        README.format(
+            n=images, images=source.get("images", "CIFAR-10 test_batch"), options=options, gpu_files=gpu_files
+        )
+    )
     return defaults
 
 
@@ -174,5 +193,9 @@ def expected_figures(evaluated: list, n: int, labels: np.ndarray, reference: np.
     for item in evaluated:
         if item.row.backend == "onnxruntime":
             result = compare(item.logits[:n], reference, labels)
-            out[item.row.precision] = {"accuracy": result.accuracy, "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff}
+            out[item.row.precision] = {
+                "accuracy": result.accuracy,
+                "top1_agreement": result.top1_agreement,
+                "max_abs_diff": result.max_abs_diff,
+            }
     return out

@@ -27,8 +27,13 @@ def render_requirements(tool_versions: dict[str, str]) -> str:
         The file's text.
     """
     ort = tool_versions.get("onnxruntime")
-    lines = [f'numpy=={np.__version__} ; python_version >= "3.11"', 'numpy>=1.24 ; python_version < "3.11"',
-             "pillow>=10.0", "click>=8.1", "tqdm>=4.66"]  # fmt: skip
+    lines = [
+        f'numpy=={np.__version__} ; python_version >= "3.11"',
+        'numpy>=1.24 ; python_version < "3.11"',
+        "pillow>=10.0",
+        "click>=8.1",
+        "tqdm>=4.66",
+    ]
     if ort is None:  # no onnxruntime in the exporting environment: nothing measured to pin
         lines.append("onnxruntime>=1.20")
     elif tuple(int(p) for p in ort.split(".")[:2] if p.isdigit()) >= (1, 24):  # a release without Python 3.10 wheels

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+
 from alexnet_edge.calibration.config import (
     DEFAULT_CALIB_SIZE,
     MAX_USER_CALIB_IMAGES,
@@ -25,56 +26,134 @@ from .architecture import VARIANTS, flatten_size, walk
 MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below sizes whose figures mean nothing
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-               epilog=data_paths.EPILOG_DATA_ONLY + " --checkpoint has no default: without it, a model is trained.")
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), help="state_dict to export; without it, train one first")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True)
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=data_paths.EPILOG_DATA_ONLY + " --checkpoint has no default: without it, a model is trained.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="state_dict to export; without it, train one first",
+)
+@click.option(
+    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True
+)
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
 @click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
 @click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
-@click.option("--calib-size", type=int, default=None,
-              help=f"images for INT8 calibration [default: {DEFAULT_CALIB_SIZE} class-balanced CIFAR-10 train images; "
-                   f"with --calib-data all of it, up to {MAX_USER_CALIB_IMAGES}]")
-@click.option("--calib-data", type=click.Path(path_type=Path), default=None,
-              help="calibrate on your images: a folder (searched recursively) or a .npy of uint8 NHWC images")
-@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
-              help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)")
+@click.option(
+    "--calib-size",
+    type=int,
+    default=None,
+    help=f"images for INT8 calibration [default: {DEFAULT_CALIB_SIZE} class-balanced CIFAR-10 train images; "
+    f"with --calib-data all of it, up to {MAX_USER_CALIB_IMAGES}]",
+)
+@click.option(
+    "--calib-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="calibrate on your images: a folder (searched recursively) or a .npy of uint8 NHWC images",
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)",
+)
 @click.option("--calib-method", type=click.Choice(METHODS), default=CALIB.method, show_default=True)
 @click.option("--calib-seed", type=int, default=CALIB.seed, show_default=True)
-@click.option("--calib-batches", default=",".join(CALIB.files), show_default=True, help="comma-separated train batch files to draw from")
+@click.option(
+    "--calib-batches",
+    default=",".join(CALIB.files),
+    show_default=True,
+    help="comma-separated train batch files to draw from",
+)
 @click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
 @click.option("--no-bench", is_flag=True, help="skip latency measurement")
-@click.option("--backends", default=None, metavar="LIST",
-              help="comma-separated CPU backends for the ONNX rows: onnxruntime, openvino [default: every installed one]")
-@click.option("--ov-precision", type=click.Choice(["f32", "bf16"]), default="f32", show_default=True,
-              help="OpenVINO's inference precision; bf16 (OpenVINO's own default on bf16 CPUs) only on request")
-@click.option("--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes")
-@click.option("--engines/--no-engines", default=True, show_default=True, help="build TensorRT engines when TensorRT and a GPU are present")
+@click.option(
+    "--backends",
+    default=None,
+    metavar="LIST",
+    help="comma-separated CPU backends for the ONNX rows: onnxruntime, openvino [default: every installed one]",
+)
+@click.option(
+    "--ov-precision",
+    type=click.Choice(["f32", "bf16"]),
+    default="f32",
+    show_default=True,
+    help="OpenVINO's inference precision; bf16 (OpenVINO's own default on bf16 CPUs) only on request",
+)
+@click.option(
+    "--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes"
+)
+@click.option(
+    "--engines/--no-engines",
+    default=True,
+    show_default=True,
+    help="build TensorRT engines when TensorRT and a GPU are present",
+)
 @click.option("--min-batch", type=int, default=EngineBuildConfig.min_batch, show_default=True)
 @click.option("--opt-batch", type=int, default=EngineBuildConfig.opt_batch, show_default=True)
 @click.option("--max-batch", type=int, default=EngineBuildConfig.max_batch, show_default=True)
 @click.option("--workspace-mb", type=int, default=EngineBuildConfig.workspace_mb, show_default=True)
-@click.option("--timing-cache", type=click.Path(path_type=Path, dir_okay=False), default=None, help="TensorRT timing cache [default: OUT/timing.cache]")
-@click.option("--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)")
+@click.option(
+    "--timing-cache",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TensorRT timing cache [default: OUT/timing.cache]",
+)
+@click.option(
+    "--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)"
+)
 @click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines")
-@click.option("--hardware-compatibility", type=click.Choice(list(HARDWARE_LEVELS)), default="none", show_default=True,
-              help="same_compute_capability needs TensorRT 10.9+, the others 8.6+")
-@click.option("--tolerance", "tolerances", multiple=True, metavar="PREC.FIELD=N", help="override a tolerance, e.g. int8.min_top1_agreement=0.99")
-@click.option("--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]")
+@click.option(
+    "--hardware-compatibility",
+    type=click.Choice(list(HARDWARE_LEVELS)),
+    default="none",
+    show_default=True,
+    help="same_compute_capability needs TensorRT 10.9+, the others 8.6+",
+)
+@click.option(
+    "--tolerance",
+    "tolerances",
+    multiple=True,
+    metavar="PREC.FIELD=N",
+    help="override a tolerance, e.g. int8.min_top1_agreement=0.99",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]"
+)
 @click.option("--train-size", type=click.IntRange(min=1), default=None, help="train on only the first N train images")
 @click.option("--train-batches", default=None, help="comma-separated train batch files [default: data_batch_1..5]")
-@click.option("--bundle", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="also write a deployment bundle folder PATH and PATH.tar.gz")
-@click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
-              help="cifar (first block k5 s1 p2), cifar-bn (the same with BatchNorm after each conv, folded at export), "
-                   "or the original 224-style k11 s4 p2 (cannot take 32x32)")
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="also write a deployment bundle folder PATH and PATH.tar.gz",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(VARIANTS),
+    default="cifar",
+    show_default=True,
+    help="cifar (first block k5 s1 p2), cifar-bn (the same with BatchNorm after each conv, folded at export), "
+    "or the original 224-style k11 s4 p2 (cannot take 32x32)",
+)
 @click.option("--force", is_flag=True, help="let --bundle replace a non-empty folder that is not an earlier bundle")
-@click.option("--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it")
+@click.option(
+    "--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it"
+)
 @click.option("--quiet", is_flag=True, help="no progress bars or heartbeat lines")
 @click.option("--verbose", is_flag=True, help="also show the exporter's and onnxruntime's own notices")
-@click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="also append every log line, timestamped, to this file")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="also append every log line, timestamped, to this file",
+)
 @one_line_errors
 def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
@@ -86,38 +165,71 @@ def export_alexnet(**opts) -> None:
     from .run_summary import render_summary
     from .train import recipe_from_options
 
-    precisions = [Precision.FP32] + [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
+    precisions = [Precision.FP32] + [
+        p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on
+    ]
     out_dir = opts["out_dir"]
     engine = EngineBuildConfig(
-        min_batch=opts["min_batch"], opt_batch=opts["opt_batch"], max_batch=opts["max_batch"],
-        workspace_mb=opts["workspace_mb"], timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
-        dla_core=opts["dla_core"], version_compatible=opts["version_compatible"],
+        min_batch=opts["min_batch"],
+        opt_batch=opts["opt_batch"],
+        max_batch=opts["max_batch"],
+        workspace_mb=opts["workspace_mb"],
+        timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
+        dla_core=opts["dla_core"],
+        version_compatible=opts["version_compatible"],
         hardware_compatibility=opts["hardware_compatibility"],
-    )  # fmt: skip
+    )
     for precision in precisions:
         engine.validate(precision)
     config = PipelineConfig(
-        data_root=data_paths.optional_data_root(opts["data_root"]), out_dir=out_dir, checkpoint=opts["checkpoint"], eval_size=opts["eval_size"],
-        precisions=tuple(precisions), opset=opts["opset"], eval_data=opts["eval_data"],
-        calibration=CalibrationConfig(size=opts["calib_size"], method=opts["calib_method"], seed=opts["calib_seed"],
-                                      files=tuple(_csv(opts["calib_batches"])), data=opts["calib_data"]),
+        data_root=data_paths.optional_data_root(opts["data_root"]),
+        out_dir=out_dir,
+        checkpoint=opts["checkpoint"],
+        eval_size=opts["eval_size"],
+        precisions=tuple(precisions),
+        opset=opts["opset"],
+        eval_data=opts["eval_data"],
+        calibration=CalibrationConfig(
+            size=opts["calib_size"],
+            method=opts["calib_method"],
+            seed=opts["calib_seed"],
+            files=tuple(_csv(opts["calib_batches"])),
+            data=opts["calib_data"],
+        ),
         bench=not opts["no_bench"],
         batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
-        engines=opts["engines"], engine=engine,
+        engines=opts["engines"],
+        engine=engine,
         tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
-        recipe=recipe_from_options(epochs=opts["epochs"], train_size=opts["train_size"],
-                                   train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None),
-        bundle=opts["bundle"], force=opts["force"], download=opts["download"], variant=opts["variant"],
-        progress=not opts["quiet"] and sys.stderr.isatty(), heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
+        recipe=recipe_from_options(
+            epochs=opts["epochs"],
+            train_size=opts["train_size"],
+            train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None,
+        ),
+        bundle=opts["bundle"],
+        force=opts["force"],
+        download=opts["download"],
+        variant=opts["variant"],
+        progress=not opts["quiet"] and sys.stderr.isatty(),
+        heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
         verbose=opts["verbose"],
-        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None, ov_precision=opts["ov_precision"],
-    )  # fmt: skip
+        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None,
+        ov_precision=opts["ov_precision"],
+    )
     with run_log(opts["log_file"]) as log:
         result = run(config, log=log)
         click.echo((out_dir / "report.md").read_text())
-        log(render_summary(out_dir=out_dir, files=result.files, stage_seconds=result.stage_seconds,
-                           total_s=result.total_seconds, skipped=result.skipped, failures=len(result.failures),
-                           bundle=opts["bundle"]))  # fmt: skip
+        log(
+            render_summary(
+                out_dir=out_dir,
+                files=result.files,
+                stage_seconds=result.stage_seconds,
+                total_s=result.total_seconds,
+                skipped=result.skipped,
+                failures=len(result.failures),
+                bundle=opts["bundle"],
+            )
+        )
     if result.failures:
         for failure in result.failures:
             click.echo(f"error: outside tolerance: {failure}", err=True)
@@ -162,11 +274,21 @@ def _int_csv(text: str, option: str) -> list[int]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--input-size", type=click.IntRange(1, MAX_INSPECT_INPUT), default=32, show_default=True,
-              help="square input side in pixels")
-@click.option("--variant", type=click.Choice(VARIANTS), default="cifar", show_default=True,
-              help="cifar: the 32x32 first block (Conv k5 s1 p2); cifar-bn: the same with BatchNorm2d after each "
-                   "conv; original: the 224-style Conv k11 s4 p2")
+@click.option(
+    "--input-size",
+    type=click.IntRange(1, MAX_INSPECT_INPUT),
+    default=32,
+    show_default=True,
+    help="square input side in pixels",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(VARIANTS),
+    default="cifar",
+    show_default=True,
+    help="cifar: the 32x32 first block (Conv k5 s1 p2); cifar-bn: the same with BatchNorm2d after each "
+    "conv; original: the 224-style Conv k11 s4 p2",
+)
 @one_line_errors
 def alexnet_inspect(input_size: int, variant: str) -> None:
     """Print the output shape, parameters and multiply-accumulates of every layer."""
@@ -175,33 +297,73 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
     click.echo(f"{'layer':<14} {'op':<36} {'output':<16} {'params':>12} {'MACs':>14}")
     click.echo(f"{'input':<14} {'':<36} {str([3, input_size, input_size]):<16} {'':>12} {'':>14}")
     for row in rows:
-        click.echo(f"{row.name:<14} {row.layer.describe():<36} {str(list(row.out_shape)):<16} {row.params:>12,} {row.macs:>14,}")
-    spatial = [input_size] + [r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")]
+        click.echo(
+            f"{row.name:<14} {row.layer.describe():<36} {str(list(row.out_shape)):<16} "
+            f"{row.params:>12,} {row.macs:>14,}"
+        )
+    spatial = [input_size] + [
+        r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")
+    ]
     flatten = next(r.out_shape[0] for r in rows if r.name == "flatten")
     click.echo(f"spatial: {' -> '.join(map(str, spatial))}; flatten {flatten}")
     if flatten != flatten_size("cifar"):
-        click.echo(f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
-                   f"this input size needs a model trained for {flatten}")
+        click.echo(
+            f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
+            f"this input size needs a model trained for {flatten}"
+        )
     click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG)
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help=f"the model to check {data_paths.CHECKPOINT_HELP}")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
-@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None, help="[default: the packaged baseline of --variant (alexnet_edge/export/baselines/); needed for --update from a wheel]")
-@click.option("--reference-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...) "
-                   "[default: the folder of --checkpoint]")
-@click.option("--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures")
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=f"the model to check {data_paths.CHECKPOINT_HELP}",
+)
+@click.option(
+    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
+)
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=(
+        "[default: the packaged baseline of --variant (alexnet_edge/export/baselines/); "
+        "needed for --update from a wheel]"
+    ),
+)
+@click.option(
+    "--reference-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...) "
+    "[default: the folder of --checkpoint]",
+)
+@click.option(
+    "--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures"
+)
 @click.option("--update", is_flag=True, help="recompute and rewrite the baseline, showing old and new side by side")
-@click.option("--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images")
-@click.option("--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="keep the recomputed models here")
+@click.option(
+    "--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images"
+)
+@click.option(
+    "--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="keep the recomputed models here"
+)
 @click.option("--all", "show_all", is_flag=True, help="list every figure, not only those that moved")
-@click.option("--variant", type=click.Choice([v for v in VARIANTS if v != "original"]), default="cifar", show_default=True,
-              help="the checkpoint's variant; each variant has its own baseline")
+@click.option(
+    "--variant",
+    type=click.Choice([v for v in VARIANTS if v != "original"]),
+    default="cifar",
+    show_default=True,
+    help="the checkpoint's variant; each variant has its own baseline",
+)
 @one_line_errors
-def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all, variant) -> None:
+def alexnet_drift(
+    checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all, variant
+) -> None:
     """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
     committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
@@ -209,8 +371,15 @@ def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_chec
 
     checkpoint, data_root = data_paths.checkpoint(checkpoint), data_paths.data_root(data_root)
     reference_dir = reference_dir if reference_dir is not None else checkpoint.parent
-    request = drift.GateRequest(checkpoint=checkpoint, data_root=data_root, baseline=baseline, reference_dir=reference_dir,
-                                variant=variant, allow_new_checkpoint=allow_new_checkpoint, work_dir=work_dir)  # fmt: skip
+    request = drift.GateRequest(
+        checkpoint=checkpoint,
+        data_root=data_root,
+        baseline=baseline,
+        reference_dir=reference_dir,
+        variant=variant,
+        allow_new_checkpoint=allow_new_checkpoint,
+        work_dir=work_dir,
+    )
     log = lambda line: click.echo(line, err=True)  # noqa: E731
     if update:
         old, new = drift.update(request, eval_size=eval_size, log=log)
@@ -222,7 +391,10 @@ def alexnet_drift(checkpoint, data_root, baseline, reference_dir, allow_new_chec
         click.echo(f"note: {note}")
     moved = result.moved
     click.echo(drift.render(result.drifts, only_failed=not show_all) if (moved or show_all) else "")
-    click.echo(f"{len(result.drifts) - len(moved)} of {len(result.drifts)} figures within tolerance of {result.baseline_path.name}")
+    click.echo(
+        f"{len(result.drifts) - len(moved)} of {len(result.drifts)} figures "
+        f"within tolerance of {result.baseline_path.name}"
+    )
     if moved:
         click.echo(f"error: {len(moved)} figure(s) moved beyond tolerance", err=True)
         sys.exit(1)

@@ -26,8 +26,10 @@ CHECKPOINT_SUBPATH = "reference/alexnet_cifar10.pt"
 
 DATA_ROOT_HELP = f"folder holding cifar-10-batches-py/ [default: ${ENV_VAR}/{CIFAR_SUBDIR}]"
 CHECKPOINT_HELP = f"[default: ${ENV_VAR}/{CHECKPOINT_SUBPATH}]"
-EPILOG = (f"Data: --data-root and --checkpoint default to ${ENV_VAR}/{CIFAR_SUBDIR} and "
-          f"${ENV_VAR}/{CHECKPOINT_SUBPATH}; set {ENV_VAR} to a folder laid out so, or pass both.")  # fmt: skip
+EPILOG = (
+    f"Data: --data-root and --checkpoint default to ${ENV_VAR}/{CIFAR_SUBDIR} and "
+    f"${ENV_VAR}/{CHECKPOINT_SUBPATH}; set {ENV_VAR} to a folder laid out so, or pass both."
+)
 EPILOG_DATA_ONLY = f"Data: --data-root defaults to ${ENV_VAR}/{CIFAR_SUBDIR}; set {ENV_VAR}, or pass --data-root."
 
 
@@ -51,8 +53,10 @@ def data_root(given: Path | None, *, environ: Mapping[str, str] | None = None) -
     """
     found = given if given is not None else optional_data_root(None, environ=environ)
     if found is None:
-        raise DataPathError(f"no --data-root: pass --data-root DIR (the folder holding cifar-10-batches-py/), "
-                            f"or set {ENV_VAR} to a folder holding {CIFAR_SUBDIR}/ and reference/")  # fmt: skip
+        raise DataPathError(
+            f"no --data-root: pass --data-root DIR (the folder holding cifar-10-batches-py/), "
+            f"or set {ENV_VAR} to a folder holding {CIFAR_SUBDIR}/ and reference/"
+        )
     return found
 
 
@@ -70,6 +74,8 @@ def checkpoint(given: Path | None, *, environ: Mapping[str, str] | None = None) 
         return given
     root = _env_root(environ)
     if root is None:
-        raise DataPathError(f"no --checkpoint: pass --checkpoint PATH (a state_dict .pt), "
-                            f"or set {ENV_VAR} to a folder holding {CHECKPOINT_SUBPATH}")  # fmt: skip
+        raise DataPathError(
+            f"no --checkpoint: pass --checkpoint PATH (a state_dict .pt), "
+            f"or set {ENV_VAR} to a folder holding {CHECKPOINT_SUBPATH}"
+        )
     return root / CHECKPOINT_SUBPATH

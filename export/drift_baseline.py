@@ -43,29 +43,48 @@ def check_variant(baseline: dict, variant: str, path: Path) -> None:
         raise DriftInputError(
             f"baseline {path.name} was computed for variant {expected}, this run is {variant}: "
             f"compare against a {variant} baseline (make one with --update --variant {variant} --baseline PATH)",
-            name="variant", expected=expected, actual=variant,
-        )  # fmt: skip
-def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool,
-                 reference_dir: Path | None = None) -> list[str]:  # fmt: skip
+            name="variant",
+            expected=expected,
+            actual=variant,
+        )
+
+
+def check_inputs(
+    baseline: dict, current: dict, *, allow_new_checkpoint: bool, reference_dir: Path | None = None
+) -> list[str]:
     """Refuse different dataset files or golden logits (and checkpoint unless allowed). Returns notes."""
     for name, expected in baseline["inputs"]["dataset"].items():
         actual = current["dataset"].get(name)
         if actual != expected:
             raise DriftInputError(
-                f"dataset file {name} has sha256 {actual}, the baseline was computed from {expected}: not the same data",
-                name=name, expected=expected, actual=str(actual),
-            )  # fmt: skip
+                f"dataset file {name} has sha256 {actual}, "
+                f"the baseline was computed from {expected}: not the same data",
+                name=name,
+                expected=expected,
+                actual=str(actual),
+            )
     for name, expected in baseline["inputs"].get("golden_logits", {}).items():
         actual = current["golden_logits"].get(name)
         if actual is None:
-            where = "missing" if reference_dir is None else f"not in {reference_dir}" + (
-                "" if reference_dir.is_dir() else " (no such folder)")  # fmt: skip
-            raise DriftInputError(f"golden logits {name} are {where}; the baseline was computed with them: pass "
-                                  "--reference-dir DIR, the folder holding them [default: the folder of --checkpoint]",
-                                  name=name, expected=expected, actual="missing")  # fmt: skip
+            where = (
+                "missing"
+                if reference_dir is None
+                else f"not in {reference_dir}" + ("" if reference_dir.is_dir() else " (no such folder)")
+            )
+            raise DriftInputError(
+                f"golden logits {name} are {where}; the baseline was computed with them: pass "
+                "--reference-dir DIR, the folder holding them [default: the folder of --checkpoint]",
+                name=name,
+                expected=expected,
+                actual="missing",
+            )
         if actual != expected:
-            raise DriftInputError(f"golden logits {name} have sha256 {actual}, the baseline used {expected}",
-                                  name=name, expected=expected, actual=str(actual))  # fmt: skip
+            raise DriftInputError(
+                f"golden logits {name} have sha256 {actual}, the baseline used {expected}",
+                name=name,
+                expected=expected,
+                actual=str(actual),
+            )
     expected = baseline["inputs"]["checkpoint"]["sha256"]
     actual = current["checkpoint"]["sha256"]
     if actual != expected:
@@ -73,8 +92,10 @@ def check_inputs(baseline: dict, current: dict, *, allow_new_checkpoint: bool,
             raise DriftInputError(
                 f"checkpoint has sha256 {actual[:16]}…, the baseline's is {expected[:16]}…: a different model "
                 "(pass --allow-new-checkpoint to compare it against the baseline's figures)",
-                name="checkpoint", expected=expected, actual=actual,
-            )  # fmt: skip
+                name="checkpoint",
+                expected=expected,
+                actual=actual,
+            )
         return [f"new checkpoint {actual[:16]}… compared against the baseline of {expected[:16]}…"]
     return []
 
@@ -90,11 +111,11 @@ def make_baseline(figures: dict[str, float], inputs: dict, models: dict[str, str
         "inputs": {**inputs, "onnx_models": models},
         "tool_versions": tool_versions(),
         "host": host_info(),
-        "figures": {name: {"value": value, "rule": rule_for(name)[0], "tolerance": rule_for(name)[1]} for name, value in sorted(figures.items())},
+        "figures": {
+            name: {"value": value, "rule": rule_for(name)[0], "tolerance": rule_for(name)[1]}
+            for name, value in sorted(figures.items())
+        },
     }
-
-
-
 
 
 def load_baseline(path: Path) -> dict:
@@ -115,12 +136,22 @@ def load_baseline(path: Path) -> dict:
         raise AlexNetEdgeError(f"baseline {path} has schema {baseline.get('schema')!r}, expected {SCHEMA!r}")
     for key, kind in _BASELINE_KEYS.items():
         if not isinstance(baseline.get(key), kind):
-            raise AlexNetEdgeError(f"baseline {path}: '{key}' is missing or not a JSON {'object' if kind is dict else 'string'}")
+            raise AlexNetEdgeError(
+                f"baseline {path}: '{key}' is missing or not a JSON {'object' if kind is dict else 'string'}"
+            )
     inputs = baseline["inputs"]
-    if not isinstance(inputs.get("checkpoint"), dict) or "sha256" not in inputs["checkpoint"] or not isinstance(inputs.get("dataset"), dict):
+    if (
+        not isinstance(inputs.get("checkpoint"), dict)
+        or "sha256" not in inputs["checkpoint"]
+        or not isinstance(inputs.get("dataset"), dict)
+    ):
         raise AlexNetEdgeError(f"baseline {path}: 'inputs' lacks checkpoint.sha256 or dataset")
     for name, entry in baseline["figures"].items():
-        if not isinstance(entry, dict) or not {"value", "rule", "tolerance"} <= set(entry) or entry["rule"] not in RULES:
+        if (
+            not isinstance(entry, dict)
+            or not {"value", "rule", "tolerance"} <= set(entry)
+            or entry["rule"] not in RULES
+        ):
             raise AlexNetEdgeError(f"baseline {path}: figure {name!r} lacks value, rule or tolerance")
     return baseline
 
@@ -128,5 +159,3 @@ def load_baseline(path: Path) -> dict:
 def save_baseline(path: Path, baseline: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_json(path, baseline)
-
-

@@ -34,7 +34,6 @@ class InputSizeError(AlexNetEdgeError):
         self.window = window
 
 
-
 class UnknownVariantError(AlexNetEdgeError):
     """A model variant name that is not one of VARIANTS."""
 

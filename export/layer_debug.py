@@ -89,20 +89,25 @@ def check_comparable(reference: tuple[Path, onnx.ModelProto], other: tuple[Path,
     shapes = {a_path: _logits_shape(a), b_path: _logits_shape(b)}
     missing = [str(p) for p, shape in shapes.items() if shape is None]
     if missing:
-        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name}: {', '.join(missing)} has no output "
-                               f"named {OUTPUT_NAME!r}")  # fmt: skip
+        raise AlexNetEdgeError(
+            f"cannot compare {a_path.name} with {b_path.name}: {', '.join(missing)} has no output named {OUTPUT_NAME!r}"
+        )
     sa, sb = shapes[a_path], shapes[b_path]
     fixed = [(x, y) for x, y in zip(sa, sb, strict=False) if isinstance(x, int) and isinstance(y, int) and x and y]
     if len(sa) != len(sb) or any(x != y for x, y in fixed):  # symbolic dims (the batch) match anything
-        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name}: their logits differ in shape "
-                               f"({sa} against {sb})")  # fmt: skip
+        raise AlexNetEdgeError(
+            f"cannot compare {a_path.name} with {b_path.name}: their logits differ in shape ({sa} against {sb})"
+        )
     if not set(_marked_names(a)) & set(_marked_names(b)):
-        raise AlexNetEdgeError(f"cannot compare {a_path.name} with {b_path.name} layer by layer: they share no "
-                               f"intermediate tensor name (not exported from one network?)")  # fmt: skip
+        raise AlexNetEdgeError(
+            f"cannot compare {a_path.name} with {b_path.name} layer by layer: they share no "
+            f"intermediate tensor name (not exported from one network?)"
+        )
 
 
-def diff_layers(run: dict[str, np.ndarray], reference: dict[str, np.ndarray], order: list[str],
-                layers: dict[str, str] | None = None) -> list[LayerDiff]:  # fmt: skip
+def diff_layers(
+    run: dict[str, np.ndarray], reference: dict[str, np.ndarray], order: list[str], layers: dict[str, str] | None = None
+) -> list[LayerDiff]:
     layers = layers or {}
     rows = []
     for name in order:
@@ -112,8 +117,16 @@ def diff_layers(run: dict[str, np.ndarray], reference: dict[str, np.ndarray], or
         delta = a - b
         norm_b = float(np.linalg.norm(b))
         cosine = float(a @ b / max(np.linalg.norm(a) * norm_b, 1e-30))
-        rows.append(LayerDiff(name, cosine, float(np.abs(delta).max()), float(np.abs(delta).mean()),
-                              float(np.linalg.norm(delta) / max(norm_b, 1e-30)), layers.get(name, "")))  # fmt: skip
+        rows.append(
+            LayerDiff(
+                name,
+                cosine,
+                float(np.abs(delta).max()),
+                float(np.abs(delta).mean()),
+                float(np.linalg.norm(delta) / max(norm_b, 1e-30)),
+                layers.get(name, ""),
+            )
+        )
     return rows
 
 
@@ -131,23 +144,32 @@ def verdict(rows: list[LayerDiff], min_cosine: float) -> str:
         return "verdict: no tensor could be compared"
     logits, first = rows[-1], first_drift(rows, min_cosine)
     if logits.drifts(min_cosine):
-        return (f"verdict: the logits DRIFT (cosine {logits.cosine:.6f} < {min_cosine}, "
-                f"max |Δ| {logits.max_abs:.4g}); it starts at {_named(first)}")  # fmt: skip
+        return (
+            f"verdict: the logits DRIFT (cosine {logits.cosine:.6f} < {min_cosine}, "
+            f"max |Δ| {logits.max_abs:.4g}); it starts at {_named(first)}"
+        )
     inner = f"; {_named(first)} dips below {min_cosine} but the logits recover" if first is not None else ""
     agree = f"cosine {logits.cosine:.6f} >= {min_cosine}, max |Δ| {logits.max_abs:.4g}"
     return f"verdict: the logits agree ({agree}){inner}"
 
 
 def render(rows: list[LayerDiff], min_cosine: float, title: str) -> str:
-    lines = [title, "", "| layer | ONNX tensor | cosine | max \\|Δ\\| | mean \\|Δ\\| | relative error | status |",
-             "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        title,
+        "",
+        "| layer | ONNX tensor | cosine | max \\|Δ\\| | mean \\|Δ\\| | relative error | status |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         flag = "DRIFTS" if r.drifts(min_cosine) else "ok"
         figures = f"{r.cosine:.6f} | {r.max_abs:.4g} | {r.mean_abs:.4g} | {r.relative:.4g}"
         lines.append(f"| {r.layer or '–'} | {r.tensor} | {figures} | {flag} |")
     first = first_drift(rows, min_cosine)
-    lines += ["", f"first tensor below cosine {min_cosine}: {_named(first) if first else 'none'}",
-              verdict(rows, min_cosine)]  # fmt: skip
+    lines += [
+        "",
+        f"first tensor below cosine {min_cosine}: {_named(first) if first else 'none'}",
+        verdict(rows, min_cosine),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -173,26 +195,36 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     from .targets import sample_indices
 
     if (config.against is None) == (config.target is None):
-        raise AlexNetEdgeError("give exactly one of --against MODEL (two models) or --target NAME (one model on two CPUs)")
+        raise AlexNetEdgeError(
+            "give exactly one of --against MODEL (two models) or --target NAME (one model on two CPUs)"
+        )
     known = {t.name: t for t in default_targets()}
     if config.target is not None and config.target not in known:
         raise AlexNetEdgeError(f"unknown target {config.target!r}; choose from {', '.join(known)}")
     for path in (config.model, config.against):
         if path is not None and not path.is_file():
             raise AlexNetEdgeError(f"{path}: no such model file")
-    runs = [(config.against, "host"), (config.model, "host")] if config.against else [(config.model, "host"), (config.model, config.target)]
+    runs = (
+        [(config.against, "host"), (config.model, "host")]
+        if config.against
+        else [(config.model, "host"), (config.model, config.target)]
+    )
     models = {path: read_model(path) for path, _ in runs}  # (model, target) pairs: the first is the reference
     check_comparable(*((path, models[path]) for path, _ in runs))
     test = cifar10.load_test(config.data_root)
     indices = sample_indices(len(test), config.images, config.seed)
     targets = [known["host"]] + ([known[config.target]] if config.target else [])
     with work_dirs.work_dir("debug", log) as work:  # removed on every exit; a killed run's, by the next run
-        arm, stage = prepare(targets, normalize_uint8(test.images[indices]), cache or target_env.DEFAULT_CACHE, work, log=log)
+        arm, stage = prepare(
+            targets, normalize_uint8(test.images[indices]), cache or target_env.DEFAULT_CACHE, work, log=log
+        )
         paths, marked = {}, {}
         for i, model in enumerate(models):
             paths[model] = work / f"marked{i}.{model.name}"
             marked[model] = mark_all(models[model], paths[model])
-        specs = {t.name: list(dict.fromkeys((paths[m], config.images) for m, tn in runs if tn == t.name)) for t in targets}
+        specs = {
+            t.name: list(dict.fromkeys((paths[m], config.images) for m, tn in runs if tn == t.name)) for t in targets
+        }
         run_on(targets, specs, work, arm=arm, stage=stage)
         for t in targets:
             read_cpu(work, t)  # refuses an emulated CPU that is not the intended one
@@ -200,11 +232,15 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
         ref = read_outputs(work, known[a_target], paths[a_model])[0]
         other = read_outputs(work, known[b_target], paths[b_model])[0]
     if ref[OUTPUT_NAME].shape != other[OUTPUT_NAME].shape:
-        raise AlexNetEdgeError(f"cannot compare {b_model.name} with {a_model.name}: their logits differ in shape "
-                               f"({list(other[OUTPUT_NAME].shape)} against {list(ref[OUTPUT_NAME].shape)})")  # fmt: skip
+        raise AlexNetEdgeError(
+            f"cannot compare {b_model.name} with {a_model.name}: their logits differ in shape "
+            f"({list(other[OUTPUT_NAME].shape)} against {list(ref[OUTPUT_NAME].shape)})"
+        )
     order = marked[a_model]
-    title = (f"{b_model.name} on {b_target} against {a_model.name} on {a_target}, "
-             f"{config.images} CIFAR-10 test images (seed {config.seed})")  # fmt: skip
+    title = (
+        f"{b_model.name} on {b_target} against {a_model.name} on {a_target}, "
+        f"{config.images} CIFAR-10 test images (seed {config.seed})"
+    )
     from .layer_names import model_variant, torch_layer_names
 
     layers = torch_layer_names(order, model_variant(models[a_model]))

@@ -13,8 +13,15 @@ import re
 from .architecture import VARIANTS, walk
 
 # torch.onnx's op name prefix -> architecture.Layer.kind
-OP_KINDS = {"conv2d": "conv", "relu": "relu", "max_pool2d": "maxpool", "view": "flatten", "flatten": "flatten",
-            "reshape": "flatten", "linear": "linear"}  # fmt: skip
+OP_KINDS = {
+    "conv2d": "conv",
+    "relu": "relu",
+    "max_pool2d": "maxpool",
+    "view": "flatten",
+    "flatten": "flatten",
+    "reshape": "flatten",
+    "linear": "linear",
+}
 _NAME = re.compile(r"^(?P<op>[a-z_0-9]+?)(?:_(?P<n>\d+))?$")
 
 

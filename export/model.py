@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from alexnet_edge.runtime.constants import INPUT_SIZE
-from .errors import CheckpointError
 from alexnet_edge.runtime.fileio import sha256_file
 
 from .architecture import FEATURES, Layer, classifier_layers, flatten_size, guess_variant
+from .errors import CheckpointError
 
 # sha256 of the reference checkpoint in ../shared/reference (meta.json).
 REFERENCE_SHA256 = "b14e73d7d1a3e1f75ed5f5ede70aa7d7816e595c38e2863e08d0a64d8c9770c4"
@@ -75,7 +75,9 @@ def load_state_dict(path: str | Path, *, expected_sha256: str | None = None) -> 
         raise CheckpointError(f"checkpoint {path} does not hold a state_dict of tensors")
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
-        raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''}")
+        raise CheckpointError(
+            f"checkpoint {path} holds NaN or infinite values in {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''}"
+        )
     return state
 
 

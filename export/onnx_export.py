@@ -88,7 +88,7 @@ def _quiet_loggers(*names: str):
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
 
@@ -111,8 +111,14 @@ def _inductor_cache_beside(path: Path):
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, *, metadata: dict[str, object], opset: int = DEFAULT_OPSET,
-                verbose: bool = False) -> Path:  # fmt: skip
+def export_onnx(
+    model: torch.nn.Module,
+    path: str | Path,
+    *,
+    metadata: dict[str, object],
+    opset: int = DEFAULT_OPSET,
+    verbose: bool = False,
+) -> Path:
     """Export with a dynamic batch axis: ``input`` [N,3,H,W] -> ``logits`` [N,10]. ``verbose`` keeps
     the exporter's and onnxscript's own notices."""
     model = model.eval()

@@ -1,10 +1,10 @@
 """An output folder that never mixes two runs: a lock, a staging folder, and a swap at the end.
 
 A run writes into ``.<out>.run-<pid>`` beside ``--out`` while it holds ``.<out>.lock`` (an flock:
-a killed run leaves the file but never a held lock; a finished run removes it). Only when it finishes are its files moved into
-``--out``, the manifest last; files an earlier run listed in its manifest and this run did not
-produce are removed. A run that fails leaves ``--out`` exactly as it was; files there that no run
-of ours wrote are never touched.
+a killed run leaves the file but never a held lock; a finished run removes it). Only when it
+finishes are its files moved into ``--out``, the manifest last; files an earlier run listed in its
+manifest and this run did not produce are removed. A run that fails leaves ``--out`` exactly as it
+was; files there that no run of ours wrote are never touched.
 """
 
 from __future__ import annotations
@@ -30,8 +30,13 @@ def _lock_path(out: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked(out: Path, *, what: str = "output folder", holder: str = "export-alexnet",
-           hint: str = "wait for it or choose another --out") -> Iterator[None]:  # fmt: skip
+def locked(
+    out: Path,
+    *,
+    what: str = "output folder",
+    holder: str = "export-alexnet",
+    hint: str = "wait for it or choose another --out",
+) -> Iterator[None]:
     """Hold the lock of ``out`` (a folder, or a file such as a drift baseline), or say in one line
     which run holds it.
 

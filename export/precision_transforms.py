@@ -87,7 +87,9 @@ def _to_int8(src: Path, table: CalibrationTable, weight_bits: int) -> onnx.Model
     except ImportError:
         from alexnet_edge.runtime.install_hints import install_hint
 
-        raise BackendUnavailableError(f"INT8 quantization needs onnxruntime: {install_hint('onnxruntime', bundled=False)}") from None
+        raise BackendUnavailableError(
+            f"INT8 quantization needs onnxruntime: {install_hint('onnxruntime', bundled=False)}"
+        ) from None
     with tempfile.TemporaryDirectory(prefix="alexnet-int8-") as tmp:
         cache = Path(tmp) / "ranges.json"
         cache.write_text(json.dumps({**table.tensors, "smooth_quant": False}))
@@ -136,11 +138,16 @@ def int8_scheme(model: onnx.ModelProto, table: CalibrationTable, weight_bits: in
     """What the int8 model is, read back from its weights so the saturation claim is checked, not assumed."""
     weight_max = int8_weight_max(model)
     return {
-        "scheme": f"symmetric int8, zero point 0; per-channel {weight_bits}-bit weights (axis 0, within +-{weight_max}); per-tensor activations",
+        "scheme": (
+            f"symmetric int8, zero point 0; per-channel {weight_bits}-bit weights "
+            f"(axis 0, within +-{weight_max}); per-tensor activations"
+        ),
         "weight_bits": weight_bits,
         "weight_max_abs": weight_max,
         "saturation_safe": weight_max <= SATURATION_SAFE_WEIGHT_MAX,
-        "saturation_note": "safe on int8 paths that add u8*s8 pairs into a saturating int16 (x86 AVX2 / AVX-512 without VNNI)",
+        "saturation_note": (
+            "safe on int8 paths that add u8*s8 pairs into a saturating int16 (x86 AVX2 / AVX-512 without VNNI)"
+        ),
         "calibration_method": table.method,
         "calibration_key": table.key,
         "bias": "float",

@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXIT_MEANINGS = {0: "every artifact is within its tolerance", 1: "outside tolerance (see the errors above)",
-                 2: "bad input or a failed step (one error line)"}  # fmt: skip
+EXIT_MEANINGS = {
+    0: "every artifact is within its tolerance",
+    1: "outside tolerance (see the errors above)",
+    2: "bad input or a failed step (one error line)",
+}
 
 
 @dataclass
@@ -77,8 +80,16 @@ class StageClock:
         return time.perf_counter() - self.started
 
 
-def render_summary(*, out_dir: Path, files: list[Path], stage_seconds: dict[str, float], total_s: float,
-                   skipped: list[str], failures: int, bundle: Path | None = None) -> str:  # fmt: skip
+def render_summary(
+    *,
+    out_dir: Path,
+    files: list[Path],
+    stage_seconds: dict[str, float],
+    total_s: float,
+    skipped: list[str],
+    failures: int,
+    bundle: Path | None = None,
+) -> str:
     out_dir = Path(out_dir).resolve()
     wanted = ("report.md", "report.json", "report.png", "manifest.json")
     lines = ["", "── summary " + "─" * 60]
@@ -92,7 +103,11 @@ def render_summary(*, out_dir: Path, files: list[Path], stage_seconds: dict[str,
         lines.append(f"  {'bundle':<14} {folder}/ (README.md, verify.py, build_engines.py, infer.py)")
         if archive.is_file():
             lines.append(f"  {'bundle archive':<14} {archive} ({archive.stat().st_size / 2**20:.0f} MiB)")
-    lines.append("  time           " + ", ".join(f"{name} {s:.1f} s" for name, s in stage_seconds.items()) + f"; total {total_s:.1f} s")
+    lines.append(
+        "  time           "
+        + ", ".join(f"{name} {s:.1f} s" for name, s in stage_seconds.items())
+        + f"; total {total_s:.1f} s"
+    )
     lines += [f"  skipped        {reason}" for reason in skipped]
     status = 1 if failures else 0
     lines.append(f"  exit status    {status}: {EXIT_MEANINGS[status]}")

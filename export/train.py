@@ -1,8 +1,9 @@
 """Training with the reference recipe (../shared/reference/meta.json), on CUDA when there is one.
 
 SGD nesterov 0.9, OneCycle (cos, pct_start 0.15, div 20, final_div 200), lr 0.04, weight decay
-5e-4 on conv/linear weights only (never biases or BatchNorm), batch 256, 60 epochs, reflect-pad-4 random crop + horizontal flip, bf16
-autocast on CUDA; validation on the first 5,000 of torch.randperm(50000, seed 0), training on the rest.
+5e-4 on conv/linear weights only (never biases or BatchNorm), batch 256, 60 epochs, reflect-pad-4
+random crop + horizontal flip, bf16 autocast on CUDA; validation on the first 5,000 of
+torch.randperm(50000, seed 0), training on the rest.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ def _split(data_root, recipe: Recipe, dev: torch.device, log: Callable[[str], No
     if dev.type == "cpu":
         full_hours = estimate_cpu_seconds(Recipe(), 45_000) / 3600
         minutes = estimate_cpu_seconds(recipe, len(train_idx)) / 60
-        log(f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
-            f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min")
+        log(
+            f"training on CPU: the full recipe (60 epochs x 45,000 images) would take about {full_hours:.0f} h here; "
+            f"this run ({recipe.epochs} epochs x {len(train_idx)} images) about {minutes:.1f} min"
+        )
     return split, train_idx, val_idx
 
 
@@ -86,13 +89,20 @@ def _optimizer(model: torch.nn.Module, recipe: Recipe, steps_per_epoch: int):
     decay, no_decay = decay_groups(model)
     optimizer = torch.optim.SGD(
         [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe.lr, momentum=recipe.momentum, nesterov=True,
-    )  # fmt: skip
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        nesterov=True,
+    )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.lr, epochs=recipe.epochs, steps_per_epoch=steps_per_epoch,
-        pct_start=recipe.pct_start, anneal_strategy="cos", div_factor=recipe.div_factor,
+        optimizer,
+        max_lr=recipe.lr,
+        epochs=recipe.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=recipe.pct_start,
+        anneal_strategy="cos",
+        div_factor=recipe.div_factor,
         final_div_factor=recipe.final_div_factor,
-    )  # fmt: skip
+    )
     return optimizer, scheduler
 
 
@@ -132,7 +142,7 @@ def reestimate_batchnorm(model: torch.nn.Module, images: torch.Tensor, batch_siz
     with torch.no_grad():
         for i in range(0, min(len(images), BN_STAT_IMAGES), batch_size):
             model(images[i : i + batch_size].to(device))
-    for m, momentum in zip(norms, momenta):
+    for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
 
 
@@ -169,21 +179,43 @@ def train(
 
     model = AlexNet(variant=variant).to(dev)
     started = time.perf_counter()
-    best_val, best_state = _fit(model, recipe, (x_train, y_train), (x_val, split.labels[val_idx]), dev, variant=variant, progress=progress, log=log)
+    best_val, best_state = _fit(
+        model,
+        recipe,
+        (x_train, y_train),
+        (x_val, split.labels[val_idx]),
+        dev,
+        variant=variant,
+        progress=progress,
+        log=log,
+    )
     model.load_state_dict(best_state)
     test = load_test(data_root)
     n_test = len(test) if test_size is None else min(test_size, len(test))
     test_acc = _evaluate(model, torch.from_numpy(normalize_uint8(test.images[:n_test])), test.labels[:n_test], dev)
-    ckpt = _save(Path(out_dir), model, {
-        "recipe": asdict(recipe), "variant": variant, "device": str(dev), "train_images": int(len(train_idx)),
-        "val_images": int(len(val_idx)), "val_acc": best_val, "test_acc_fp32": test_acc, "test_images": n_test,
-        "seconds": round(time.perf_counter() - started, 1), "dataset_md5": split_fingerprint(split),
-    })  # fmt: skip
+    ckpt = _save(
+        Path(out_dir),
+        model,
+        {
+            "recipe": asdict(recipe),
+            "variant": variant,
+            "device": str(dev),
+            "train_images": int(len(train_idx)),
+            "val_images": int(len(val_idx)),
+            "val_acc": best_val,
+            "test_acc_fp32": test_acc,
+            "test_images": n_test,
+            "seconds": round(time.perf_counter() - started, 1),
+            "dataset_md5": split_fingerprint(split),
+        },
+    )
     log(f"trained: val {best_val:.4f}, test {test_acc:.4f}; checkpoint {ckpt}")
     return ckpt
 
 
-def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progress: Progress, log: Callable[[str], None]):
+def _fit(
+    model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progress: Progress, log: Callable[[str], None]
+):
     """The training loop; returns (best validation accuracy, that epoch's state_dict)."""
     (x_train, y_train), (x_val, y_val) = train_set, val_set
     steps_per_epoch = -(-len(x_train) // recipe.batch_size)
@@ -193,7 +225,13 @@ def _fit(model, recipe: Recipe, train_set, val_set, dev, *, variant: str, progre
     for epoch in range(recipe.epochs):
         model.train()
         perm = torch.randperm(len(x_train), generator=generator)
-        steps = track(range(steps_per_epoch), total=steps_per_epoch, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="steps", progress=progress)
+        steps = track(
+            range(steps_per_epoch),
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{recipe.epochs}",
+            unit="steps",
+            progress=progress,
+        )
         for step in steps:
             idx = perm[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             xb = augment(x_train[idx], generator).to(dev, non_blocking=True)

@@ -31,7 +31,7 @@ def sweep_dead(log: Callable[[str], None] = lambda line: None) -> list[Path]:
         for folder in root.glob(f"{PREFIX}{kind}-*"):
             lock = folder / OWNER_LOCK
             try:
-                handle = open(lock, "r")  # noqa: SIM115 - closed below
+                handle = open(lock)  # noqa: SIM115 - closed below
             except OSError:
                 continue  # no lock file: not ours to judge
             with handle:

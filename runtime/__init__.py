@@ -1,8 +1,8 @@
 """The edge runtime: numpy, Pillow and onnxruntime (plus tensorrt and cuda-python for engines). No torch.
 
-    from alexnet_edge.runtime import OnnxRuntimeRunner, preprocess_images
-    with OnnxRuntimeRunner("model.int8.onnx") as runner:
-        logits = runner.infer(preprocess_images(["cat.png"]))
+from alexnet_edge.runtime import OnnxRuntimeRunner, preprocess_images
+with OnnxRuntimeRunner("model.int8.onnx") as runner:
+    logits = runner.infer(preprocess_images(["cat.png"]))
 """
 
 from .backends.base import BaseRunner

@@ -72,7 +72,13 @@ def measure_latency(
     for batch_size in batch_sizes:
         reps = -(-batch_size // len(images))
         batch = np.ascontiguousarray(np.concatenate([images] * reps)[:batch_size]) if reps > 1 else images[:batch_size]
-        samples = time_call(lambda: runner.infer(batch), warmup=warmup, min_runs=min_runs, max_runs=max_runs, budget_s=budget_s)
+        samples = time_call(
+            lambda batch=batch: runner.infer(batch),
+            warmup=warmup,
+            min_runs=min_runs,
+            max_runs=max_runs,
+            budget_s=budget_s,
+        )
         results[str(batch_size)] = summarize(batch_size, samples)
         if log is not None:
             stats = results[str(batch_size)]

@@ -51,8 +51,11 @@ def one_line_errors(func):
             name = command.info_name if command else "this command"
             from .install_hints import install_hint
 
-            click.echo(f"error: {name} needs the [export] extra, which is not installed (no module {top!r}): "
-                       f"{install_hint('export', bundled=False)}", err=True)  # fmt: skip
+            click.echo(
+                f"error: {name} needs the [export] extra, which is not installed (no module {top!r}): "
+                f"{install_hint('export', bundled=False)}",
+                err=True,
+            )
             sys.exit(2)
 
     return wrapper

@@ -46,7 +46,11 @@ def check_manifest(bundle: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise ManifestError(f"{bundle / MANIFEST} is not valid JSON (truncated or damaged)") from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not files or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()):
+    if (
+        not isinstance(files, dict)
+        or not files
+        or not all(isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values())
+    ):
         raise ManifestError(f"{bundle / MANIFEST} lists no files with their sha256: not this bundle's manifest")
     problems, root = [], bundle.resolve()
     for rel, entry in files.items():
@@ -98,18 +102,54 @@ _PRECISIONS = [p.value for p in Precision]
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
-@click.option("--precision", "chosen", multiple=True, type=click.Choice(_PRECISIONS),
-              help="repeat to choose [default: every model in the bundle]")
-@click.option("--min-batch", type=click.IntRange(min=1), metavar="N", default=None, help=f"smallest batch the engine takes {_FROM_MANIFEST}")
-@click.option("--opt-batch", type=click.IntRange(min=1), metavar="N", default=None, help=f"batch TensorRT tunes for {_FROM_MANIFEST}")
-@click.option("--max-batch", type=click.IntRange(min=1), metavar="N", default=None, help=f"largest batch {_FROM_MANIFEST}")
-@click.option("--workspace-mb", type=click.IntRange(min=1), metavar="MB", default=None, help=f"builder workspace {_FROM_MANIFEST}")
-@click.option("--dla-core", type=click.IntRange(min=0), metavar="N", default=None,
-              help="build for this DLA core with GPU fallback (FP16/INT8; needs min = opt = max batch) [default: GPU]")
-@click.option("--timing-cache", metavar="FILE", default=None, help="TensorRT timing cache [default: models/timing.cache]")
-@click.option("--version-compatible/--no-version-compatible", default=None, help=f"TensorRT version-compatible engines {_FROM_MANIFEST}")
-@click.option("--hardware-compatibility", type=click.Choice(list(HARDWARE_LEVELS)), default=None,
-              help=f"same_compute_capability needs TensorRT 10.9+; refused in one line where missing {_FROM_MANIFEST}")
+@click.option(
+    "--precision",
+    "chosen",
+    multiple=True,
+    type=click.Choice(_PRECISIONS),
+    help="repeat to choose [default: every model in the bundle]",
+)
+@click.option(
+    "--min-batch",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=None,
+    help=f"smallest batch the engine takes {_FROM_MANIFEST}",
+)
+@click.option(
+    "--opt-batch",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=None,
+    help=f"batch TensorRT tunes for {_FROM_MANIFEST}",
+)
+@click.option(
+    "--max-batch", type=click.IntRange(min=1), metavar="N", default=None, help=f"largest batch {_FROM_MANIFEST}"
+)
+@click.option(
+    "--workspace-mb", type=click.IntRange(min=1), metavar="MB", default=None, help=f"builder workspace {_FROM_MANIFEST}"
+)
+@click.option(
+    "--dla-core",
+    type=click.IntRange(min=0),
+    metavar="N",
+    default=None,
+    help="build for this DLA core with GPU fallback (FP16/INT8; needs min = opt = max batch) [default: GPU]",
+)
+@click.option(
+    "--timing-cache", metavar="FILE", default=None, help="TensorRT timing cache [default: models/timing.cache]"
+)
+@click.option(
+    "--version-compatible/--no-version-compatible",
+    default=None,
+    help=f"TensorRT version-compatible engines {_FROM_MANIFEST}",
+)
+@click.option(
+    "--hardware-compatibility",
+    type=click.Choice(list(HARDWARE_LEVELS)),
+    default=None,
+    help=f"same_compute_capability needs TensorRT 10.9+; refused in one line where missing {_FROM_MANIFEST}",
+)
 @one_line_errors
 def build_engines_main(bundle_dir, chosen, **options) -> None:
     """Build TensorRT engines on this device from the bundle's ONNX models, with the exporter's options
@@ -130,8 +170,11 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
         source, ranges = engine_source(precision, config, models, bundle / MODELS_DIR / "calibration_table.json")
         engine = bundle / MODELS_DIR / precision.engine_name
         sidecar = build_engine(source, engine, precision, config, calibration_table=ranges)
-        click.echo(f"built {MODELS_DIR}/{precision.engine_name}: TensorRT {sidecar['tensorrt_version']} on {sidecar['gpu']['name']}, "
-                   f"strongly typed: {sidecar['strongly_typed']}, flags: {', '.join(sidecar['builder_flags']) or 'none'}")  # fmt: skip
+        click.echo(
+            f"built {MODELS_DIR}/{precision.engine_name}: TensorRT {sidecar['tensorrt_version']} "
+            f"on {sidecar['gpu']['name']}, "
+            f"strongly typed: {sidecar['strongly_typed']}, flags: {', '.join(sidecar['builder_flags']) or 'none'}"
+        )
 
 
 # -- verify.py ---------------------------------------------------------------------------------
@@ -147,12 +190,27 @@ def _open(backend: str, bundle: Path, precision: Precision, providers: str | Non
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
-@click.option("--backend", type=click.Choice(["onnxruntime", "openvino", "tensorrt"]), default="onnxruntime", show_default=True,
-              help="onnxruntime or openvino (pip install openvino; f32 arithmetic): the ONNX models; "
-                   "tensorrt: the engines build_engines.py wrote")
-@click.option("--precision", "chosen", multiple=True, type=click.Choice(_PRECISIONS), help="repeat to choose [default: all in the bundle]")
-@click.option("--providers", metavar="LIST", default=None,
-              help="onnxruntime providers, comma-separated, e.g. cpu or cuda [default: best available]")
+@click.option(
+    "--backend",
+    type=click.Choice(["onnxruntime", "openvino", "tensorrt"]),
+    default="onnxruntime",
+    show_default=True,
+    help="onnxruntime or openvino (pip install openvino; f32 arithmetic): the ONNX models; "
+    "tensorrt: the engines build_engines.py wrote",
+)
+@click.option(
+    "--precision",
+    "chosen",
+    multiple=True,
+    type=click.Choice(_PRECISIONS),
+    help="repeat to choose [default: all in the bundle]",
+)
+@click.option(
+    "--providers",
+    metavar="LIST",
+    default=None,
+    help="onnxruntime providers, comma-separated, e.g. cpu or cuda [default: best available]",
+)
 @click.option("--no-bench", is_flag=True, help="skip the p50 latency at batch 1 and 32")
 @click.option("--json", "as_json", is_flag=True, help="print the results as one JSON object")
 @one_line_errors
@@ -168,33 +226,54 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     results, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
-            evaluated = evaluate(runner, precision, images, labels, reference, verification_tolerance(precision, len(labels)), batch_size=64)
+            evaluated = evaluate(
+                runner,
+                precision,
+                images,
+                labels,
+                reference,
+                verification_tolerance(precision, len(labels)),
+                batch_size=64,
+            )
             latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
         row = evaluated.row
         failed += evaluated.failures
-        results.append({
-            "backend": row.backend, "device": row.device, "cpu": row.cpu, "precision": row.precision, "images": len(labels),
-            "accuracy": row.accuracy, "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
-            "top1_agreement": row.top1_agreement, "max_abs_diff": row.max_abs_diff,
-            "p50_ms": {k: v.p50 for k, v in latency.items()}, "within_tolerance": row.within_tolerance,
-            "failures": row.failures,
-        })  # fmt: skip
+        results.append(
+            {
+                "backend": row.backend,
+                "device": row.device,
+                "cpu": row.cpu,
+                "precision": row.precision,
+                "images": len(labels),
+                "accuracy": row.accuracy,
+                "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
+                "top1_agreement": row.top1_agreement,
+                "max_abs_diff": row.max_abs_diff,
+                "p50_ms": {k: v.p50 for k, v in latency.items()},
+                "within_tolerance": row.within_tolerance,
+                "failures": row.failures,
+            }
+        )
     if as_json:
         click.echo(json.dumps({"reference_accuracy": ref_acc, "cpu": detect().as_dict(), "results": results}))
     else:
         images = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
         # The bundle holds the first N images of the evaluated set in its order: every figure here is
         # on those N (e.g. 92.20% for the first 500 of test_batch, not the 10,000-image 88.66%).
-        click.echo(f"{len(labels)} bundled images, the first {len(labels)} of {images}; PyTorch FP32 reference accuracy "
-                   f"on them {100 * ref_acc:.2f}% (the full set's figure differs)")  # fmt: skip
+        click.echo(
+            f"{len(labels)} bundled images, the first {len(labels)} of {images}; PyTorch FP32 reference accuracy "
+            f"on them {100 * ref_acc:.2f}% (the full set's figure differs)"
+        )
         click.echo(f"cpu: {detect().summary()}")
         for r in results:
             exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
             p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
             cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
-            click.echo(f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
-                       f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
-                       f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}")  # fmt: skip
+            click.echo(
+                f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
+                f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
+                f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}"
+            )
     if failed:
         for failure in failed:
             click.echo(f"error: outside tolerance: {failure}", err=True)

@@ -39,13 +39,20 @@ def _npy_items(path: Path, mean, std) -> list[Item]:
         elif array.dtype == np.float32:
             batch = validate_batch(array)
         else:
-            raise InputError(f"expected uint8 NHWC [N,32,32,3] or normalized float32 NCHW [N,3,32,32], got {array.dtype} {list(array.shape)}")
+            raise InputError(
+                "expected uint8 NHWC [N,32,32,3] or normalized float32 NCHW [N,3,32,32], "
+                f"got {array.dtype} {list(array.shape)}"
+            )
         validate_batch(batch)
     except AlexNetEdgeError as exc:
         return [Item(str(path), error=str(exc))]
     finite = np.isfinite(batch).reshape(len(batch), -1).all(axis=1)
-    return [Item(f"{path}[{i}]", tensor=batch[i]) if finite[i] else Item(f"{path}[{i}]", error="holds NaN or infinite values")
-            for i in range(len(batch))]  # fmt: skip
+    return [
+        Item(f"{path}[{i}]", tensor=batch[i])
+        if finite[i]
+        else Item(f"{path}[{i}]", error="holds NaN or infinite values")
+        for i in range(len(batch))
+    ]
 
 
 def collect(inputs: list[Path], mean, std) -> list[Item]:
@@ -74,17 +81,35 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), required=True, help="model.*.onnx or model.*.engine")
-@click.option("--providers", default=None,
-              help="onnxruntime providers for an ONNX model, e.g. cpu or cuda (as verify.py) [default: best available]")
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]), default="auto", show_default=True,
-              help="auto: TensorRT for .engine/.plan/.trt, onnxruntime otherwise; openvino needs the [openvino] extra")
+@click.option(
+    "--model", type=click.Path(path_type=Path, dir_okay=False), required=True, help="model.*.onnx or model.*.engine"
+)
+@click.option(
+    "--providers",
+    default=None,
+    help="onnxruntime providers for an ONNX model, e.g. cpu or cuda (as verify.py) [default: best available]",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "onnxruntime", "openvino", "tensorrt"]),
+    default="auto",
+    show_default=True,
+    help="auto: TensorRT for .engine/.plan/.trt, onnxruntime otherwise; openvino needs the [openvino] extra",
+)
 @click.option("--top-k", type=click.IntRange(1, len(CLASS_NAMES)), default=1, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per input, one per line")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @one_line_errors
-def main(model: Path, providers: str | None, backend: str, top_k: int, as_json: bool, batch_size: int, inputs: tuple[Path, ...]) -> None:
+def main(
+    model: Path,
+    providers: str | None,
+    backend: str,
+    top_k: int,
+    as_json: bool,
+    batch_size: int,
+    inputs: tuple[Path, ...],
+) -> None:
     """Print the top-k classes with probabilities for each input.
 
     \b
@@ -108,7 +133,7 @@ def main(model: Path, providers: str | None, backend: str, top_k: int, as_json: 
         for start in range(0, len(good), batch_size):
             chunk = good[start : start + batch_size]
             logits = runner.infer(np.stack([it.tensor for it in chunk]))
-            for it, p in zip(chunk, softmax(logits.astype(np.float64))):
+            for it, p in zip(chunk, softmax(logits.astype(np.float64)), strict=False):
                 if np.isfinite(p).all():
                     probs[id(it)] = p
                 else:
@@ -125,10 +150,18 @@ def main(model: Path, providers: str | None, backend: str, top_k: int, as_json: 
         p = probs[id(it)]
         order = np.argsort(-p)[:top_k]
         if as_json:
-            record = {"path": it.path, "class": names[order[0]], "class_index": int(order[0]), "probability": float(p[order[0]]),
-                      "device": runner.device, "cpu": cpu}  # fmt: skip
+            record = {
+                "path": it.path,
+                "class": names[order[0]],
+                "class_index": int(order[0]),
+                "probability": float(p[order[0]]),
+                "device": runner.device,
+                "cpu": cpu,
+            }
             if top_k > 1:
-                record["top_k"] = [{"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order]
+                record["top_k"] = [
+                    {"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order
+                ]
             click.echo(json.dumps(record, allow_nan=False))
         else:
             click.echo(f"{it.path}: " + ", ".join(f"{names[i]} {p[i]:.3f}" for i in order))

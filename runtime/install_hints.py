@@ -12,11 +12,14 @@ from pathlib import Path
 # What each optional module is, as PyPI names it (the same pins as pyproject.toml's extras).
 PACKAGES = {
     "onnxruntime": ("cpu", "pip install 'onnxruntime>=1.20' (or onnxruntime-gpu on a CUDA machine)"),
-    "tensorrt": ("gpu", "pip install 'tensorrt-cu12>=10.3,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "
-                        "driver; on Jetson it comes with JetPack (python3-libnvinfer)"),
+    "tensorrt": (
+        "gpu",
+        "pip install 'tensorrt-cu12>=10.3,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "
+        "driver; on Jetson it comes with JetPack (python3-libnvinfer)",
+    ),
     "openvino": ("openvino", "pip install openvino"),
     "export": ("export", "pip install torch onnx onnxscript onnxsim onnxslim onnxconverter-common matplotlib"),
-}  # fmt: skip
+}
 
 
 def in_bundle(module_file: str | Path = __file__) -> bool:
@@ -39,7 +42,9 @@ def install_hint(what: str, *, bundled: bool | None = None) -> str:
         if what == "openvino":
             return "pip install openvino (none of this bundle's requirement files names it)"
         if what == "tensorrt":
-            return ("pip install -r the requirements-*.txt of this bundle that matches your GPU (README.md); "
-                    "on Jetson TensorRT comes with JetPack (python3-libnvinfer)")  # fmt: skip
+            return (
+                "pip install -r the requirements-*.txt of this bundle that matches your GPU (README.md); "
+                "on Jetson TensorRT comes with JetPack (python3-libnvinfer)"
+            )
         return "pip install -r requirements.txt (CPU) or the requirements-*.txt for your GPU, in this bundle's folder"
     return f"{packages}; from an alexnet-edge checkout: pip install -e '.[{extra}]'"

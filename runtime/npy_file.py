@@ -56,8 +56,10 @@ def _check_header(handle: BinaryIO, data_bytes_after_header, where: str) -> tupl
     data_bytes = data_bytes_after_header(handle.tell())
     claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize if shape else dtype.itemsize
     if claimed > MAX_NPY_BYTES or claimed != data_bytes:
-        raise InputError(f"{where}: header claims {dtype} {list(shape)} ({claimed:,} bytes) "
-                         f"but the file holds {data_bytes:,} bytes of data")  # fmt: skip
+        raise InputError(
+            f"{where}: header claims {dtype} {list(shape)} ({claimed:,} bytes) "
+            f"but the file holds {data_bytes:,} bytes of data"
+        )
     return tuple(shape), dtype
 
 

@@ -19,7 +19,7 @@ class Precision(str, Enum):
         return f"model.{self.value}.engine"
 
     @classmethod
-    def parse(cls, text: str) -> "Precision":
+    def parse(cls, text: str) -> Precision:
         try:
             return cls(text.lower())
         except ValueError:

@@ -78,7 +78,9 @@ def load_image(path: str | Path, *, size: int = INPUT_SIZE) -> np.ndarray:
         with Image.open(path) as img:
             width, height = img.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise InputError(f"{path}: image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} this tool reads")
+                raise InputError(
+                    f"{path}: image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} this tool reads"
+                )
             img.load()
             rgb = _to_rgb(ImageOps.exif_transpose(img))
     except InputError:
@@ -88,7 +90,9 @@ def load_image(path: str | Path, *, size: int = INPUT_SIZE) -> np.ndarray:
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, not an image") from None
     except Image.DecompressionBombError:
-        raise InputError(f"{path}: image header claims more pixels than this tool reads (decompression bomb?)") from None
+        raise InputError(
+            f"{path}: image header claims more pixels than this tool reads (decompression bomb?)"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
         raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
     if rgb.size != (size, size):

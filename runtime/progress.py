@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar, Union
+from typing import TypeVar
 
 T = TypeVar("T")
-Progress = Union[bool, Callable[[str], None]]
+Progress = bool | Callable[[str], None]
 HEARTBEAT_S = 10.0
 
 

@@ -73,10 +73,15 @@ def exported(tmp_path_factory, data_root, checkpoint):
 
     out = tmp_path_factory.mktemp("exported")
     config = PipelineConfig(
-        data_root=data_root, out_dir=out, checkpoint=checkpoint, eval_size=1000,
-        precisions=(Precision.FP32, Precision.FP16, Precision.INT8), bench=False, progress=False,
+        data_root=data_root,
+        out_dir=out,
+        checkpoint=checkpoint,
+        eval_size=1000,
+        precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
+        bench=False,
+        progress=False,
         bundle=out / "bundle",
-    )  # fmt: skip
+    )
     result = run(config, log=lambda line: None)
     return types.SimpleNamespace(out=out, result=result, report=result.report)
 

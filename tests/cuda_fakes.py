@@ -23,13 +23,29 @@ import pytest
 
 #: Each replaced call and the length of the tuple the real one returns (error first).
 FAKED = {
-    "cudaDriverGetVersion": 2, "cudaGetDeviceCount": 2, "cudaGetDeviceProperties": 2,
-    "cudaMalloc": 2, "cudaMallocHost": 2, "cudaFree": 1, "cudaFreeHost": 1,
-    "cudaStreamCreate": 2, "cudaStreamDestroy": 1, "cudaStreamSynchronize": 1, "cudaMemcpyAsync": 1,
-    "cudaEventCreate": 2, "cudaEventRecord": 1, "cudaEventSynchronize": 1, "cudaEventElapsedTime": 2,
-    "cudaEventDestroy": 1, "cudaStreamBeginCapture": 1, "cudaStreamEndCapture": 2,
-    "cudaGraphInstantiate": 2, "cudaGraphLaunch": 1, "cudaGraphExecDestroy": 1, "cudaGraphDestroy": 1,
-}  # fmt: skip
+    "cudaDriverGetVersion": 2,
+    "cudaGetDeviceCount": 2,
+    "cudaGetDeviceProperties": 2,
+    "cudaMalloc": 2,
+    "cudaMallocHost": 2,
+    "cudaFree": 1,
+    "cudaFreeHost": 1,
+    "cudaStreamCreate": 2,
+    "cudaStreamDestroy": 1,
+    "cudaStreamSynchronize": 1,
+    "cudaMemcpyAsync": 1,
+    "cudaEventCreate": 2,
+    "cudaEventRecord": 1,
+    "cudaEventSynchronize": 1,
+    "cudaEventElapsedTime": 2,
+    "cudaEventDestroy": 1,
+    "cudaStreamBeginCapture": 1,
+    "cudaStreamEndCapture": 2,
+    "cudaGraphInstantiate": 2,
+    "cudaGraphLaunch": 1,
+    "cudaGraphExecDestroy": 1,
+    "cudaGraphDestroy": 1,
+}
 
 
 def real_cudart():
@@ -48,8 +64,14 @@ def make_cudart(gpu_name: str = "NVIDIA Orin (fake)", capability: tuple[int, int
     cudart.real = real
     cudart.buffers, cudart.calls = {}, []
     cudart.driver_version, cudart.device_count, cudart.fail = 12060, 1, {}  # knobs
-    state = {"capturing": None, "live_streams": set(), "graphs": {}, "execs": {}, "events": set(),
-             "ids": itertools.count(0x7F000010, 0x10)}  # fmt: skip
+    state = {
+        "capturing": None,
+        "live_streams": set(),
+        "graphs": {},
+        "execs": {},
+        "events": set(),
+        "ids": itertools.count(0x7F000010, 0x10),
+    }
     cudart.state = state
     err = real.cudaError_t
 

@@ -18,16 +18,23 @@ BIN = Path(sys.executable).parent
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()} if folder.exists() else {}
+    return (
+        {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+        if folder.exists()
+        else {}
+    )
 
 
 def png_claiming(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims width x height but whose data is a few bytes."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -38,16 +45,25 @@ def npy_claiming(path: Path, shape: tuple, dtype: str = "|u1") -> Path:
     return path
 
 
-def signature_model(path: Path, *, elem=TensorProto.FLOAT, side=32, classes=10, names=("x", "m"), output="logits") -> Path:
+def signature_model(
+    path: Path, *, elem=TensorProto.FLOAT, side=32, classes=10, names=("x", "m"), output="logits"
+) -> Path:
     """A valid ONNX model named like ours; ``elem``/``side`` choose its input, ``classes`` its logits,
     ``names`` its two intermediate tensors."""
     weight = numpy_helper.from_array(np.linspace(-1, 1, 3 * classes, dtype=np.float32).reshape(3, classes), "w")
     x, m = names
-    nodes = [helper.make_node("Cast", ["input"], [x], to=TensorProto.FLOAT),
-             helper.make_node("ReduceMean", [x], [m], axes=[2, 3], keepdims=0),
-             helper.make_node("MatMul", [m, "w"], [output])]  # fmt: skip
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("input", elem, ["N", 3, side, side])],
-                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", classes])], [weight])  # fmt: skip
+    nodes = [
+        helper.make_node("Cast", ["input"], [x], to=TensorProto.FLOAT),
+        helper.make_node("ReduceMean", [x], [m], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", [m, "w"], [output]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("input", elem, ["N", 3, side, side])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["N", classes])],
+        [weight],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 

@@ -53,13 +53,22 @@ def good_png(tmp_path_factory, test_split):
 
 # -- alexnet-infer -----------------------------------------------------------------------------
 INFER_BAD_INPUTS = {
-    "decompression_bomb_png": (lambda d: png_claiming(d / "bomb.png", 40000, 40000), "more pixels than this tool reads"),
+    "decompression_bomb_png": (
+        lambda d: png_claiming(d / "bomb.png", 40000, 40000),
+        "more pixels than this tool reads",
+    ),
     "huge_image_header": (lambda d: png_claiming(d / "huge.png", 9000, 8000), "9000x8000 pixels"),
     "npy_absurd_shape": (lambda d: npy_claiming(d / "absurd.npy", (10**9, 32, 32, 3)), "header claims"),
     "npy_object_dtype": (lambda d: npy_claiming(d / "obj.npy", (2,), "|O"), "Python objects"),
     "npy_truncated": (lambda d: npy_claiming(d / "short.npy", (4, 32, 32, 3)), "header claims"),
-    "npy_wrong_dtype": (lambda d: (np.save(d / "i64.npy", np.zeros((2, 32, 32, 3), np.int64)), d / "i64.npy")[1], "expected uint8"),
-    "npy_nan": (lambda d: (np.save(d / "nan.npy", np.full((1, 3, 32, 32), np.nan, np.float32)), d / "nan.npy")[1], "NaN"),
+    "npy_wrong_dtype": (
+        lambda d: (np.save(d / "i64.npy", np.zeros((2, 32, 32, 3), np.int64)), d / "i64.npy")[1],
+        "expected uint8",
+    ),
+    "npy_nan": (
+        lambda d: (np.save(d / "nan.npy", np.full((1, 3, 32, 32), np.nan, np.float32)), d / "nan.npy")[1],
+        "NaN",
+    ),
     "text_as_image": (lambda d: (d / "notes.png", (d / "notes.png").write_text("hello"))[0], "not a readable image"),
     "empty_folder": (lambda d: (d / "empty").mkdir() or d / "empty", "holds no images"),
     "missing_file": (lambda d: d / "absent.png", "no such file"),
@@ -72,23 +81,30 @@ def test_infer_bad_input_is_one_error_and_good_images_still_classify(case, expor
     bad = make(tmp_path)
     result, errors = invoke(alexnet_infer, "--model", exported.out / "model.int8.onnx", "--json", good_png, bad)
     assert result.exit_code == 1
-    records = [json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
-               for line in result.output.splitlines() if line.startswith("{")]  # fmt: skip
+    records = [
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+        for line in result.output.splitlines()
+        if line.startswith("{")
+    ]
     good = [r for r in records if r.get("class")]
     failed = [r for r in records if r.get("error")]
     assert [r["path"] for r in good] == [str(good_png)] and 0 < good[0]["probability"] <= 1
     assert failed and all(match in r["error"] and "probability" not in r for r in failed), failed
 
 
-@pytest.mark.parametrize("elem, side, shown", [(TensorProto.FLOAT, 64, "float [N, 3, 64, 64]"),
-                                               (TensorProto.FLOAT16, 32, "float16 [N, 3, 32, 32]")])  # fmt: skip
+@pytest.mark.parametrize(
+    "elem, side, shown",
+    [(TensorProto.FLOAT, 64, "float [N, 3, 64, 64]"), (TensorProto.FLOAT16, 32, "float16 [N, 3, 32, 32]")],
+)
 def test_infer_refuses_a_model_with_another_input(elem, side, shown, good_png, tmp_path):
     model = signature_model(tmp_path / "other.onnx", elem=elem, side=side)
     line = one_error(alexnet_infer, "--model", model, good_png, match="takes")
     assert shown in line and "alexnet-edge models take float [N,3,32,32]" in line
 
 
-@pytest.mark.parametrize("content, match", [(b"", "not a loadable ONNX model"), (b"\x08\x01garbage" * 50, "not a loadable ONNX model")])
+@pytest.mark.parametrize(
+    "content, match", [(b"", "not a loadable ONNX model"), (b"\x08\x01garbage" * 50, "not a loadable ONNX model")]
+)
 def test_infer_refuses_broken_model_files(content, match, good_png, tmp_path):
     model = tmp_path / "broken.onnx"
     model.write_bytes(content)
@@ -137,8 +153,11 @@ DRIFT_BAD_BASELINES = {
     "random_bytes": (bytes(range(256)) * 4, "not a text file"),
     "json_list": (b"[1, 2, 3]", "holds a JSON list"),
     "missing_keys": (b'{"schema": "alexnet-edge-drift/1"}', "'settings' is missing"),
-    "bad_figure": (b'{"schema": "alexnet-edge-drift/1", "settings": {}, "figures": {"x": 1},'
-                   b' "inputs": {"checkpoint": {"sha256": "0"}, "dataset": {}}}', "figure 'x' lacks"),
+    "bad_figure": (
+        b'{"schema": "alexnet-edge-drift/1", "settings": {}, "figures": {"x": 1},'
+        b' "inputs": {"checkpoint": {"sha256": "0"}, "dataset": {}}}',
+        "figure 'x' lacks",
+    ),
     "truncated": (b'{"schema": "alexnet-edge-drift/1", "sett', "not valid JSON"),
 }
 
@@ -147,26 +166,54 @@ DRIFT_BAD_BASELINES = {
 def test_drift_bad_baseline_is_one_line(case, checkpoint, data_root, tmp_path):
     content, match = DRIFT_BAD_BASELINES[case]
     (tmp_path / "b.json").write_bytes(content)
-    one_error(alexnet_drift, "--baseline", tmp_path / "b.json", "--checkpoint", checkpoint, "--data-root", data_root, match=match)
+    one_error(
+        alexnet_drift,
+        "--baseline",
+        tmp_path / "b.json",
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        match=match,
+    )
 
 
 def test_drift_missing_checkpoint_is_one_line(data_root, tmp_path):
-    one_error(alexnet_drift, "--checkpoint", tmp_path / "none.pt", "--data-root", data_root, match="checkpoint not found")
+    one_error(
+        alexnet_drift, "--checkpoint", tmp_path / "none.pt", "--data-root", data_root, match="checkpoint not found"
+    )
 
 
 # -- export-alexnet: options and inputs refused before anything is written ----------------------
 def _export_refused(checkpoint, data_root, out, *extra, match):
     before = tree(out)
-    one_error(export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--no-bench", *extra, match=match)
+    one_error(
+        export_alexnet,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--no-bench",
+        *extra,
+        match=match,
+    )
     assert tree(out) == before  # nothing written, nothing deleted
     assert not list(out.parent.glob(f".{out.name}.run-*"))
 
 
-@pytest.mark.parametrize("option, match", [
-    ("fp32.max_abs_diff=nan", "must be a finite number"), ("fp32.max_abs_diff=inf", "must be a finite number"),
-    ("int8.min_top1_agreement=2", "must be between 0 and 1"), ("fp16.max_rel_diff=-1", "must be a finite number"),
-    ("int8.min_cosine_similarity=-0.5", "must be between 0 and 1"), ("int8.nonsense=1", "unknown tolerance field"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "option, match",
+    [
+        ("fp32.max_abs_diff=nan", "must be a finite number"),
+        ("fp32.max_abs_diff=inf", "must be a finite number"),
+        ("int8.min_top1_agreement=2", "must be between 0 and 1"),
+        ("fp16.max_rel_diff=-1", "must be a finite number"),
+        ("int8.min_cosine_similarity=-0.5", "must be between 0 and 1"),
+        ("int8.nonsense=1", "unknown tolerance field"),
+    ],
+)
 def test_bad_tolerance_override_is_exit_2(option, match, checkpoint, data_root, tmp_path):
     _export_refused(checkpoint, data_root, tmp_path / "out", "--tolerance", option, match=match)
 
@@ -181,12 +228,15 @@ class Hostile:
         return (print, ("pwned",))
 
 
-@pytest.mark.parametrize("case, match", [
-    ("nan_weights", "holds NaN or infinite values in features.0.weight"),
-    ("pickled_code", "refused: the pickle references print, which weights_only loading does not allow"),
-    ("random_bytes", "not a PyTorch state_dict file"),
-    ("list_of_tensors", "does not hold a state_dict of tensors"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("nan_weights", "holds NaN or infinite values in features.0.weight"),
+        ("pickled_code", "refused: the pickle references print, which weights_only loading does not allow"),
+        ("random_bytes", "not a PyTorch state_dict file"),
+        ("list_of_tensors", "does not hold a state_dict of tensors"),
+    ],
+)
 def test_bad_checkpoints_are_exit_2_with_a_complete_sentence(case, match, reference_model, data_root, tmp_path):
     path = tmp_path / "bad.pt"
     if case == "nan_weights":
@@ -199,7 +249,9 @@ def test_bad_checkpoints_are_exit_2_with_a_complete_sentence(case, match, refere
         path.write_bytes(bytes(range(256)) * 8)
     else:
         _state_file(path, [torch.zeros(3)])
-    line = one_error(export_alexnet, "--checkpoint", path, "--data-root", data_root, "--out", tmp_path / "out", match=match)
+    line = one_error(
+        export_alexnet, "--checkpoint", path, "--data-root", data_root, "--out", tmp_path / "out", match=match
+    )
     assert line.rstrip().endswith((")", "allow", "values in features.0.weight", "tensors")) and "Re-running" not in line
     assert not (tmp_path / "out").exists()
 
@@ -219,18 +271,30 @@ def test_bundle_over_a_users_folder_needs_force(checkpoint, data_root, tmp_path)
     assert (users / "thesis.txt").read_text() == "irreplaceable"
 
 
-@pytest.mark.parametrize("extra, match", [
-    (("--int8", "--calib-size", "20001"), "more than the 10,000 images"),
-    (("--variant", "original"), "cannot take 32x32"),
-    (("--eval-size", "0"), "0"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (("--int8", "--calib-size", "20001"), "more than the 10,000 images"),
+        (("--variant", "original"), "cannot take 32x32"),
+        (("--eval-size", "0"), "0"),
+    ],
+)
 def test_impossible_options_write_nothing(extra, match, checkpoint, data_root, tmp_path):
     _export_refused(checkpoint, data_root, tmp_path / "new-out", *extra, match=match)
     assert not (tmp_path / "new-out").exists()
 
 
 def test_missing_dataset_leaves_no_empty_out(checkpoint, tmp_path):
-    one_error(export_alexnet, "--checkpoint", checkpoint, "--data-root", tmp_path / "nodata", "--out", tmp_path / "out", match="")
+    one_error(
+        export_alexnet,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        tmp_path / "nodata",
+        "--out",
+        tmp_path / "out",
+        match="",
+    )
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
 
 
@@ -238,14 +302,25 @@ def test_out_is_a_file_or_locked_is_exit_2(checkpoint, data_root, tmp_path):
     import fcntl
 
     (tmp_path / "file").write_text("x")
-    one_error(export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "file", match="file")
+    one_error(
+        export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "file", match="file"
+    )
     out = tmp_path / "busy"
     with open(tmp_path / ".busy.lock", "w") as lock:
         lock.write("export-alexnet pid 4242, started today")
         lock.flush()
         fcntl.flock(lock, fcntl.LOCK_EX)
-        line = one_error(export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--no-bench",
-                         match="is in use by export-alexnet pid 4242")  # fmt: skip
+        line = one_error(
+            export_alexnet,
+            "--checkpoint",
+            checkpoint,
+            "--data-root",
+            data_root,
+            "--out",
+            out,
+            "--no-bench",
+            match="is in use by export-alexnet pid 4242",
+        )
     assert "choose another --out" in line and not out.exists()
 
 
@@ -267,8 +342,19 @@ def test_a_run_replaces_its_own_files_keeps_the_users_and_cleans_leftovers(check
     (out / "manifest.json").write_text(json.dumps({"artifacts": [{"file": "model.int8.onnx"}]}))
     (out / ".model.fp32.onnx.abc.tmp").write_bytes(b"\0" * 1000)  # as a SIGKILL leaves them
     (tmp_path / ".out.run-99999").mkdir()
-    result, errors = invoke(export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", out,
-                            "--eval-size", 100, "--no-bench", "--quiet")  # fmt: skip
+    result, errors = invoke(
+        export_alexnet,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--eval-size",
+        100,
+        "--no-bench",
+        "--quiet",
+    )
     assert result.exit_code == 0 and not errors, result.output
     assert "left by an interrupted run" in result.output
     assert (out / "notes.txt").read_text() == "mine" and not (out / "model.int8.onnx").exists()
@@ -283,8 +369,22 @@ def test_a_failed_run_leaves_out_exactly_as_it_was(exported, checkpoint, data_ro
     shutil.copytree(exported.out, out, ignore=shutil.ignore_patterns("bundle"))
     before = tree(out)
     # Fails after export, at calibration: the train batch is not there.
-    one_error(export_alexnet, "--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--eval-size", 50,
-              "--no-bench", "--int8", "--calib-batches", "data_batch_4", match="data_batch_4")  # fmt: skip
+    one_error(
+        export_alexnet,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--eval-size",
+        50,
+        "--no-bench",
+        "--int8",
+        "--calib-batches",
+        "data_batch_4",
+        match="data_batch_4",
+    )
     assert tree(out) == before and not list(tmp_path.glob(".good.*"))
 
 
@@ -293,15 +393,24 @@ def test_reports_are_strict_json(exported):
 
 
 # -- the bundle's scripts --------------------------------------------------------------------
-@pytest.mark.parametrize("content, match", [(b"{}", "lists no files"), (b'{"files": {"a": 1}}', "lists no files"),
-                                            (b'{"files": {"models', "not valid JSON"), (b"[]", "lists no files")])  # fmt: skip
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"{}", "lists no files"),
+        (b'{"files": {"a": 1}}', "lists no files"),
+        (b'{"files": {"models', "not valid JSON"),
+        (b"[]", "lists no files"),
+    ],
+)
 def test_verify_with_a_broken_manifest_is_one_line(content, match, exported, tmp_path):
     import shutil
 
     bundle = tmp_path / "bundle"
     shutil.copytree(exported.out / "bundle", bundle)
     (bundle / "manifest.json").write_bytes(content)
-    proc = subprocess.run([sys.executable, str(bundle / "verify.py"), "--no-bench"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(bundle / "verify.py"), "--no-bench"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.count("error:") == 1 and match in proc.stderr
 
@@ -309,8 +418,19 @@ def test_verify_with_a_broken_manifest_is_one_line(content, match, exported, tmp
 def test_bundle_infer_survives_a_bomb_beside_a_good_image(exported, good_png, tmp_path):
     bomb = png_claiming(tmp_path / "bomb.png", 50000, 50000)
     bundle = exported.out / "bundle"
-    proc = subprocess.run([sys.executable, str(bundle / "infer.py"), "--model", str(bundle / "models/model.int8.onnx"),
-                           str(good_png), str(bomb)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(bundle / "infer.py"),
+            "--model",
+            str(bundle / "models/model.int8.onnx"),
+            str(good_png),
+            str(bomb),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert str(good_png) in proc.stdout and proc.stderr.count("error:") == 1 and "bomb.png" in proc.stderr
 
@@ -346,8 +466,20 @@ def test_runner_refuses_a_model_with_another_input(tmp_path):
 
 # -- concurrency and kills (slow, but they exist) ---------------------------------------------
 def _export_process(checkpoint, data_root, out, *extra):
-    cmd = [str(Path(sys.executable).parent / "export-alexnet"), "--checkpoint", str(checkpoint), "--data-root", str(data_root),
-           "--out", str(out), "--eval-size", "300", "--no-bench", "--quiet", *extra]  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).parent / "export-alexnet"),
+        "--checkpoint",
+        str(checkpoint),
+        "--data-root",
+        str(data_root),
+        "--out",
+        str(out),
+        "--eval-size",
+        "300",
+        "--no-bench",
+        "--quiet",
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

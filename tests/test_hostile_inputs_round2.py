@@ -95,26 +95,61 @@ def _npz(path: Path, **arrays) -> Path:
 
 EXPORT_CASES = {
     # (make(d) -> extra options, what the one error line says)
-    "calib_npy_header_claims_more": (lambda d: ["--int8", "--calib-data", npy_claiming(d / "c.npy", (10**13, 32, 32, 3))], "header claims"),
-    "eval_npz_object_images": (lambda d: ["--eval-data", _npz(d / "o.npz", images=np.array([None, 1], dtype=object),
-                                                             labels=np.zeros(2, np.int64))], "holds Python objects"),
-    "eval_npz_no_images": (lambda d: ["--eval-data", _npz(d / "e.npz", images=np.zeros((0, 32, 32, 3), np.uint8),
-                                                         labels=np.zeros(0, np.int64))], "holds no images"),
+    "calib_npy_header_claims_more": (
+        lambda d: ["--int8", "--calib-data", npy_claiming(d / "c.npy", (10**13, 32, 32, 3))],
+        "header claims",
+    ),
+    "eval_npz_object_images": (
+        lambda d: [
+            "--eval-data",
+            _npz(d / "o.npz", images=np.array([None, 1], dtype=object), labels=np.zeros(2, np.int64)),
+        ],
+        "holds Python objects",
+    ),
+    "eval_npz_no_images": (
+        lambda d: [
+            "--eval-data",
+            _npz(d / "e.npz", images=np.zeros((0, 32, 32, 3), np.uint8), labels=np.zeros(0, np.int64)),
+        ],
+        "holds no images",
+    ),
     "log_file_dev_full": (lambda d: ["--log-file", "/dev/full"], "No space left on device"),
-    "bundle_below_a_file": (lambda d: ["--bundle", (d / "afile", (d / "afile").write_text("x"))[0] / "bundle"], "which is a file"),
+    "bundle_below_a_file": (
+        lambda d: ["--bundle", (d / "afile", (d / "afile").write_text("x"))[0] / "bundle"],
+        "which is a file",
+    ),
     "eval_size_above_10000": (lambda d: ["--eval-size", "10001"], "more than the 10,000 images"),
 }
 EXPORT_HELD_OUT = {
-    "calib_npy_truncated_other_size": (lambda d: ["--int8", "--calib-data", npy_claiming(d / "t.npy", (1000, 32, 32, 3))], "header claims"),
+    "calib_npy_truncated_other_size": (
+        lambda d: ["--int8", "--calib-data", npy_claiming(d / "t.npy", (1000, 32, 32, 3))],
+        "header claims",
+    ),
     "calib_fifo_named_npy": (lambda d: ["--int8", "--calib-data", _fifo(d / "calib.npy")], "not a regular file"),
-    "calib_npy_no_images": (lambda d: ["--int8", "--calib-data", (np.save(d / "z.npy", np.zeros((0, 32, 32, 3), np.uint8)), d / "z.npy")[1]],
-                            "holds no images"),
-    "eval_npz_object_labels": (lambda d: ["--eval-data", _npz(d / "ol.npz", images=np.zeros((2, 32, 32, 3), np.uint8),
-                                                             labels=np.array(["cat", 3], dtype=object))], "holds Python objects"),
+    "calib_npy_no_images": (
+        lambda d: [
+            "--int8",
+            "--calib-data",
+            (np.save(d / "z.npy", np.zeros((0, 32, 32, 3), np.uint8)), d / "z.npy")[1],
+        ],
+        "holds no images",
+    ),
+    "eval_npz_object_labels": (
+        lambda d: [
+            "--eval-data",
+            _npz(d / "ol.npz", images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.array(["cat", 3], dtype=object)),
+        ],
+        "holds Python objects",
+    ),
     "eval_npz_member_claims_more": (lambda d: ["--eval-data", _npz_claiming(d / "big.npz")], "header claims"),
-    "log_file_symlink_to_dev_full": (lambda d: ["--log-file", (d / "run.log", (d / "run.log").symlink_to("/dev/full"))[0]],
-                                     "No space left on device"),
-    "bundle_two_levels_below_a_file": (lambda d: ["--bundle", (d / "f.txt", (d / "f.txt").write_text("x"))[0] / "a" / "b"], "which is a file"),
+    "log_file_symlink_to_dev_full": (
+        lambda d: ["--log-file", (d / "run.log", (d / "run.log").symlink_to("/dev/full"))[0]],
+        "No space left on device",
+    ),
+    "bundle_two_levels_below_a_file": (
+        lambda d: ["--bundle", (d / "f.txt", (d / "f.txt").write_text("x"))[0] / "a" / "b"],
+        "which is a file",
+    ),
     "eval_size_50000": (lambda d: ["--eval-size", "50000"], "more than the 10,000 images"),
 }
 
@@ -145,41 +180,85 @@ def test_export_refuses_in_one_line_before_any_work(case, checkpoint, data_root,
     out.mkdir()
     (out / "model.fp32.onnx").write_text("an earlier run's model")
     before = tree(out)
-    proc = run_command("export-alexnet", "--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--no-bench",
-                       "--quiet", *make(tmp_path), tmpdir=_tmp(tmp_path), timeout=120)  # fmt: skip
+    proc = run_command(
+        "export-alexnet",
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--no-bench",
+        "--quiet",
+        *make(tmp_path),
+        tmpdir=_tmp(tmp_path),
+        timeout=120,
+    )
     assert_one_error(proc, code=2, match=match)
     assert tree(out) == before and not list(tmp_path.glob(".out.*"))
     assert not leftovers(_tmp(tmp_path))
 
 
 # -- alexnet-targets and alexnet-debug: refusals, and no work folder left behind --------------
-@pytest.mark.parametrize("case, targets, precisions", [
-    ("host_fp32", ["host"], ["fp32"]),
-    ("held_out:emulated_targets_three_models", ["x86-avx2", "aarch64"], ["fp32", "fp16", "int8"]),
-])  # fmt: skip
-def test_targets_with_every_image_count_zero_is_one_line(case, targets, precisions, checkpoint, data_root, tiny, tmp_path):
+@pytest.mark.parametrize(
+    "case, targets, precisions",
+    [
+        ("host_fp32", ["host"], ["fp32"]),
+        ("held_out:emulated_targets_three_models", ["x86-avx2", "aarch64"], ["fp32", "fp16", "int8"]),
+    ],
+)
+def test_targets_with_every_image_count_zero_is_one_line(
+    case, targets, precisions, checkpoint, data_root, tiny, tmp_path
+):
     models = tmp_path / "models"
     models.mkdir()
     for precision in precisions:
         (models / f"model.{precision}.onnx").write_bytes(tiny.read_bytes())
-    proc = run_command("alexnet-targets", "--models", models, "--checkpoint", checkpoint, "--data-root", data_root,
-                       "--out", tmp_path / "res", *(f"--target={t}" for t in targets), "--int8-images", 0,
-                       "--fp32-images", 0, "--fp16-images", 0, tmpdir=_tmp(tmp_path), timeout=120)  # fmt: skip
+    proc = run_command(
+        "alexnet-targets",
+        "--models",
+        models,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        tmp_path / "res",
+        *(f"--target={t}" for t in targets),
+        "--int8-images",
+        0,
+        "--fp32-images",
+        0,
+        "--fp16-images",
+        0,
+        tmpdir=_tmp(tmp_path),
+        timeout=120,
+    )
     assert_one_error(proc, code=2, match="every image count is 0")
     assert not (tmp_path / "res").exists() and not leftovers(_tmp(tmp_path))
 
 
 DEBUG_CASES = {
     # (make(d, tiny) -> (--model, --against), what the one error line says)
-    "not_onnx": (lambda d, t: ((d / "notes.onnx", (d / "notes.onnx").write_text("hello"))[0], t), "not a readable ONNX model"),
-    "share_no_tensor": (lambda d, t: (signature_model(d / "other.onnx", names=("p", "q")), t), "share no intermediate tensor"),
+    "not_onnx": (
+        lambda d, t: ((d / "notes.onnx", (d / "notes.onnx").write_text("hello"))[0], t),
+        "not a readable ONNX model",
+    ),
+    "share_no_tensor": (
+        lambda d, t: (signature_model(d / "other.onnx", names=("p", "q")), t),
+        "share no intermediate tensor",
+    ),
     "logits_differ_in_shape": (lambda d, t: (signature_model(d / "five.onnx", classes=5), t), "logits differ in shape"),
 }
 DEBUG_HELD_OUT = {
-    "against_is_random_bytes": (lambda d, t: (t, (d / "ref.onnx", (d / "ref.onnx").write_bytes(bytes(range(256)) * 9))[0]),
-                                "not a readable ONNX model"),
-    "share_no_tensor_other_names": (lambda d, t: (t, signature_model(d / "b.onnx", names=("cast_out", "mean_out"))),
-                                    "share no intermediate tensor"),
+    "against_is_random_bytes": (
+        lambda d, t: (t, (d / "ref.onnx", (d / "ref.onnx").write_bytes(bytes(range(256)) * 9))[0]),
+        "not a readable ONNX model",
+    ),
+    "share_no_tensor_other_names": (
+        lambda d, t: (t, signature_model(d / "b.onnx", names=("cast_out", "mean_out"))),
+        "share no intermediate tensor",
+    ),
     "logits_100_classes": (lambda d, t: (t, signature_model(d / "c100.onnx", classes=100)), "logits differ in shape"),
     "no_logits_output": (lambda d, t: (signature_model(d / "o.onnx", output="probs"), t), "no output named 'logits'"),
 }
@@ -189,8 +268,19 @@ DEBUG_HELD_OUT = {
 def test_debug_refuses_models_it_cannot_compare(case, data_root, tiny, tmp_path):
     make, match = {**DEBUG_CASES, **{f"held_out:{k}": v for k, v in DEBUG_HELD_OUT.items()}}[case]
     model, against = make(tmp_path, tiny)
-    proc = run_command("alexnet-debug", "--model", model, "--against", against, "--data-root", data_root, "--images", 8,
-                       tmpdir=_tmp(tmp_path), timeout=120)  # fmt: skip
+    proc = run_command(
+        "alexnet-debug",
+        "--model",
+        model,
+        "--against",
+        against,
+        "--data-root",
+        data_root,
+        "--images",
+        8,
+        tmpdir=_tmp(tmp_path),
+        timeout=120,
+    )
     assert_one_error(proc, code=2, match=match)
     assert not leftovers(_tmp(tmp_path))
 
@@ -204,9 +294,22 @@ def test_drift_update_on_a_baseline_in_use_is_one_line(name, checkpoint, data_ro
         lock.write("alexnet-drift --update pid 4242, started today")
         lock.flush()
         fcntl.flock(lock, fcntl.LOCK_EX)
-        proc = run_command("alexnet-drift", "--update", "--baseline", baseline, "--checkpoint", checkpoint, "--data-root",
-                           data_root, "--reference-dir", tmp_path / "none", "--eval-size", 50,
-                           tmpdir=_tmp(tmp_path), timeout=120)  # fmt: skip
+        proc = run_command(
+            "alexnet-drift",
+            "--update",
+            "--baseline",
+            baseline,
+            "--checkpoint",
+            checkpoint,
+            "--data-root",
+            data_root,
+            "--reference-dir",
+            tmp_path / "none",
+            "--eval-size",
+            50,
+            tmpdir=_tmp(tmp_path),
+            timeout=120,
+        )
     assert_one_error(proc, code=2, match="is in use by alexnet-drift --update pid 4242")
     assert baseline.read_text() == '{"an": "earlier baseline"}' and not leftovers(_tmp(tmp_path))
 
@@ -218,8 +321,9 @@ def _bundle_listing(tmp_path: Path, rel: str, make) -> Path:
     bundle = tmp_path / "bundle"
     bundle.mkdir()
     target = make(tmp_path, bundle)
-    (bundle / "manifest.json").write_text(json.dumps({"format": "alexnet-edge-bundle/1",
-                                                      "files": {rel: {"sha256": sha256_file(target), "size": 1}}}))  # fmt: skip
+    (bundle / "manifest.json").write_text(
+        json.dumps({"format": "alexnet-edge-bundle/1", "files": {rel: {"sha256": sha256_file(target), "size": 1}}})
+    )
     return bundle
 
 
@@ -234,16 +338,27 @@ def _link_out(tmp_path: Path, bundle: Path) -> Path:
     return tmp_path / "secret.txt"
 
 
-@pytest.mark.parametrize("case, rel, make", [
-    ("dotdot", "../secret.txt", _secret),
-    ("held_out:absolute", "ABS", _secret),
-    ("held_out:symlink_out", "models/model.fp32.onnx", _link_out),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "case, rel, make",
+    [
+        ("dotdot", "../secret.txt", _secret),
+        ("held_out:absolute", "ABS", _secret),
+        ("held_out:symlink_out", "models/model.fp32.onnx", _link_out),
+    ],
+)
 def test_verify_refuses_manifest_paths_outside_the_bundle(case, rel, make, tmp_path):
     rel = str(tmp_path / "secret.txt") if rel == "ABS" else rel
     bundle = _bundle_listing(tmp_path, rel, make)
-    proc = run_command("python", "-c", "from alexnet_edge.runtime.deploy import verify_main; verify_main()",
-                       "--bundle-dir", bundle, "--no-bench", tmpdir=_tmp(tmp_path), timeout=60)  # fmt: skip
+    proc = run_command(
+        "python",
+        "-c",
+        "from alexnet_edge.runtime.deploy import verify_main; verify_main()",
+        "--bundle-dir",
+        bundle,
+        "--no-bench",
+        tmpdir=_tmp(tmp_path),
+        timeout=60,
+    )
     assert_one_error(proc, code=2, match="is outside the bundle")
 
 

@@ -45,8 +45,19 @@ def test_debug_leaves_nothing_in_tmpdir_and_sweeps_dead_runs(data_root, tiny, tm
         fcntl.flock(lock, fcntl.LOCK_EX)
         twin = tmp_path / "twin.onnx"
         twin.write_bytes(tiny.read_bytes())
-        proc = run_command("alexnet-debug", "--model", twin, "--against", tiny, "--data-root", data_root, "--images", 8,
-                           tmpdir=tmpdir, timeout=240)  # fmt: skip
+        proc = run_command(
+            "alexnet-debug",
+            "--model",
+            twin,
+            "--against",
+            tiny,
+            "--data-root",
+            data_root,
+            "--images",
+            8,
+            tmpdir=tmpdir,
+            timeout=240,
+        )
     assert proc.returncode == 0 and not error_lines(proc) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "first tensor below cosine" in proc.stdout
     assert leftovers(tmpdir) == ["alexnet-debug-alive"], leftovers(tmpdir)
@@ -62,9 +73,27 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
         tiny.rename(models / "model.fp32.onnx")
     else:  # a model the guest cannot feed (float16 input): the guest run fails, exit 2
         signature_model(models / "model.fp32.onnx", elem=TensorProto.FLOAT16)
-    proc = run_command("alexnet-targets", "--models", models, "--checkpoint", checkpoint, "--data-root", data_root,
-                       "--out", tmp_path / "res", "--target", "host", "--int8-images", 0, "--fp32-images", 6,
-                       "--fp16-images", 0, tmpdir=_tmp(tmp_path), timeout=240)  # fmt: skip
+    proc = run_command(
+        "alexnet-targets",
+        "--models",
+        models,
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        tmp_path / "res",
+        "--target",
+        "host",
+        "--int8-images",
+        0,
+        "--fp32-images",
+        6,
+        "--fp16-images",
+        0,
+        tmpdir=_tmp(tmp_path),
+        timeout=240,
+    )
     assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
     if case == "judged":
         assert proc.returncode == 1 and all("outside tolerance" in e for e in error_lines(proc)), proc.stderr[-2000:]
@@ -78,12 +107,28 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
 @pytest.mark.parametrize("override", ["fp32.max_abs_diff=1e-9", "held_out:fp32.min_cosine_similarity=1"])
 def test_parity_failure_exits_1_with_its_report(override, checkpoint, data_root, tmp_path):
     out = tmp_path / "out"
-    proc = run_command("export-alexnet", "--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--no-bench",
-                       "--quiet", "--eval-size", 100, "--tolerance", override.removeprefix("held_out:"),
-                       tmpdir=_tmp(tmp_path), timeout=600)  # fmt: skip
+    proc = run_command(
+        "export-alexnet",
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--no-bench",
+        "--quiet",
+        "--eval-size",
+        100,
+        "--tolerance",
+        override.removeprefix("held_out:"),
+        tmpdir=_tmp(tmp_path),
+        timeout=600,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     errors = error_lines(proc)
-    assert errors and all("outside tolerance" in e for e in errors) and any("export (model.raw.onnx)" in e for e in errors)
+    assert (
+        errors and all("outside tolerance" in e for e in errors) and any("export (model.raw.onnx)" in e for e in errors)
+    )
     report = json.loads((out / "report.json").read_text())
     assert report["checks"][0]["within_tolerance"] is False and "parity check" in (out / "report.md").read_text()
     assert not leftovers(_tmp(tmp_path))
@@ -94,9 +139,24 @@ def test_force_over_a_users_folder_says_so(checkpoint, data_root, tmp_path):
     users = tmp_path / "mine"
     users.mkdir()
     (users / "thesis.txt").write_text("replaced on request")
-    proc = run_command("export-alexnet", "--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "out",
-                       "--no-bench", "--quiet", "--eval-size", 100, "--bundle", users, "--force",
-                       tmpdir=_tmp(tmp_path), timeout=600)  # fmt: skip
+    proc = run_command(
+        "export-alexnet",
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        tmp_path / "out",
+        "--no-bench",
+        "--quiet",
+        "--eval-size",
+        100,
+        "--bundle",
+        users,
+        "--force",
+        tmpdir=_tmp(tmp_path),
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"replacing {users}: a folder that is not an alexnet-edge bundle (--force), 1 files removed" in proc.stderr
     assert not (users / "thesis.txt").exists() and not leftovers(_tmp(tmp_path))
@@ -108,11 +168,26 @@ def _export_until_its_work_folder(checkpoint, data_root, tmp_path: Path) -> tupl
 
     tmpdir = _tmp(tmp_path)
     tmpdir.mkdir()
-    cmd = [str(BIN / "export-alexnet"), "--checkpoint", str(checkpoint), "--data-root", str(data_root), "--out",
-           str(tmp_path / "out"), "--eval-size", "100", "--no-bench", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmpdir)})
+    cmd = [
+        str(BIN / "export-alexnet"),
+        "--checkpoint",
+        str(checkpoint),
+        "--data-root",
+        str(data_root),
+        "--out",
+        str(tmp_path / "out"),
+        "--eval-size",
+        "100",
+        "--no-bench",
+        "--quiet",
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(tmpdir)}
+    )
     deadline = time.monotonic() + 300
-    while not list(tmpdir.glob("alexnet-export-*/model.raw.onnx")):  # exported, before its parity check and simplification
+    while not list(
+        tmpdir.glob("alexnet-export-*/model.raw.onnx")
+    ):  # exported, before its parity check and simplification
         assert proc.poll() is None and time.monotonic() < deadline, "the export ended before its work folder appeared"
         time.sleep(0.05)
     return proc, tmpdir
@@ -135,6 +210,8 @@ def test_sigkill_mid_export_is_swept_by_the_next_run(checkpoint, data_root, tiny
     assert leftovers(tmpdir), "a SIGKILL leaves the work folder (nothing can clean up then)"
     twin = tmp_path / "twin.onnx"
     twin.write_bytes(tiny.read_bytes())
-    nxt = run_command("alexnet-debug", "--model", twin, "--against", tiny, "--data-root", data_root, "--images", 4, tmpdir=tmpdir)
+    nxt = run_command(
+        "alexnet-debug", "--model", twin, "--against", tiny, "--data-root", data_root, "--images", 4, tmpdir=tmpdir
+    )
     assert nxt.returncode == 0 and "the work folder of a run that was killed" in nxt.stderr, nxt.stderr[-2000:]
     assert not leftovers(tmpdir), leftovers(tmpdir)

@@ -28,8 +28,9 @@ BUDGET_S = 300.0
 EXIT_NO_GPU = 2
 
 
-def find_gpu(import_cudart: Callable | None = None,
-             import_torch: Callable | None = None) -> tuple[str | None, list[str]]:
+def find_gpu(
+    import_cudart: Callable | None = None, import_torch: Callable | None = None
+) -> tuple[str | None, list[str]]:
     """The first GPU's name as cuda-python or PyTorch sees it, else None and why each could not.
 
     Args:
@@ -61,12 +62,16 @@ def find_gpu(import_cudart: Callable | None = None,
 
 
 PARTS: tuple[Callable[[parts.Context], list[parts.Part]], ...] = (
-    parts.cuda_python_part, parts.torch_part, parts.tensorrt_part, parts.onnxruntime_part,
-)  # fmt: skip
+    parts.cuda_python_part,
+    parts.torch_part,
+    parts.tensorrt_part,
+    parts.onnxruntime_part,
+)
 
 
-def run_parts(ctx: parts.Context, checks: Sequence[Callable] = PARTS,
-              log: Callable[[str], None] = print) -> list[parts.Part]:
+def run_parts(
+    ctx: parts.Context, checks: Sequence[Callable] = PARTS, log: Callable[[str], None] = print
+) -> list[parts.Part]:
     """Every part in order, each within the time left; a part that raises becomes one ``fail`` row."""
     rows: list[parts.Part] = []
     for check in checks:
@@ -87,16 +92,25 @@ def run_parts(ctx: parts.Context, checks: Sequence[Callable] = PARTS,
 
 
 def render_table(gpu: str, rows: list[parts.Part]) -> str:
-    lines = [f"# gpu-check on {gpu} ({platform.machine()}, Python {platform.python_version()})", "",
-             "| part | result | detail |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# gpu-check on {gpu} ({platform.machine()}, Python {platform.python_version()})",
+        "",
+        "| part | result | detail |",
+        "|---|---|---|",
+    ]
     lines += [f"| {r.name} | {r.status} | {r.detail.replace('|', '/')} |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
 def write_results(out: Path, gpu: str, rows: list[parts.Part], elapsed_s: float) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
-    data = {"gpu": gpu, "machine": platform.machine(), "python": platform.python_version(),
-            "elapsed_s": round(elapsed_s, 1), "parts": [vars(r) for r in rows]}  # fmt: skip
+    data = {
+        "gpu": gpu,
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "elapsed_s": round(elapsed_s, 1),
+        "parts": [vars(r) for r in rows],
+    }
     json_path, table_path = out / "gpu_check.json", out / "gpu_check.md"
     json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
     table_path.write_text(render_table(gpu, rows))
@@ -106,23 +120,33 @@ def write_results(out: Path, gpu: str, rows: list[parts.Part], elapsed_s: float)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("artifacts/gpu-check"))
-    parser.add_argument("--models", type=Path, default=Path("artifacts"),
-                        help="folder with model.{fp32,fp16,int8}.onnx")
+    parser.add_argument(
+        "--models", type=Path, default=Path("artifacts"), help="folder with model.{fp32,fp16,int8}.onnx"
+    )
     parser.add_argument("--shared", type=Path, default=Path("../shared"), help="holds cifar10/ and reference/")
     parser.add_argument("--eval-size", type=int, default=10_000)
     args = parser.parse_args(argv)
     if not parts.importable("alexnet_edge.runtime"):
-        print("error: alexnet_edge is not importable with this Python: run it from the project's venv "
-              "(make install), or pip install -e . --no-deps", file=sys.stderr)
+        print(
+            "error: alexnet_edge is not importable with this Python: run it from the project's venv "
+            "(make install), or pip install -e . --no-deps",
+            file=sys.stderr,
+        )
         return EXIT_NO_GPU
     gpu, reasons = find_gpu()
     if gpu is None:
         print(f"error: no NVIDIA GPU here ({'; '.join(reasons)}); gpu-check needs one", file=sys.stderr)
         return EXIT_NO_GPU
     started = time.monotonic()
-    ctx = parts.Context(reference_dir=args.shared / "reference", data_root=args.shared / "cifar10",
-                        checkpoint=args.shared / "reference" / "alexnet_cifar10.pt", models_dir=args.models,
-                        out=args.out, deadline=started + BUDGET_S, eval_size=args.eval_size)  # fmt: skip
+    ctx = parts.Context(
+        reference_dir=args.shared / "reference",
+        data_root=args.shared / "cifar10",
+        checkpoint=args.shared / "reference" / "alexnet_cifar10.pt",
+        models_dir=args.models,
+        out=args.out,
+        deadline=started + BUDGET_S,
+        eval_size=args.eval_size,
+    )
     print(f"gpu-check on {gpu}")
     rows = run_parts(ctx, PARTS)
     json_path, table_path = write_results(args.out, gpu, rows, time.monotonic() - started)

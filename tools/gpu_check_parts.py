@@ -76,8 +76,9 @@ def _cuda_round_trip(cudart, cuda_check, stream_handle) -> Part:
     device = cuda_check(cudart.cudaMalloc(COPY_BYTES), "cudaMalloc")
     start, end = (cuda_check(cudart.cudaEventCreate(), "cudaEventCreate") for _ in range(2))
     try:
-        src, dst = (np.ctypeslib.as_array((ctypes.c_uint8 * COPY_BYTES).from_address(int(p)))
-                    for p in (src_ptr, dst_ptr))
+        src, dst = (
+            np.ctypeslib.as_array((ctypes.c_uint8 * COPY_BYTES).from_address(int(p))) for p in (src_ptr, dst_ptr)
+        )
         src[:] = np.random.default_rng(0).integers(0, 256, COPY_BYTES, dtype=np.uint8)
         cuda_check(cudart.cudaEventRecord(start, handle), "cudaEventRecord")
         h2d, d2h = kind.cudaMemcpyHostToDevice, kind.cudaMemcpyDeviceToHost
@@ -96,11 +97,17 @@ def _cuda_round_trip(cudart, cuda_check, stream_handle) -> Part:
         cudart.cudaFreeHost(src_ptr)
         cudart.cudaFreeHost(dst_ptr)
         cudart.cudaStreamDestroy(stream)
-    figures = {"stream_handle": hex(handle), "round_trip_equal": copied, "graph_copy_equal": graph_ok,
-               "h2d_d2h_1MiB_ms": round(copy_ms, 4)}  # fmt: skip
+    figures = {
+        "stream_handle": hex(handle),
+        "round_trip_equal": copied,
+        "graph_copy_equal": graph_ok,
+        "h2d_d2h_1MiB_ms": round(copy_ms, 4),
+    }
     ok = copied and graph_ok
-    detail = (f"int(stream) copy round trip {'equal' if copied else 'DIFFERS'}, graph-captured memcpy "
-              f"{'equal' if graph_ok else 'DIFFERS'}, 1 MiB H2D+D2H {copy_ms:.3f} ms (CUDA events)")
+    detail = (
+        f"int(stream) copy round trip {'equal' if copied else 'DIFFERS'}, graph-captured memcpy "
+        f"{'equal' if graph_ok else 'DIFFERS'}, 1 MiB H2D+D2H {copy_ms:.3f} ms (CUDA events)"
+    )
     return Part("cuda-python", "pass" if ok else "fail", detail, figures)
 
 
@@ -146,8 +153,18 @@ def torch_part(ctx: Context) -> list[Part]:
         reference = golden(ctx, precision.value)  # FP16 is judged against the golden CUDA FP16 logits
         keep = (lambda logits: setattr(ctx, "fp32_reference", logits)) if not half else None
         overrides = {"max_abs_diff": GOLDEN_FP32_MAX_ABS_DIFF} if not half else {}
-        rows.append(judged(f"torch cuda {precision.value} vs golden", runner, precision, images, labels, reference,
-                           overrides=overrides, on_logits=keep))  # fmt: skip
+        rows.append(
+            judged(
+                f"torch cuda {precision.value} vs golden",
+                runner,
+                precision,
+                images,
+                labels,
+                reference,
+                overrides=overrides,
+                on_logits=keep,
+            )
+        )
     return rows
 
 
@@ -171,8 +188,20 @@ def golden(ctx: Context, which: str) -> np.ndarray:
     return np.load(ctx.reference_dir / GOLDEN[which])[: ctx.eval_size]
 
 
-def judged(name: str, runner, precision, images, labels, reference, *, batch_size: int = 256, extra=None,
-           expect_provider: str | None = None, overrides: dict | None = None, on_logits=None) -> Part:  # fmt: skip
+def judged(
+    name: str,
+    runner,
+    precision,
+    images,
+    labels,
+    reference,
+    *,
+    batch_size: int = 256,
+    extra=None,
+    expect_provider: str | None = None,
+    overrides: dict | None = None,
+    on_logits=None,
+) -> Part:
     """One row through the reports' own path: runtime.evaluation.evaluate with the default tolerance of
     ``precision`` (against the golden FP32 logits, as the reports judge every artifact)."""
     from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
@@ -191,8 +220,10 @@ def judged(name: str, runner, precision, images, labels, reference, *, batch_siz
     used = list(getattr(runner, "providers", []) or [])
     if expect_provider and (not used or used[0] != expect_provider):
         return Part(name, "fail", f"asked for {expect_provider}, the session uses {used}", figures)
-    detail = (f"agreement {100 * row.top1_agreement:.2f}%, max |dlogit| {row.max_abs_diff:.3g}, "
-              f"accuracy {100 * row.accuracy:.2f}% on {len(labels)} images")  # fmt: skip
+    detail = (
+        f"agreement {100 * row.top1_agreement:.2f}%, max |dlogit| {row.max_abs_diff:.3g}, "
+        f"accuracy {100 * row.accuracy:.2f}% on {len(labels)} images"
+    )
     if row.failures:
         detail += "; " + "; ".join(row.failures)
     return Part(name, "pass" if row.within_tolerance else "fail", detail, figures)
@@ -202,8 +233,14 @@ def judged(name: str, runner, precision, images, labels, reference, *, batch_siz
 def tensorrt_part(ctx: Context) -> list[Part]:
     """Engines of the three models via build_engine; TensorRTRunner without and with the CUDA graph."""
     if not importable("tensorrt"):
-        return [Part("tensorrt", "skip", "tensorrt is not importable here (servers: pip install -e '.[gpu]'; "
-                                         "Jetson: JetPack's python3-libnvinfer in a --system-site-packages venv)")]
+        return [
+            Part(
+                "tensorrt",
+                "skip",
+                "tensorrt is not importable here (servers: pip install -e '.[gpu]'; "
+                "Jetson: JetPack's python3-libnvinfer in a --system-site-packages venv)",
+            )
+        ]
     models = model_paths(ctx)
     if isinstance(models, Part):
         return [models]
@@ -233,9 +270,22 @@ def tensorrt_part(ctx: Context) -> list[Part]:
         for graph_batch in (None, GRAPH_BATCH):
             runner = TensorRTRunner(engine, cuda_graph_batch=graph_batch)
             name = f"tensorrt {precision.value} {'cuda graph b' + str(graph_batch) if graph_batch else 'no graph'}"
-            rows.append(judged(name, runner, precision, images, labels, reference, batch_size=graph_batch or 256,
-                               extra=lambda r, s=build_s: {"build_s": s, "device_p50_ms": _device_p50(r),
-                                                           "judged_against": against}))  # fmt: skip
+            rows.append(
+                judged(
+                    name,
+                    runner,
+                    precision,
+                    images,
+                    labels,
+                    reference,
+                    batch_size=graph_batch or 256,
+                    extra=lambda r, s=build_s: {
+                        "build_s": s,
+                        "device_p50_ms": _device_p50(r),
+                        "judged_against": against,
+                    },
+                )
+            )
     return rows
 
 
@@ -245,8 +295,10 @@ GRAPH_BATCH = 32
 def _device_p50(runner) -> dict[str, float]:
     """CUDA-event latency of execution alone (no copies), p50 of 20 runs, at batch 1 and GRAPH_BATCH."""
     shape = (3, 32, 32)
-    return {str(n): round(float(np.percentile(runner.device_latency_ms(np.zeros((n, *shape), np.float32)), 50)), 4)
-            for n in (1, GRAPH_BATCH)}  # fmt: skip
+    return {
+        str(n): round(float(np.percentile(runner.device_latency_ms(np.zeros((n, *shape), np.float32)), 50)), 4)
+        for n in (1, GRAPH_BATCH)
+    }
 
 
 def model_paths(ctx: Context):
@@ -256,8 +308,9 @@ def model_paths(ctx: Context):
     models = {p: ctx.models_dir / p.onnx_name for p in (Precision.FP32, Precision.FP16, Precision.INT8)}
     missing = [p for p in models.values() if not p.is_file()]
     if missing:
-        return Part("models", "skip", f"{missing[0]} is not there: run `make demo` (it writes artifacts/) "
-                                      "or pass --models DIR")
+        return Part(
+            "models", "skip", f"{missing[0]} is not there: run `make demo` (it writes artifacts/) or pass --models DIR"
+        )
     return models
 
 
@@ -271,8 +324,14 @@ def onnxruntime_part(ctx: Context) -> list[Part]:
     available = ort.get_available_providers()
     wanted = [p for p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") if p in available]
     if not wanted:
-        return [Part("onnxruntime-gpu", "skip", f"onnxruntime {ort.__version__} offers only {', '.join(available)}: "
-                                                "no GPU provider (that is the CPU build; onnxruntime-gpu has them)")]
+        return [
+            Part(
+                "onnxruntime-gpu",
+                "skip",
+                f"onnxruntime {ort.__version__} offers only {', '.join(available)}: "
+                "no GPU provider (that is the CPU build; onnxruntime-gpu has them)",
+            )
+        ]
     models = model_paths(ctx)
     if isinstance(models, Part):
         return [models]
@@ -287,8 +346,18 @@ def onnxruntime_part(ctx: Context) -> list[Part]:
                 rows.append(Part(name, "skip", "the 5-minute budget is spent"))
                 continue
             runner = OnnxRuntimeRunner(onnx_path, providers=[provider, "CPUExecutionProvider"])
-            rows.append(judged(name, runner, precision, images, labels, reference, expect_provider=provider,
-                               extra=lambda r: {"providers_used": list(r.providers), "judged_against": against}))
+            rows.append(
+                judged(
+                    name,
+                    runner,
+                    precision,
+                    images,
+                    labels,
+                    reference,
+                    expect_provider=provider,
+                    extra=lambda r: {"providers_used": list(r.providers), "judged_against": against},
+                )
+            )
     return rows
 
 

@@ -33,14 +33,31 @@ try:
 except ImportError:  # imported as tools.trt_api_listing
     from tools.trt_wheel_check import WheelCheckError, check_listing, download_bindings
 
-ENUMS = ("NetworkDefinitionCreationFlag", "BuilderFlag", "MemoryPoolType", "DeviceType", "HardwareCompatibilityLevel",
-         "TensorIOMode")  # fmt: skip
-CLASSES = ("Builder", "IBuilderConfig", "Runtime", "ICudaEngine", "IExecutionContext", "OnnxParser", "ITimingCache",
-           "IOptimizationProfile", "INetworkDefinition", "Logger")  # fmt: skip
+ENUMS = (
+    "NetworkDefinitionCreationFlag",
+    "BuilderFlag",
+    "MemoryPoolType",
+    "DeviceType",
+    "HardwareCompatibilityLevel",
+    "TensorIOMode",
+)
+CLASSES = (
+    "Builder",
+    "IBuilderConfig",
+    "Runtime",
+    "ICudaEngine",
+    "IExecutionContext",
+    "OnnxParser",
+    "ITimingCache",
+    "IOptimizationProfile",
+    "INetworkDefinition",
+    "Logger",
+)
 CALIBRATORS = ("IInt8Calibrator", "IInt8EntropyCalibrator2", "IInt8MinMaxCalibrator", "IInt8LegacyCalibrator")
 STATEMENT = re.compile(r'py::(enum_|class_)<[^;(]*?>\s*(?P<open>\()\s*\w+\s*,\s*"(\w+)"')
 MEMBER = re.compile(
-    r'\.(value|def|def_property|def_property_readonly|def_readwrite|def_readonly|def_static)\(\s*"(\w+)"')
+    r'\.(value|def|def_property|def_property_readonly|def_readwrite|def_readonly|def_static)\(\s*"(\w+)"'
+)
 # getAndDelOption(arguments, "--x"), getShapesBuild(...)
 TRTEXEC_OPTION = re.compile(r'\(\s*arguments\s*,[^;"]*"(--[A-Za-z0-9]+)"')
 HW_LEVEL = re.compile(r'toLower\(hardwareCompatibleArgs\)\s*==\s*"([a-z+]+)"')
@@ -89,7 +106,7 @@ def surface(sources: list[str]) -> tuple[dict[str, list[str]], dict[str, list[st
     for text in sources:
         for match in STATEMENT.finditer(text):
             kind, _, name = match.groups()
-            body = text[match.end(): statement_end(text, match.start("open"))]
+            body = text[match.end() : statement_end(text, match.start("open"))]
             names = [m.group(2) for m in MEMBER.finditer(body)]
             if kind == "enum_":
                 enums.setdefault(name, []).extend(n for n in names if n not in enums.get(name, []))
@@ -114,8 +131,12 @@ def listing(repo: Path, ref: str, version: str) -> dict:
     options = without_safety_options(git_show(repo, ref, "samples/common/sampleOptions.cpp"))
     return {
         "version": version,
-        "source": {"repository": "NVIDIA/TensorRT", "ref": ref, "commit": commit,
-                   "files": files + ["samples/common/sampleOptions.cpp"]},
+        "source": {
+            "repository": "NVIDIA/TensorRT",
+            "ref": ref,
+            "commit": commit,
+            "files": files + ["samples/common/sampleOptions.cpp"],
+        },
         "enums": {name: enums.get(name) for name in ENUMS},
         "classes": {name: sorted(set(classes[name])) if name in classes else None for name in CLASSES},
         "calibrators": [name for name in CALIBRATORS if name in classes],
@@ -158,9 +179,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=1) + "\n")
     missing = data["checked_against"].get("missing", [])
-    print(f"{args.out}: {sum(len(v or []) for v in data['enums'].values())} enum members, "
-          f"{sum(len(v or []) for v in data['classes'].values())} class members; "
-          f"{len(missing)} dropped as absent from the binary {missing}")  # fmt: skip
+    print(
+        f"{args.out}: {sum(len(v or []) for v in data['enums'].values())} enum members, "
+        f"{sum(len(v or []) for v in data['classes'].values())} class members; "
+        f"{len(missing)} dropped as absent from the binary {missing}"
+    )
 
 
 if __name__ == "__main__":

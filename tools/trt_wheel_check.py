@@ -35,8 +35,9 @@ class WheelCheckError(RuntimeError):
     """The wheel could not be fetched or holds no ``tensorrt.so``."""
 
 
-def download_bindings(requirement: str, dest: Path, python_version: str = "3.11",
-                      platforms: tuple[str, ...] = X86_64_PLATFORMS) -> Path:
+def download_bindings(
+    requirement: str, dest: Path, python_version: str = "3.11", platforms: tuple[str, ...] = X86_64_PLATFORMS
+) -> Path:
     """Fetch one bindings wheel with pip (no dependencies, binary only).
 
     Args:
@@ -47,8 +48,21 @@ def download_bindings(requirement: str, dest: Path, python_version: str = "3.11"
     """
     dest.mkdir(parents=True, exist_ok=True)
     platform_args = [arg for tag in platforms for arg in ("--platform", tag)]
-    cmd = [sys.executable, "-m", "pip", "download", requirement, "--no-deps", "--only-binary=:all:",
-           "--python-version", python_version, *platform_args, "-d", str(dest), "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        requirement,
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        *platform_args,
+        "-d",
+        str(dest),
+        "-q",
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         last_line = (result.stderr.strip().splitlines() or ["(no output)"])[-1]

@@ -13,8 +13,9 @@ BACKENDS = ("onnxruntime", "openvino", "tensorrt")
 CPU_BACKENDS = ("onnxruntime", "openvino")  # what a report row can run on any host
 
 
-def open_runner(path: str | Path, backend: str | None = None, *, providers=None, name: str | None = None,
-                ov_precision: str = "f32"):
+def open_runner(
+    path: str | Path, backend: str | None = None, *, providers=None, name: str | None = None, ov_precision: str = "f32"
+):
     """The one runner factory: ``backend`` "onnxruntime", "openvino" or "tensorrt", or None to choose by
     the file's suffix (.engine/.plan/.trt: TensorRT; anything else: onnxruntime). Not activated yet.
     ``ov_precision``: OpenVINO's inference precision, "f32" (default) or "bf16"."""

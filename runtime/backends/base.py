@@ -27,7 +27,7 @@ class BaseRunner(ABC):
         self.is_active = False
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def activate(self) -> "BaseRunner":
+    def activate(self) -> BaseRunner:
         if self.is_active:
             raise InputError(f"{self.name}: runner is already active")
         self.activate_impl()
@@ -42,7 +42,7 @@ class BaseRunner(ABC):
         finally:
             self.is_active = False
 
-    def __enter__(self) -> "BaseRunner":
+    def __enter__(self) -> BaseRunner:
         return self.activate()
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -71,7 +71,7 @@ class BaseRunner(ABC):
 
     # -- what callers may ask every runner (Polygraphy's get_input_metadata idea) -------------
     @property
-    def artifact_path(self) -> "Path | None":
+    def artifact_path(self) -> Path | None:
         """The model or engine file this runner executes (None for an in-memory model)."""
         return None
 
@@ -85,7 +85,8 @@ class BaseRunner(ABC):
         return {}
 
     def settings(self) -> dict[str, object]:
-        """How this runner computes where the backend has choices (e.g. OpenVINO's inference precision), for a report row."""
+        """How this runner computes where the backend has choices (e.g. OpenVINO's inference precision),
+        for a report row."""
         return {}
 
     def extra_timings(self) -> dict:

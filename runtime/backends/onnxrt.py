@@ -45,14 +45,24 @@ def physical_cores() -> int:
 
 def check_signature(path: Path, model_input, model_output) -> None:
     """The model must take float32 [N,3,32,32] and give [N,10]; say what it takes otherwise."""
+
     def fixed(dims) -> list:
         return [d if isinstance(d, int) else None for d in dims]  # symbolic or unknown dims: None
 
     shape_in, shape_out = fixed(model_input.shape), fixed(model_output.shape)
-    ok = (model_input.type == "tensor(float)" and len(shape_in) == 4 and shape_in[1:] == [CHANNELS, INPUT_SIZE, INPUT_SIZE]
-          and model_output.type == "tensor(float)" and len(shape_out) == 2 and shape_out[1] in (NUM_CLASSES, None))  # fmt: skip
+    ok = (
+        model_input.type == "tensor(float)"
+        and len(shape_in) == 4
+        and shape_in[1:] == [CHANNELS, INPUT_SIZE, INPUT_SIZE]
+        and model_output.type == "tensor(float)"
+        and len(shape_out) == 2
+        and shape_out[1] in (NUM_CLASSES, None)
+    )
     if not ok:
-        shown = lambda t, dims: f"{t.removeprefix('tensor(').rstrip(')')} [{', '.join('N' if d is None else str(d) for d in dims)}]"  # noqa: E731
+
+        def shown(t, dims):
+            return f"{t.removeprefix('tensor(').rstrip(')')} [{', '.join('N' if d is None else str(d) for d in dims)}]"
+
         raise ModelFileError(
             f"{path}: takes {shown(model_input.type, shape_in)} and gives {shown(model_output.type, shape_out)}; "
             f"alexnet-edge models take float [N,{CHANNELS},{INPUT_SIZE},{INPUT_SIZE}] and give float [N,{NUM_CLASSES}]"
@@ -121,12 +131,15 @@ class OnnxRuntimeRunner(BaseRunner):
         if "TensorrtExecutionProvider" in self.providers:  # before the provider's dlopen of libnvinfer (#18597)
             self.tensorrt_libs = load_tensorrt_libraries()
         try:
-            return ort.InferenceSession(str(self.model_path), options, providers=self.providers, provider_options=provider_options)
+            return ort.InferenceSession(
+                str(self.model_path), options, providers=self.providers, provider_options=provider_options
+            )
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             if "TensorrtExecutionProvider" in self.providers:
                 raise BackendUnavailableError(
-                    f"{self.model_path.name}: onnxruntime's TensorRT provider failed ({first[:200]}); try --providers cuda"
+                    f"{self.model_path.name}: onnxruntime's TensorRT provider failed ({first[:200]}); "
+                    "try --providers cuda"
                 ) from None
             raise ModelFileError(f"{self.model_path}: not a loadable ONNX model ({first[:200]})") from None
 
@@ -134,8 +147,13 @@ class OnnxRuntimeRunner(BaseRunner):
         if provider != "TensorrtExecutionProvider":
             return {}
         self.trt_cache_dir.mkdir(parents=True, exist_ok=True)
-        return tensorrt_options(ort_version=ort_version, precision=precision_of(self.model_path),
-                                cache_dir=self.trt_cache_dir, max_batch=self.trt_max_batch, opt_batch=32)  # fmt: skip
+        return tensorrt_options(
+            ort_version=ort_version,
+            precision=precision_of(self.model_path),
+            cache_dir=self.trt_cache_dir,
+            max_batch=self.trt_max_batch,
+            opt_batch=32,
+        )
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         if self._io_binding is not None:

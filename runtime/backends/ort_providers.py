@@ -48,7 +48,9 @@ def precision_of(model_path: Path) -> Precision | None:
     return next((p for p in Precision if p.value == suffix), None)
 
 
-def tensorrt_options(*, ort_version: str, precision: Precision | None, cache_dir: Path, max_batch: int, opt_batch: int) -> dict:
+def tensorrt_options(
+    *, ort_version: str, precision: Precision | None, cache_dir: Path, max_batch: int, opt_batch: int
+) -> dict:
     """TensorRT provider options: engine and timing caches under ``cache_dir``, one profile that covers
     every batch size we run (no rebuild on a new size), and precision flags where onnxruntime needs them."""
     shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
@@ -101,5 +103,7 @@ def fallback_warning(
     elif "TensorrtExecutionProvider" in lost:
         hint = " (no pip TensorRT found: pip install tensorrt-cu12, or put libnvinfer's folder on LD_LIBRARY_PATH)"
     where = "cuda" if used and used[0] in GPU_PROVIDERS else "cpu"
-    return (f"warning: onnxruntime could not start {', '.join(lost)} for {model.name} and runs it on "
-            f"{', '.join(used)}; its figures are for {where}{hint}")  # fmt: skip
+    return (
+        f"warning: onnxruntime could not start {', '.join(lost)} for {model.name} and runs it on "
+        f"{', '.join(used)}; its figures are for {where}{hint}"
+    )

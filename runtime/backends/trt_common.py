@@ -146,7 +146,9 @@ def this_platform() -> dict:
     return {"machine": platform.machine(), "system": platform.system()}
 
 
-def check_sidecar(sidecar: dict, *, trt_version: str, gpu: GpuInfo, engine_path: str | Path, host: dict | None = None) -> None:
+def check_sidecar(
+    sidecar: dict, *, trt_version: str, gpu: GpuInfo, engine_path: str | Path, host: dict | None = None
+) -> None:
     """Refuse an engine built for another platform, TensorRT or GPU, naming both, unless it was built to allow it.
 
     Args:

@@ -25,8 +25,12 @@ def test_set_is_preprocessed_like_inference_and_reused(data_root, tmp_path):
     assert np.array_equal(first.images, normalize_uint8(raw[first.indices]))
     again = build_calibration_set(data_root, size=100, seed=3, checkpoint_sha256=SHA, cache_dir=tmp_path, batch_size=10)
     assert again.reused and again.key == first.key
-    other_seed = build_calibration_set(data_root, size=100, seed=4, checkpoint_sha256=SHA, cache_dir=tmp_path, batch_size=10)
-    other_ckpt = build_calibration_set(data_root, size=100, seed=3, checkpoint_sha256="1" * 64, cache_dir=tmp_path, batch_size=10)
+    other_seed = build_calibration_set(
+        data_root, size=100, seed=4, checkpoint_sha256=SHA, cache_dir=tmp_path, batch_size=10
+    )
+    other_ckpt = build_calibration_set(
+        data_root, size=100, seed=3, checkpoint_sha256="1" * 64, cache_dir=tmp_path, batch_size=10
+    )
     assert not other_seed.reused and not other_ckpt.reused
     assert len({first.key, other_seed.key, other_ckpt.key}) == 3
 
@@ -41,7 +45,9 @@ def test_set_is_preprocessed_like_inference_and_reused(data_root, tmp_path):
 )
 def test_bad_requests_are_clear_errors(data_root, tmp_path, size, files, message):
     with pytest.raises(CalibrationError, match=message):
-        build_calibration_set(data_root, size=size, files=files, checkpoint_sha256=SHA, cache_dir=tmp_path, batch_size=64)
+        build_calibration_set(
+            data_root, size=size, files=files, checkpoint_sha256=SHA, cache_dir=tmp_path, batch_size=64
+        )
 
 
 def test_small_set_warns(data_root, tmp_path):

@@ -29,7 +29,9 @@ def test_corrupt_batch_is_refused_before_unpickling(data_root, tmp_path, monkeyp
     (folder / "test_batch").write_bytes(bytes(raw))
     unpickled = []
     monkeypatch.setattr(cifar10.pickle, "load", lambda *a, **k: unpickled.append(1))
-    with pytest.raises(DatasetError, match=r"test_batch has md5 [0-9a-f]{32}, expected 40351d587109b95175f43aff81a1287e"):
+    with pytest.raises(
+        DatasetError, match=r"test_batch has md5 [0-9a-f]{32}, expected 40351d587109b95175f43aff81a1287e"
+    ):
         cifar10.load_test(tmp_path)
     assert not unpickled
 

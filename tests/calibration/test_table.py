@@ -9,8 +9,9 @@ from alexnet_edge.runtime.errors import CalibrationError
 
 @pytest.fixture(scope="module")
 def small_set(data_root, tmp_path_factory):
-    return build_calibration_set(data_root, size=128, checkpoint_sha256="0" * 64,
-                                 cache_dir=tmp_path_factory.mktemp("set"), batch_size=64)  # fmt: skip
+    return build_calibration_set(
+        data_root, size=128, checkpoint_sha256="0" * 64, cache_dir=tmp_path_factory.mktemp("set"), batch_size=64
+    )
 
 
 def test_table_is_reused_until_model_set_or_method_change(exported, small_set, tmp_path):

@@ -18,7 +18,11 @@ def test_folder_of_images_is_read_bit_identically_and_sorted(test_split, tmp_pat
     (tmp_path / "a" / "broken.png").write_bytes(b"\x89PNG broken")
     data = read_unlabelled(tmp_path / "a")
     assert len(data) == 6 and np.array_equal(data.images, test_split.images[:6]) and not data.labelled
-    assert len(data.skipped) == 2 and any("broken.png" in s for s in data.skipped) and any("notes.txt" in s for s in data.skipped)
+    assert (
+        len(data.skipped) == 2
+        and any("broken.png" in s for s in data.skipped)
+        and any("notes.txt" in s for s in data.skipped)
+    )
     again = read_unlabelled(tmp_path / "a")
     assert again.sha256 == data.sha256
     np.save(tmp_path / "x.npy", test_split.images[:6].transpose(0, 2, 3, 1))
@@ -37,11 +41,23 @@ def test_labelled_folder_and_npz(test_split, tmp_path):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda p: (p / "eval" / "giraffe").mkdir(parents=True), r"subfolder\(s\) giraffe are not classes of this model"),
+        (
+            lambda p: (p / "eval" / "giraffe").mkdir(parents=True),
+            r"subfolder\(s\) giraffe are not classes of this model",
+        ),
         (lambda p: (p / "eval").mkdir(), "no readable images in class subfolders"),
-        (lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 32, 32, 3), np.uint8)), "needs arrays 'images' and 'labels'"),
-        (lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.array([0, 12])), "integers in 0..9"),
-        (lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 3, 32, 32), np.uint8), labels=np.array([0, 1])), r"expected uint8 images \[N,32,32,3\]"),
+        (
+            lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 32, 32, 3), np.uint8)),
+            "needs arrays 'images' and 'labels'",
+        ),
+        (
+            lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 32, 32, 3), np.uint8), labels=np.array([0, 12])),
+            "integers in 0..9",
+        ),
+        (
+            lambda p: np.savez(p / "eval.npz", images=np.zeros((2, 3, 32, 32), np.uint8), labels=np.array([0, 1])),
+            r"expected uint8 images \[N,32,32,3\]",
+        ),
         (lambda p: (p / "eval.npz").write_bytes(b"junk"), "not a readable numpy file"),
     ],
 )
@@ -58,9 +74,15 @@ def test_calibration_set_from_user_images(test_split, tmp_path):
     every = build_user_calibration_set(data, size=None, checkpoint_sha256="ab", cache_dir=tmp_path)
     some = build_user_calibration_set(data, size=128, seed=1, checkpoint_sha256="ab", cache_dir=tmp_path)
     assert len(every) == 300 and len(some) == 128 and every.key != some.key
-    assert some.key == build_user_calibration_set(data, size=128, seed=1, checkpoint_sha256="ab", cache_dir=tmp_path).key
+    assert (
+        some.key == build_user_calibration_set(data, size=128, seed=1, checkpoint_sha256="ab", cache_dir=tmp_path).key
+    )
     described = some.describe()
-    assert described["source"] == str(tmp_path / "c.npy") and described["content_sha256"] == data.sha256 and described["per_class"] is None
+    assert (
+        described["source"] == str(tmp_path / "c.npy")
+        and described["content_sha256"] == data.sha256
+        and described["per_class"] is None
+    )
     with pytest.raises(CalibrationError, match="gives 10 images for calibration; it needs at least 64"):
         build_user_calibration_set(data, size=10, checkpoint_sha256="ab", cache_dir=tmp_path)
     with pytest.raises(CalibrationError, match="--calib-size 400 is more than the 300 readable images"):
@@ -73,7 +95,12 @@ def test_calibration_set_from_user_images(test_split, tmp_path):
 def test_calibration_batches_divide_the_set():
     from alexnet_edge.calibration.table import even_batch
 
-    assert even_batch(512, 64) == 64 and even_batch(200, 64) == 50 and even_batch(509, 64) == 1 and even_batch(10, 64) == 10
+    assert (
+        even_batch(512, 64) == 64
+        and even_batch(200, 64) == 50
+        and even_batch(509, 64) == 1
+        and even_batch(10, 64) == 10
+    )
 
 
 def test_calibration_config_owns_its_defaults_and_round_trips(tmp_path):
@@ -81,6 +108,8 @@ def test_calibration_config_owns_its_defaults_and_round_trips(tmp_path):
 
     from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
 
-    config = CalibrationConfig(size=None, method="minmax", seed=3, files=("data_batch_1", "data_batch_2"), data=tmp_path)
+    config = CalibrationConfig(
+        size=None, method="minmax", seed=3, files=("data_batch_1", "data_batch_2"), data=tmp_path
+    )
     assert CalibrationConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     assert CalibrationConfig().cifar_size == DEFAULT_CALIB_SIZE and CalibrationConfig(size=64).cifar_size == 64

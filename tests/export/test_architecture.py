@@ -42,4 +42,8 @@ def test_inspect_impossible_configuration_is_one_line_not_a_traceback():
 
 def test_inspect_other_sizes_note_the_checkpoint():
     result = CliRunner().invoke(alexnet_inspect, ["--input-size", "64"])
-    assert result.exit_code == 0 and "flatten 12544" in result.output and "needs a model trained for 12544" in result.output
+    assert (
+        result.exit_code == 0
+        and "flatten 12544" in result.output
+        and "needs a model trained for 12544" in result.output
+    )

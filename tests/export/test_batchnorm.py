@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from alexnet_edge.export.architecture import state_dict_keys, walk
 from alexnet_edge.export.cli import alexnet_inspect, export_alexnet
+from alexnet_edge.export.errors import CheckpointError
 from alexnet_edge.export.model import AlexNet, alexnet_cifar10, apply_state_dict, fold_batchnorm
 from alexnet_edge.export.train import decay_groups, reestimate_batchnorm
-from alexnet_edge.export.errors import CheckpointError
 
 
 def _random_bn_model(seed: int = 0) -> AlexNet:
@@ -52,9 +52,15 @@ def test_walk_and_inspect_list_the_batchnorm_layers():
 
 def test_wrong_variant_checkpoints_name_both_variants(checkpoint, tmp_path):
     bn_state = _random_bn_model().state_dict()
-    with pytest.raises(CheckpointError, match=r"is a cifar-bn checkpoint, not cifar: it has features\.\d+\.running_mean.*--variant cifar-bn"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"is a cifar-bn checkpoint, not cifar: it has features\.\d+\.running_mean.*--variant cifar-bn",
+    ):
         apply_state_dict(AlexNet(variant="cifar"), bn_state, source="bn.pt")
-    with pytest.raises(CheckpointError, match=r"is a cifar checkpoint, not cifar-bn: it lacks features\.1\.running_mean.*--variant cifar\b"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"is a cifar checkpoint, not cifar-bn: it lacks features\.1\.running_mean.*--variant cifar\b",
+    ):
         alexnet_cifar10(weights=checkpoint, variant="cifar-bn")
     assert alexnet_cifar10(weights=checkpoint).variant == "cifar"  # the reference still loads as cifar
 
@@ -79,11 +85,33 @@ def test_batchnorm_statistics_are_reestimated_for_the_current_weights():
 
 def test_short_cifar_bn_run_exports_without_batchnorm(tmp_path, data_root):
     out = tmp_path / "bn"
-    result = CliRunner().invoke(export_alexnet, [
-        "--variant", "cifar-bn", "--epochs", "1", "--train-size", "512", "--train-batches", "data_batch_1",
-        "--data-root", str(data_root), "--out", str(out), "--int8", "--eval-size", "300", "--calib-size", "128",
-        "--no-bench", "--no-engines", "--quiet", "--bundle", str(tmp_path / "bundle"),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        export_alexnet,
+        [
+            "--variant",
+            "cifar-bn",
+            "--epochs",
+            "1",
+            "--train-size",
+            "512",
+            "--train-batches",
+            "data_batch_1",
+            "--data-root",
+            str(data_root),
+            "--out",
+            str(out),
+            "--int8",
+            "--eval-size",
+            "300",
+            "--calib-size",
+            "128",
+            "--no-bench",
+            "--no-engines",
+            "--quiet",
+            "--bundle",
+            str(tmp_path / "bundle"),
+        ],
+    )
     assert (tmp_path / "bundle" / "models" / "model.int8.onnx").is_file() and (tmp_path / "bundle.tar.gz").is_file()
     report = json.loads((out / "report.json").read_text())
     model = onnx.load(str(out / "model.fp32.onnx"))
@@ -106,8 +134,19 @@ def test_drift_refuses_a_cifar_bn_run_against_the_cifar_baseline(checkpoint, dat
     from alexnet_edge.export.cli import alexnet_drift
     from alexnet_edge.export.drift import DEFAULT_BASELINE
 
-    result = CliRunner().invoke(alexnet_drift, ["--variant", "cifar-bn", "--baseline", str(DEFAULT_BASELINE),
-                                                "--checkpoint", str(checkpoint), "--data-root", str(data_root)])  # fmt: skip
+    result = CliRunner().invoke(
+        alexnet_drift,
+        [
+            "--variant",
+            "cifar-bn",
+            "--baseline",
+            str(DEFAULT_BASELINE),
+            "--checkpoint",
+            str(checkpoint),
+            "--data-root",
+            str(data_root),
+        ],
+    )
     assert result.exit_code == 2
     errors = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "computed for variant cifar, this run is cifar-bn" in errors[0]

@@ -18,8 +18,19 @@ def invoke(*args):
 
 def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
     out = tmp_path / "out"
-    result = invoke("--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--eval-size", 200,
-                    "--batch-sizes", "1,8", "--quiet")  # fmt: skip
+    result = invoke(
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--eval-size",
+        200,
+        "--batch-sizes",
+        "1,8",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     rows = {(r["backend"], r["precision"]): r for r in report["rows"]}
@@ -42,8 +53,20 @@ def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
         image.verify()
     assert report["schema"] == "alexnet-edge-report/1" and report["eval_images"] == 200
     for row in report["rows"]:
-        assert {"backend", "device", "precision", "artifact", "accuracy", "top1_agreement", "max_abs_diff", "size_mb",
-                "latency_ms", "throughput", "per_class_accuracy", "cosine_similarity"} <= set(row)  # fmt: skip
+        assert {
+            "backend",
+            "device",
+            "precision",
+            "artifact",
+            "accuracy",
+            "top1_agreement",
+            "max_abs_diff",
+            "size_mb",
+            "latency_ms",
+            "throughput",
+            "per_class_accuracy",
+            "cosine_similarity",
+        } <= set(row)
         assert set(row["latency_ms"]["1"]) == {"p50", "p90", "p99", "mean", "runs"}
     assert manifest["tool_versions"]["onnxruntime"] and manifest["config"]["eval_size"] == 200 and manifest["devices"]
 
@@ -58,15 +81,20 @@ def _assert_clean_failure(result, out, pattern, code=2):
 
 def test_missing_checkpoint(data_root, tmp_path):
     out = tmp_path / "out"
-    _assert_clean_failure(invoke("--checkpoint", tmp_path / "none.pt", "--data-root", data_root, "--out", out),
-                          out, "checkpoint not found")  # fmt: skip
+    _assert_clean_failure(
+        invoke("--checkpoint", tmp_path / "none.pt", "--data-root", data_root, "--out", out),
+        out,
+        "checkpoint not found",
+    )
 
 
 def test_corrupt_checkpoint(data_root, tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"\x00" * 100)
     out = tmp_path / "out"
-    _assert_clean_failure(invoke("--checkpoint", bad, "--data-root", data_root, "--out", out), out, "cannot read checkpoint")
+    _assert_clean_failure(
+        invoke("--checkpoint", bad, "--data-root", data_root, "--out", out), out, "cannot read checkpoint"
+    )
 
 
 def test_checkpoint_of_another_architecture(data_root, tmp_path):
@@ -75,14 +103,20 @@ def test_checkpoint_of_another_architecture(data_root, tmp_path):
     path = tmp_path / "cifar100.pt"
     torch.save(state, path)
     out = tmp_path / "out"
-    _assert_clean_failure(invoke("--checkpoint", path, "--data-root", data_root, "--out", out), out,
-                          r"not this architecture: mis-shaped classifier.6.weight \[100, 4096\]")  # fmt: skip
+    _assert_clean_failure(
+        invoke("--checkpoint", path, "--data-root", data_root, "--out", out),
+        out,
+        r"not this architecture: mis-shaped classifier.6.weight \[100, 4096\]",
+    )
 
 
 def test_missing_dataset(checkpoint, tmp_path):
     out = tmp_path / "out"
-    _assert_clean_failure(invoke("--checkpoint", checkpoint, "--data-root", tmp_path / "nodata", "--out", out),
-                          out, "CIFAR-10 file missing: .*test_batch")  # fmt: skip
+    _assert_clean_failure(
+        invoke("--checkpoint", checkpoint, "--data-root", tmp_path / "nodata", "--out", out),
+        out,
+        "CIFAR-10 file missing: .*test_batch",
+    )
 
 
 def test_corrupt_dataset(checkpoint, tmp_path):
@@ -90,8 +124,11 @@ def test_corrupt_dataset(checkpoint, tmp_path):
     folder.mkdir(parents=True)
     (folder / "test_batch").write_bytes(b"garbage")
     out = tmp_path / "out"
-    _assert_clean_failure(invoke("--checkpoint", checkpoint, "--data-root", tmp_path / "data", "--out", out),
-                          out, "CIFAR-10 file corrupt: .*test_batch has md5")  # fmt: skip
+    _assert_clean_failure(
+        invoke("--checkpoint", checkpoint, "--data-root", tmp_path / "data", "--out", out),
+        out,
+        "CIFAR-10 file corrupt: .*test_batch has md5",
+    )
 
 
 def test_input_size_the_net_cannot_take(checkpoint, data_root, tmp_path):
@@ -108,19 +145,36 @@ def test_unwritable_out(checkpoint, data_root, tmp_path):
 
 
 def test_bad_dla_profile_is_refused_up_front(checkpoint, data_root, tmp_path):
-    result = invoke("--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "o", "--fp16", "--dla-core", "0")
+    result = invoke(
+        "--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "o", "--fp16", "--dla-core", "0"
+    )
     assert result.exit_code == 2 and "DLA runs FP16 and INT8 only" in result.output
 
 
 def test_bad_tolerance_override(checkpoint, data_root, tmp_path):
-    result = invoke("--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "o", "--tolerance", "int8.speed=3")
+    result = invoke(
+        "--checkpoint", checkpoint, "--data-root", data_root, "--out", tmp_path / "o", "--tolerance", "int8.speed=3"
+    )
     assert result.exit_code == 2 and "unknown tolerance field(s) speed" in result.output
 
 
 def test_tolerance_breach_exits_1_and_still_writes_the_report(checkpoint, data_root, tmp_path):
     out = tmp_path / "out"
-    result = invoke("--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--eval-size", 100,
-                    "--no-bench", "--fp16", "--tolerance", "fp16.max_abs_diff=1e-9", "--quiet")  # fmt: skip
+    result = invoke(
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--eval-size",
+        100,
+        "--no-bench",
+        "--fp16",
+        "--tolerance",
+        "fp16.max_abs_diff=1e-9",
+        "--quiet",
+    )
     assert result.exit_code == 1
     assert "error: outside tolerance: onnxruntime:fp16: max_abs_diff" in result.output
     rows = json.loads((out / "report.json").read_text())["rows"]
@@ -131,15 +185,25 @@ def test_tolerance_breach_exits_1_and_still_writes_the_report(checkpoint, data_r
 
 def test_installed_entry_point_prints_one_line(tmp_path):
     """The real console script, not CliRunner: a bad checkpoint gives one stderr line, exit 2."""
-    exe = __import__("shutil").which("export-alexnet") or str(__import__("pathlib").Path(sys.executable).parent / "export-alexnet")
-    proc = subprocess.run([exe, "--checkpoint", str(tmp_path / "x.pt"), "--data-root", str(tmp_path), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    exe = __import__("shutil").which("export-alexnet") or str(
+        __import__("pathlib").Path(sys.executable).parent / "export-alexnet"
+    )
+    proc = subprocess.run(
+        [exe, "--checkpoint", str(tmp_path / "x.pt"), "--data-root", str(tmp_path), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     # "[data]" is the stage header, written as the stage starts (a piped log never waits); then one error line
-    assert proc.stderr.strip().splitlines() == ["[data]", f"error: CIFAR-10 file missing: {tmp_path}/cifar-10-batches-py/test_batch; "
-                                                f"put the CIFAR-10 python files in {tmp_path}/cifar-10-batches-py (unpack "
-                                                "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), "
-                                                f"or pass --data-root to the folder that holds cifar-10-batches-py/, or add --download where the network is reachable"]  # fmt: skip
+    assert proc.stderr.strip().splitlines() == [
+        "[data]",
+        f"error: CIFAR-10 file missing: {tmp_path}/cifar-10-batches-py/test_batch; "
+        f"put the CIFAR-10 python files in {tmp_path}/cifar-10-batches-py (unpack "
+        "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz), "
+        f"or pass --data-root to the folder that holds cifar-10-batches-py/, "
+        "or add --download where the network is reachable",
+    ]
 
 
 def test_training_needs_the_named_train_batches(data_root, tmp_path):
@@ -152,8 +216,22 @@ def test_training_needs_the_named_train_batches(data_root, tmp_path):
 @pytest.mark.slow
 def test_without_checkpoint_it_trains_then_exports(data_root, tmp_path):
     out = tmp_path / "out"
-    result = invoke("--data-root", data_root, "--out", out, "--epochs", 1, "--train-size", 256,
-                    "--train-batches", "data_batch_1", "--eval-size", 200, "--no-bench", "--quiet")  # fmt: skip
+    result = invoke(
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--epochs",
+        1,
+        "--train-size",
+        256,
+        "--train-batches",
+        "data_batch_1",
+        "--eval-size",
+        200,
+        "--no-bench",
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     assert "the full recipe (60 epochs x 45,000 images) would take about 10 h here" in result.output
     assert (out / "alexnet_cifar10.pt").is_file() and (out / "model.fp32.onnx").is_file()

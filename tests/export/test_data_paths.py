@@ -42,12 +42,15 @@ def test_help_states_the_convention_and_no_repository_path(command):
     assert "../shared" not in result.output
 
 
-@pytest.mark.parametrize("command, args, missing", [
-    (alexnet_drift, [], "--checkpoint"),
-    (alexnet_targets, [], "--checkpoint"),
-    (alexnet_debug, ["--model", "m.onnx", "--against", "n.onnx"], "--data-root"),
-    (export_alexnet, ["--checkpoint", "x.pt"], "--data-root"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "command, args, missing",
+    [
+        (alexnet_drift, [], "--checkpoint"),
+        (alexnet_targets, [], "--checkpoint"),
+        (alexnet_debug, ["--model", "m.onnx", "--against", "n.onnx"], "--data-root"),
+        (export_alexnet, ["--checkpoint", "x.pt"], "--data-root"),
+    ],
+)
 def test_without_option_or_environment_one_line_says_what_to_pass(command, args, missing, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing relative to a repository layout can help
     result = invoke(command, [*args, "--out", tmp_path / "o"] if command is export_alexnet else args)
@@ -77,8 +80,13 @@ def test_environment_supplies_drift_inputs_and_golden_folder(tmp_path, monkeypat
 def test_missing_golden_logits_are_called_missing_with_the_option_to_fix_it(tmp_path):
     from alexnet_edge.export.drift_baseline import DriftInputError, check_inputs
 
-    baseline = {"inputs": {"dataset": {}, "golden_logits": {"test_logits_fp32_cuda.npy": "ab" * 32},
-                           "checkpoint": {"sha256": "cd" * 32}}}  # fmt: skip
+    baseline = {
+        "inputs": {
+            "dataset": {},
+            "golden_logits": {"test_logits_fp32_cuda.npy": "ab" * 32},
+            "checkpoint": {"sha256": "cd" * 32},
+        }
+    }
     current = {"dataset": {}, "golden_logits": {}, "checkpoint": {"sha256": "cd" * 32}}
     with pytest.raises(DriftInputError) as info:
         check_inputs(baseline, current, allow_new_checkpoint=False, reference_dir=tmp_path / "ref")
@@ -174,7 +182,13 @@ def test_bench_script_needs_its_inputs_named(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     env = {k: v for k, v in __import__("os").environ.items() if k != data_paths.ENV_VAR}
-    proc = subprocess.run([sys.executable, str(root / "benchmarks/cpu_ratios.py")], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks/cpu_ratios.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().startswith("error: no --checkpoint")

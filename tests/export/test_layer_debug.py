@@ -4,14 +4,22 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from alexnet_edge.export.layer_debug import DebugConfig, LayerDiff, diff_layers, first_drift, mark_all, render, run_debug
+from alexnet_edge.export.layer_debug import (
+    DebugConfig,
+    LayerDiff,
+    diff_layers,
+    first_drift,
+    mark_all,
+    render,
+    run_debug,
+)
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 
 def _run(path, images):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, {"input": images})))
+    return dict(zip(names, session.run(names, {"input": images}), strict=True))
 
 
 def test_marking_keeps_the_int8_kernels_and_their_logits(exported, test_images, tmp_path):
@@ -26,8 +34,15 @@ def test_marking_keeps_the_int8_kernels_and_their_logits(exported, test_images, 
 
 
 def test_fp32_against_int8_names_no_drift_and_a_perturbed_layer_does(exported, data_root, tmp_path):
-    rows, title = run_debug(DebugConfig(model=exported.out / "model.int8.onnx", against=exported.out / "model.fp32.onnx",
-                                        data_root=data_root, images=40), log=lambda line: None)  # fmt: skip
+    rows, title = run_debug(
+        DebugConfig(
+            model=exported.out / "model.int8.onnx",
+            against=exported.out / "model.fp32.onnx",
+            data_root=data_root,
+            images=40,
+        ),
+        log=lambda line: None,
+    )
     names = [r.tensor for r in rows]
     assert names[0] == "relu" and names[-1] == "logits" and len(names) >= 12
     assert first_drift(rows, 0.99) is None and rows[-1].cosine > 0.99
@@ -74,11 +89,30 @@ def test_verdict_names_the_layer_where_the_logits_start_to_drift():
 def test_tensor_names_map_to_the_layers_of_each_variant():
     from alexnet_edge.export.layer_names import torch_layer_names
 
-    tensors = ["conv2d", "relu", "max_pool2d", "relu_3", "max_pool2d_2", "view", "linear_1", "relu_6", "logits", "Identity_0"]
+    tensors = [
+        "conv2d",
+        "relu",
+        "max_pool2d",
+        "relu_3",
+        "max_pool2d_2",
+        "view",
+        "linear_1",
+        "relu_6",
+        "logits",
+        "Identity_0",
+    ]
     cifar = torch_layer_names(tensors, "cifar")
-    assert cifar == {"conv2d": "features.0", "relu": "features.1", "max_pool2d": "features.2", "relu_3": "features.9",
-                     "max_pool2d_2": "features.12", "view": "flatten", "linear_1": "classifier.4", "relu_6": "classifier.5",
-                     "logits": "classifier.6"}  # fmt: skip
+    assert cifar == {
+        "conv2d": "features.0",
+        "relu": "features.1",
+        "max_pool2d": "features.2",
+        "relu_3": "features.9",
+        "max_pool2d_2": "features.12",
+        "view": "flatten",
+        "linear_1": "classifier.4",
+        "relu_6": "classifier.5",
+        "logits": "classifier.6",
+    }
     # BatchNorm folded away: the ReLUs sit one index further on in cifar-bn's features
     assert torch_layer_names(["relu", "relu_3"], "cifar-bn") == {"relu": "features.2", "relu_3": "features.13"}
     assert torch_layer_names(["relu"], "unknown") == {}

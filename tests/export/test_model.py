@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from alexnet_edge.export.model import AlexNet, alexnet_cifar10, count_parameters
 from alexnet_edge.export.errors import CheckpointError, InputSizeError
+from alexnet_edge.export.model import AlexNet, alexnet_cifar10, count_parameters
 
 
 def test_shapes_and_parameter_count():

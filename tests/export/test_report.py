@@ -103,8 +103,8 @@ def test_recommendation_is_the_fastest_row_within_tolerance_and_the_most_accurat
     assert (rec["256"]["most_accurate"]["backend"], rec["256"]["most_accurate"]["precision"]) == ("openvino", "fp32")
     text = "\n".join(render_recommendation(recommend(ROWS)))
     assert (
-        "**batch 1**: fastest within tolerance: **onnxruntime int8 (model.int8.onnx), 2.90 ms p50, 345 images/s, 88.59%**"
-        in text
+        "**batch 1**: fastest within tolerance: "
+        "**onnxruntime int8 (model.int8.onnx), 2.90 ms p50, 345 images/s, 88.59%**" in text
     )
     assert "not** faster" not in text
 
@@ -119,8 +119,8 @@ def test_int8_not_faster_than_fp32_is_said_plainly():
     assert rec["batch_sizes"]["256"]["int8_vs_fp32"]["int8_faster"] is True
     text = "\n".join(render_recommendation(rec))
     assert (
-        "INT8 is **not** faster than FP32 at batch 1 on this CPU: onnxruntime int8 2.50 ms against onnxruntime fp32 2.00 ms."
-        in text
+        "INT8 is **not** faster than FP32 at batch 1 on this CPU: "
+        "onnxruntime int8 2.50 ms against onnxruntime fp32 2.00 ms." in text
     )
     assert "at batch 256 on this CPU" not in text
 

@@ -14,7 +14,8 @@ def test_augment_is_a_shifted_crop_or_its_mirror():
     padded = torch.nn.functional.pad(batch, (4, 4, 4, 4), mode="reflect")
     for i in range(2):
         found = any(
-            torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32]) or torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32].flip(-1))
+            torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32])
+            or torch.equal(out[i], padded[i, :, dy : dy + 32, dx : dx + 32].flip(-1))
             for dy in range(9)
             for dx in range(9)
         )

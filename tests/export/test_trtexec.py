@@ -79,7 +79,8 @@ def test_the_11_4_row_says_which_point_release_runs_where():
 
     where = WHERE["11.4"]
     assert KNOWN_RELEASES["11.4"].version == "11.4.0"  # the listing is 11.4.0's binary
-    assert "11.4.0" in where and "no Jetson" in where.split("11.4.1")[0] and "JetPack 7.2.2+" in where.split("11.4.1")[1]
+    server, jetson = where.split("11.4.1")
+    assert "11.4.0" in server and "no Jetson" in server and "JetPack 7.2.2+" in jetson
     assert "unconfirmed" in WHERE["10.16"] and "Thor only" in WHERE["10.13"]
 
 

@@ -22,17 +22,40 @@ def test_own_calibration_and_evaluation_images(checkpoint, data_root, test_split
         write_pngs(eval_dir / CLASS_NAMES[c], test_split.images[chosen][test_split.labels[chosen] == c])
     write_pngs(calib_dir, test_split.images[5000:5200])
     (calib_dir / "README.txt").write_text("not an image")
-    args = ["--checkpoint", checkpoint, "--data-root", data_root, "--out", out, "--int8", "--no-bench", "--quiet",
-            "--calib-data", calib_dir, "--eval-data", eval_dir]  # fmt: skip
+    args = [
+        "--checkpoint",
+        checkpoint,
+        "--data-root",
+        data_root,
+        "--out",
+        out,
+        "--int8",
+        "--no-bench",
+        "--quiet",
+        "--calib-data",
+        calib_dir,
+        "--eval-data",
+        eval_dir,
+    ]
     result = CliRunner().invoke(export_alexnet, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     assert "skipped 1 unreadable file(s)" in result.output and "README.txt" in result.output
     report = json.loads((out / "report.json").read_text())
-    assert report["eval_images"] == 150 and report["eval_source"] == str(eval_dir) and report["eval_subset"] == f"all of {eval_dir}"
+    assert (
+        report["eval_images"] == 150
+        and report["eval_source"] == str(eval_dir)
+        and report["eval_subset"] == f"all of {eval_dir}"
+    )
     calibration = report["calibration"]
-    assert calibration["source"] == str(calib_dir) and calibration["size"] == 200 and len(calibration["content_sha256"]) == 64
+    assert (
+        calibration["source"] == str(calib_dir)
+        and calibration["size"] == 200
+        and len(calibration["content_sha256"]) == 64
+    )
     with TorchRunner(reference_model) as runner:
-        expected = float((runner.infer_many(normalize_uint8(test_split.images[:150])).argmax(1) == test_split.labels[:150]).mean())
+        expected = float(
+            (runner.infer_many(normalize_uint8(test_split.images[:150])).argmax(1) == test_split.labels[:150]).mean()
+        )
     torch_row = next(r for r in report["rows"] if r["backend"] == "torch")
     assert torch_row["accuracy"] == expected  # the same 150 images, read back from PNG bit-identically
     assert any("apply only to CIFAR-10's test_batch" in note for note in report["notes"])
@@ -49,5 +72,12 @@ def test_calib_data_needs_int8_and_an_existing_path(data_root, tmp_path):
     with pytest.raises(AlexNetEdgeError, match="--calib-data calibrates the INT8 model: add --int8"):
         run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", calibration=CalibrationConfig(data=tmp_path)))
     with pytest.raises(AlexNetEdgeError, match="--eval-data .*missing: no such file or folder"):
-        run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", precisions=(Precision.FP32,), eval_data=tmp_path / "missing"))
+        run(
+            PipelineConfig(
+                data_root=data_root,
+                out_dir=tmp_path / "o",
+                precisions=(Precision.FP32,),
+                eval_data=tmp_path / "missing",
+            )
+        )
     assert not (tmp_path / "o").exists()

@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 
 from alexnet_edge.runtime.bench import measure_latency, summarize
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance, accuracy, check, compare, parse_tolerance_overrides
+from alexnet_edge.runtime.compare import (
+    DEFAULT_TOLERANCES,
+    Tolerance,
+    accuracy,
+    check,
+    compare,
+    parse_tolerance_overrides,
+)
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
 from alexnet_edge.runtime.precision import Precision
 
@@ -24,7 +31,9 @@ def test_compare_metrics(rng):
 
 def test_check_carries_the_numbers():
     tol = Tolerance(min_top1_agreement=0.99, max_accuracy_drop=0.003, max_abs_diff=0.5)
-    result = compare(np.eye(10, dtype=np.float32)[[0, 1, 2, 3]], np.eye(10, dtype=np.float32)[[0, 1, 2, 4]], np.array([0, 1, 2, 4]))
+    result = compare(
+        np.eye(10, dtype=np.float32)[[0, 1, 2, 3]], np.eye(10, dtype=np.float32)[[0, 1, 2, 4]], np.array([0, 1, 2, 4])
+    )
     failures = check(result, reference_accuracy=1.0, tolerance=tol, artifact="model.int8.onnx")
     metrics = {f.metric: f for f in failures}
     assert set(metrics) == {"top1_agreement", "accuracy_drop", "max_abs_diff"}
@@ -79,9 +88,15 @@ def test_measure_latency_logs_a_line_per_batch_size():
 
     lines = []
     images = np.zeros((4, 3, 32, 32), np.float32)
-    measure_latency(Idle(), images, batch_sizes=(1, 2, 4), warmup=0, min_runs=2, max_runs=2, budget_s=0, log=lines.append)
-    assert [line.split(":")[0] for line in lines] == ["  batch 1", "  batch 2", "  batch 4"] and all("(2 runs)" in l for l in lines)
-    assert measure_latency(Idle(), images, batch_sizes=(1,), warmup=0, min_runs=1, max_runs=1, budget_s=0)  # log is optional
+    measure_latency(
+        Idle(), images, batch_sizes=(1, 2, 4), warmup=0, min_runs=2, max_runs=2, budget_s=0, log=lines.append
+    )
+    assert [line.split(":")[0] for line in lines] == ["  batch 1", "  batch 2", "  batch 4"] and all(
+        "(2 runs)" in line for line in lines
+    )
+    assert measure_latency(
+        Idle(), images, batch_sizes=(1,), warmup=0, min_runs=1, max_runs=1, budget_s=0
+    )  # log is optional
 
 
 def test_tolerance_error_is_a_value_error():
@@ -93,11 +108,11 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
     """The CUDA FP16 golden logits are real FP16 arithmetic (not x86's FP32-for-FP16); a model
     whose weights carry 0.5% noise (10x FP16 rounding) must still fail."""
     import onnx
+    from conftest import REFERENCE_DIR
     from onnx import numpy_helper
 
     from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
     from alexnet_edge.runtime.preprocess import normalize_uint8
-    from conftest import REFERENCE_DIR
 
     fp16, fp32 = (REFERENCE_DIR / f"test_logits_{p}_cuda.npy" for p in ("fp16", "fp32"))
     if not fp16.is_file():
@@ -106,7 +121,10 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
     real = compare(gold16, gold32, test_split.labels)
     assert real.max_abs_diff > 0.04  # it is FP16 arithmetic: far from x86's 2.7e-5
     tolerance = DEFAULT_TOLERANCES[Precision.FP16]
-    assert check(real, reference_accuracy=accuracy(gold32, test_split.labels), tolerance=tolerance, artifact="cuda:fp16") == []
+    assert (
+        check(real, reference_accuracy=accuracy(gold32, test_split.labels), tolerance=tolerance, artifact="cuda:fp16")
+        == []
+    )
 
     model = onnx.load(str(exported.out / "model.fp16.onnx"))
     rng = np.random.default_rng(0)
@@ -121,8 +139,12 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
         reference = runner.infer_many(images)
     with OnnxRuntimeRunner(tmp_path / "broken.fp16.onnx") as runner:
         broken = compare(runner.infer_many(images), reference, labels)
-    failures = check(broken, reference_accuracy=accuracy(reference, labels), tolerance=tolerance, artifact="broken:fp16")
-    assert failures and {f.metric for f in failures} <= {"max_rel_diff", "top1_agreement", "cosine_similarity"}, failures
+    failures = check(
+        broken, reference_accuracy=accuracy(reference, labels), tolerance=tolerance, artifact="broken:fp16"
+    )
+    assert failures and {f.metric for f in failures} <= {"max_rel_diff", "top1_agreement", "cosine_similarity"}, (
+        failures
+    )
 
 
 def test_small_samples_allow_three_images_of_accuracy_and_one_disagreement():

@@ -59,8 +59,18 @@ def test_folders_npy_topk_and_a_bad_file(exported, test_split, image_files, tmp_
     np.save(tmp_path / "wrong.npy", np.zeros((2, 5), np.float64))
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not an image")
-    args = ["--model", str(exported.out / "model.fp32.onnx"), "--json", "--top-k", "3", str(folder),
-            str(tmp_path / "batch_u8.npy"), str(tmp_path / "batch_f32.npy"), str(broken), str(tmp_path / "wrong.npy")]  # fmt: skip
+    args = [
+        "--model",
+        str(exported.out / "model.fp32.onnx"),
+        "--json",
+        "--top-k",
+        "3",
+        str(folder),
+        str(tmp_path / "batch_u8.npy"),
+        str(tmp_path / "batch_f32.npy"),
+        str(broken),
+        str(tmp_path / "wrong.npy"),
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1  # some inputs failed; the rest were still classified
     records = _json_lines(result.output)
@@ -107,6 +117,8 @@ def test_providers_reach_the_onnxruntime_runner(exported, image_files, monkeypat
 
     monkeypatch.setattr(infer_cli, "open_runner", recording)
     _, pngs, _ = image_files
-    result = CliRunner().invoke(main, ["--model", str(exported.out / "model.fp32.onnx"), "--providers", "cpu", str(pngs[0])])
+    result = CliRunner().invoke(
+        main, ["--model", str(exported.out / "model.fp32.onnx"), "--providers", "cpu", str(pngs[0])]
+    )
     assert result.exit_code == 0, result.output
     assert seen == {"providers": "cpu"}

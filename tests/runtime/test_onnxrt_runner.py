@@ -22,7 +22,10 @@ def test_any_batch_size(exported, test_images):
 
 
 def test_provider_choice():
-    assert choose_providers(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
     assert choose_providers("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     with pytest.raises(BackendUnavailableError, match="TensorrtExecutionProvider not available here"):
         choose_providers(["tensorrt"], ["CPUExecutionProvider"])
@@ -72,8 +75,11 @@ def test_unsafe_int8_model_warns_once_on_a_saturating_cpu(exported, tmp_path, mo
     props["int8"].value = json.dumps(scheme)
     onnx.save(model, str(tmp_path / "unsafe.onnx"))
 
-    for cpu, path, warned in ((avx2, tmp_path / "unsafe.onnx", True), (vnni, tmp_path / "unsafe.onnx", False),
-                              (avx2, exported.out / "model.int8.onnx", False)):  # fmt: skip
+    for cpu, path, warned in (
+        (avx2, tmp_path / "unsafe.onnx", True),
+        (vnni, tmp_path / "unsafe.onnx", False),
+        (avx2, exported.out / "model.int8.onnx", False),
+    ):
         monkeypatch.setattr(onnxrt, "detect", lambda cpu=cpu: cpu)
         with OnnxRuntimeRunner(path) as runner:
             runner.infer(np.zeros((2, 3, 32, 32), np.float32))

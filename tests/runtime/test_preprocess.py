@@ -9,7 +9,9 @@ from alexnet_edge.runtime.preprocess import load_image, normalize_uint8, preproc
 
 def test_normalization_is_the_reference_convention(test_split):
     pixels = test_split.images[:4]
-    expected = (pixels.astype(np.float64) / 255 - np.array(MEAN).reshape(1, 3, 1, 1)) / np.array(STD).reshape(1, 3, 1, 1)
+    expected = (pixels.astype(np.float64) / 255 - np.array(MEAN).reshape(1, 3, 1, 1)) / np.array(STD).reshape(
+        1, 3, 1, 1
+    )
     got = normalize_uint8(pixels)
     assert got.dtype == np.float32 and got.flags.c_contiguous
     assert np.abs(got - expected).max() < 1e-5

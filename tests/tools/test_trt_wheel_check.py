@@ -52,14 +52,35 @@ def test_a_name_counts_when_it_is_a_string_or_the_tail_of_one_but_not_inside_pro
 
 
 def test_names_the_binary_lacks_are_dropped_and_recorded(tmp_path):
-    wheel = _wheel(tmp_path, ["BuilderFlag", "FP16", "STRIP_PLAN", "TensorIOMode", "INPUT", "OUTPUT", "Runtime",
-                              "max_DLA_core", "deserialize_cuda_engine", "IInt8Calibrator"])  # fmt: skip
+    wheel = _wheel(
+        tmp_path,
+        [
+            "BuilderFlag",
+            "FP16",
+            "STRIP_PLAN",
+            "TensorIOMode",
+            "INPUT",
+            "OUTPUT",
+            "Runtime",
+            "max_DLA_core",
+            "deserialize_cuda_engine",
+            "IInt8Calibrator",
+        ],
+    )
     listing = _listing()
     record = check.check_listing(listing, wheel, "tensorrt-cu12-bindings==10.99.0")
-    assert record["missing"] == ["BuilderFlag.INT8", "Gone", "Gone.A", "Runtime.engine_host_code_allowed",
-                                 "IInt8EntropyCalibrator2"]
-    assert listing["enums"] == {"BuilderFlag": ["FP16", "STRIP_PLAN"], "TensorIOMode": ["INPUT", "OUTPUT"],
-                                "Gone": None}
+    assert record["missing"] == [
+        "BuilderFlag.INT8",
+        "Gone",
+        "Gone.A",
+        "Runtime.engine_host_code_allowed",
+        "IInt8EntropyCalibrator2",
+    ]
+    assert listing["enums"] == {
+        "BuilderFlag": ["FP16", "STRIP_PLAN"],
+        "TensorIOMode": ["INPUT", "OUTPUT"],
+        "Gone": None,
+    }
     assert listing["classes"]["Runtime"] == ["DLA_core", "deserialize_cuda_engine"]  # DLA_core: tail of max_DLA_core
     assert listing["calibrators"] == ["IInt8Calibrator"]
     assert record["wheel"] == wheel.name and record["sha256"] == hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -98,6 +119,7 @@ def test_each_committed_listing_names_the_release_binary_it_was_checked_against(
 
 def test_the_11_4_listing_is_checked_against_11_4_0_and_the_jetpack_7_releases_have_listings():
     assert json.loads((API_DIR / "trt11.4.json").read_text())["checked_against"]["wheel"].startswith(
-        "tensorrt_cu12_bindings-11.4.0.106-")
+        "tensorrt_cu12_bindings-11.4.0.106-"
+    )
     for version, jetpack in (("10.13", "7.1"), ("10.16", "7.2")):
         assert f"JetPack {jetpack}" in json.loads((API_DIR / f"trt{version}.json").read_text())["note"]

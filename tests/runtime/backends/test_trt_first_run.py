@@ -207,7 +207,8 @@ def test_fp32_engine_clears_tf32_and_meets_the_fp32_tolerance(fake_trt, onnx_fil
     """TF32 is on by default (NvInfer.h at v10.3.0, BuilderFlag::kTF32), so an FP32 build must clear it."""
     trt = fake_trt.trt
     assert trt.Builder(None).create_builder_config().get_flag(trt.BuilderFlag.TF32)  # as the real default
-    sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.FP32, EngineBuildConfig(opt_batch=4, max_batch=8))
+    config = EngineBuildConfig(opt_batch=4, max_batch=8)
+    sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.FP32, config)
     assert ("config.clear_flag", "TF32") in trt.calls and sidecar["builder_flags_cleared"] == ["TF32"]
     batch = rng.normal(size=(4, 3, 32, 32)).astype(np.float32)
     assert np.abs(tf32_logits(batch) - fake_logits(batch)).max() > 1e-6  # the fake's TF32 really differs
