@@ -1,7 +1,7 @@
 """Accuracy-drift gate: recompute what the deployed models compute and compare with committed baselines.
 
-A baseline (packaged: alexnet_edge/export/baselines/*.json) holds, per backend/device/precision, accuracy on the evaluated
-test images, per-class accuracy, top-1 agreement and |Δlogit| against PyTorch FP32, cross-device
+A baseline (packaged: alexnet_edge/export/baselines/*.json) holds, per backend/device/precision, accuracy on the
+evaluated test images, per-class accuracy, top-1 agreement and |Δlogit| against PyTorch FP32, cross-device
 figures against the CUDA golden logits, each with its tolerance, and the hashes of every input.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge.calibration.cifar10 import batches_dir
 from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
 from alexnet_edge.calibration.errors import DatasetError
@@ -107,7 +108,7 @@ def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[
     for row in result.rows:
         key = row.key
         figures[f"{key}/accuracy"] = row.accuracy
-        for name, value in zip(CLASS_NAMES, row.per_class_accuracy):
+        for name, value in zip(CLASS_NAMES, row.per_class_accuracy, strict=True):
             figures[f"{key}/per_class/{name}"] = value
         if row.backend != "torch":
             for metric in ("top1_agreement", "max_abs_diff", "mean_abs_diff"):
@@ -131,14 +132,25 @@ def input_hashes(checkpoint: Path, data_root: Path, calib_files: list[str], refe
         dataset[name] = sha256_file(path)
     golden = {}
     if reference_dir is not None:
-        for precision, name in GOLDEN.items():
+        for name in GOLDEN.values():
             if (reference_dir / name).is_file():
                 golden[name] = sha256_file(reference_dir / name)
-    return {"checkpoint": {"file": checkpoint.name, "sha256": sha256_file(checkpoint)}, "dataset": dataset, "golden_logits": golden}
+    return {
+        "checkpoint": {"file": checkpoint.name, "sha256": sha256_file(checkpoint)},
+        "dataset": dataset,
+        "golden_logits": golden,
+    }
 
 
-def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir: Path | None, work_dir: Path | None,
-            log: Callable[[str], None]) -> tuple[dict[str, float], dict[str, str]]:  # fmt: skip
+def compute(
+    checkpoint: Path,
+    data_root: Path,
+    settings: dict,
+    *,
+    reference_dir: Path | None,
+    work_dir: Path | None,
+    log: Callable[[str], None],
+) -> tuple[dict[str, float], dict[str, str]]:
     """Run the pipeline (no benchmark, no engines) and return (figures, ONNX model sha256s)."""
     golden = {}
     if reference_dir is not None:
@@ -146,11 +158,19 @@ def compute(checkpoint: Path, data_root: Path, settings: dict, *, reference_dir:
     with work_dirs.work_dir("drift", log) as tmp:  # a killed run's is swept by the next run
         out = work_dir or tmp
         config = PipelineConfig(
-            data_root=data_root, out_dir=out, checkpoint=checkpoint, eval_size=settings["eval_size"],
-            precisions=tuple(Precision(p) for p in settings["precisions"]), calibration=CalibrationConfig.from_dict(
-                {k.removeprefix("calib_"): v for k, v in settings.items() if k.startswith("calib_")}), bench=False, engines=False, progress=False,
+            data_root=data_root,
+            out_dir=out,
+            checkpoint=checkpoint,
+            eval_size=settings["eval_size"],
+            precisions=tuple(Precision(p) for p in settings["precisions"]),
+            calibration=CalibrationConfig.from_dict(
+                {k.removeprefix("calib_"): v for k, v in settings.items() if k.startswith("calib_")}
+            ),
+            bench=False,
+            engines=False,
+            progress=False,
             variant=settings.get("variant", "cifar"),
-        )  # fmt: skip
+        )
         result = run(config, log=log)
         models = {p.onnx_name: sha256_file(out / p.onnx_name) for p in config.precisions}
     return figures_from(result, golden), models
@@ -242,22 +262,36 @@ def check(request: GateRequest, log: Callable[[str], None] = lambda line: None) 
     check_variant(old, request.variant, path)
     settings = {**DEFAULT_SETTINGS, **old["settings"]}
     inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
-    notes = check_inputs(old, inputs, allow_new_checkpoint=request.allow_new_checkpoint,
-                         reference_dir=request.reference_dir)  # fmt: skip
-    figures, models = compute(request.checkpoint, request.data_root, settings, reference_dir=request.reference_dir,
-                              work_dir=request.work_dir, log=log)  # fmt: skip
+    notes = check_inputs(
+        old, inputs, allow_new_checkpoint=request.allow_new_checkpoint, reference_dir=request.reference_dir
+    )
+    figures, models = compute(
+        request.checkpoint,
+        request.data_root,
+        settings,
+        reference_dir=request.reference_dir,
+        work_dir=request.work_dir,
+        log=log,
+    )
     if models != old["inputs"].get("onnx_models"):
-        notes.append("the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide")
+        notes.append(
+            "the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide"
+        )
     for backend in absent_backends(old, figures):
         notes.append(f"the baseline's {backend} figures were skipped: {backend} is not installed here")
     return GateResult(path, compare_figures(old, figures), notes)
 
 
-def update(request: GateRequest, *, eval_size: int | None = None, log: Callable[[str], None] = lambda line: None) -> tuple[dict | None, dict]:
+def update(
+    request: GateRequest, *, eval_size: int | None = None, log: Callable[[str], None] = lambda line: None
+) -> tuple[dict | None, dict]:
     """Recompute and rewrite the baseline; returns (old or None, new)."""
     path = request.baseline_path
     if request.baseline is None and {"site-packages", "dist-packages"} & set(path.parts):
-        raise AlexNetEdgeError(f"--update needs --baseline PATH here: the packaged baseline {path} is installed data, not a file to rewrite")
+        raise AlexNetEdgeError(
+            "--update needs --baseline PATH here: the packaged "
+            f"baseline {path} is installed data, not a file to rewrite"
+        )
     # Held from reading the old baseline to writing the new: two updates of one file never both say "written".
     with output_dir.locked(path, what="baseline", holder="alexnet-drift --update", hint="wait for it"):
         old = load_baseline(path) if path.is_file() else None
@@ -265,8 +299,14 @@ def update(request: GateRequest, *, eval_size: int | None = None, log: Callable[
         if eval_size:
             settings["eval_size"] = eval_size
         inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
-        figures, models = compute(request.checkpoint, request.data_root, settings, reference_dir=request.reference_dir,
-                                  work_dir=request.work_dir, log=log)  # fmt: skip
+        figures, models = compute(
+            request.checkpoint,
+            request.data_root,
+            settings,
+            reference_dir=request.reference_dir,
+            work_dir=request.work_dir,
+            log=log,
+        )
         new = make_baseline(figures, inputs, models, settings, rule_for=rule_for)
         save_baseline(path, new)
     return old, new

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge.calibration.config import CalibrationConfig
 from alexnet_edge.calibration.user_data import probe as probe_user_data
 from alexnet_edge.runtime.backends import check_cpu_backends
@@ -100,17 +101,25 @@ def validate(config: PipelineConfig) -> None:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
     available = CIFAR_BATCH_IMAGES * len(calib.files)
     if int8 and calib.data is None and calib.cifar_size > available:
-        raise AlexNetEdgeError(f"--calib-size {calib.cifar_size} is more than the {available:,} images of {', '.join(calib.files)}")
+        raise AlexNetEdgeError(
+            f"--calib-size {calib.cifar_size} is more than the {available:,} images of {', '.join(calib.files)}"
+        )
     if calib.data is not None and not int8:
         raise AlexNetEdgeError("--calib-data calibrates the INT8 model: add --int8")
     for option, path in (("--calib-data", calib.data), ("--eval-data", config.eval_data)):
         if path is not None and not Path(path).exists():
             raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
         if path is not None:
-            probe_user_data(path, option)  # a .npy/.npz header its data does not match: refused now, not after the export
+            probe_user_data(
+                path, option
+            )  # a .npy/.npz header its data does not match: refused now, not after the export
     if config.eval_data is None and config.eval_size is not None and config.eval_size > CIFAR_BATCH_IMAGES:
-        raise AlexNetEdgeError(f"--eval-size {config.eval_size} is more than the {CIFAR_BATCH_IMAGES:,} images of CIFAR-10's test_batch")
-    reads_cifar = config.eval_data is None or config.checkpoint is None or (int8 and calib.data is None) or config.download
+        raise AlexNetEdgeError(
+            f"--eval-size {config.eval_size} is more than the {CIFAR_BATCH_IMAGES:,} images of CIFAR-10's test_batch"
+        )
+    reads_cifar = (
+        config.eval_data is None or config.checkpoint is None or (int8 and calib.data is None) or config.download
+    )
     if reads_cifar and config.data_root is None:
         data_paths.data_root(None)  # raises, saying to pass --data-root or set ALEXNET_EDGE_DATA
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
@@ -134,7 +143,9 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     clock, load_before = StageClock(log, tick_s=HEARTBEAT_S if config.heartbeat else None), _load_average()
     log = clock  # every line below goes through the clock, which names the stage it belongs to
     with clock.stage("data"):
-        data = stages.load_data(config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data)
+        data = stages.load_data(
+            config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data
+        )
     with clock.stage("checkpoint"):
         ckpt = stages.load_or_train(config, out, log)
     log(f"checkpoint {ckpt.path} (sha256 {ckpt.sha256[:12]}…), {len(data.labels)} images of {data.source}")
@@ -143,15 +154,31 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
         with clock.stage("reference"):
             ref = stages.reference_logits(torch_runner, data, progress=config.progress_sink(log), log=log)
         with clock.stage("export"):
-            exported = stages.export_fp32(ckpt, data, ref, out, opset=config.opset, variant=config.variant,
-                                          tolerance=config.tolerance(Precision.FP32), log=log, verbose=config.verbose)  # fmt: skip
+            exported = stages.export_fp32(
+                ckpt,
+                data,
+                ref,
+                out,
+                opset=config.opset,
+                variant=config.variant,
+                tolerance=config.tolerance(Precision.FP32),
+                log=log,
+                verbose=config.verbose,
+            )
         with clock.stage("fp16/int8"):
             exported = stages.convert_precisions(config, ckpt, exported, out, log)
         with clock.stage("engines"):
             exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
         with clock.stage("evaluate" + (" + benchmark" if config.bench else "")):
-            evaluation = stages.evaluate(config, stages.open_runners(stack, torch_runner, exported, backends=config.cpu_backends(),
-                                                                        ov_precision=config.ov_precision), data, ref, log)
+            evaluation = stages.evaluate(
+                config,
+                stages.open_runners(
+                    stack, torch_runner, exported, backends=config.cpu_backends(), ov_precision=config.ov_precision
+                ),
+                data,
+                ref,
+                log,
+            )
     report = build_report(config, data, ckpt, ref, exported, evaluation, load_before)
     manifest = {
         "config": _config_dict(config, ckpt.path),
@@ -167,9 +194,20 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
     if config.bundle is not None:
         with clock.stage("bundle"):
             files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
-    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([exported.engine_note] if exported.engine_note else [])
-    return PipelineResult(report, produced + files, exported.failures + evaluation.failures, evaluation.logits, data.labels, evaluation.rows,
-                          clock.seconds, clock.total, skipped)  # fmt: skip
+    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + (
+        [exported.engine_note] if exported.engine_note else []
+    )
+    return PipelineResult(
+        report,
+        produced + files,
+        exported.failures + evaluation.failures,
+        evaluation.logits,
+        data.labels,
+        evaluation.rows,
+        clock.seconds,
+        clock.total,
+        skipped,
+    )
 
 
 def _load_average() -> list[float] | None:
@@ -179,23 +217,33 @@ def _load_average() -> list[float] | None:
         return None
 
 
-X86_FP16_NOTE = ("onnxruntime's CPU provider has no FP16 kernels on x86: it runs FP16 models with FP32 arithmetic "
-                 "(weights stay FP16-rounded), so the fp16 row checks the graph and weights, not FP16 arithmetic.")  # fmt: skip
+X86_FP16_NOTE = (
+    "onnxruntime's CPU provider has no FP16 kernels on x86: it runs FP16 models with FP32 arithmetic "
+    "(weights stay FP16-rounded), so the fp16 row checks the graph and weights, not FP16 arithmetic."
+)
 
 
-def build_report(config: PipelineConfig, data, ckpt, ref, exported, evaluation, load_before: list[float] | None = None) -> dict:
+def build_report(
+    config: PipelineConfig, data, ckpt, ref, exported, evaluation, load_before: list[float] | None = None
+) -> dict:
     notes = [X86_FP16_NOTE, "Accuracy rows use all evaluated images."]
     if config.bench:
-        notes.append("Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json.")
+        notes.append(
+            "Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json."
+        )
     if exported.engine_note:
         notes.append(exported.engine_note)
     notes += [f"**Outside tolerance** at the parity check: {failure}" for failure in exported.failures]
     if config.eval_data is not None:
-        notes.append(f"Evaluated on the user's images ({data.source}); the cross-device figures against the CUDA golden "
-                     "logits apply only to CIFAR-10's test_batch and are not computed for them.")  # fmt: skip
+        notes.append(
+            f"Evaluated on the user's images ({data.source}); the cross-device figures against the CUDA golden "
+            "logits apply only to CIFAR-10's test_batch and are not computed for them."
+        )
     if ckpt.batchnorm_folded:
-        notes.append("BatchNorm was folded into the preceding convolutions before export; every ONNX row is "
-                     "compared with the unfolded PyTorch model in eval mode.")  # fmt: skip
+        notes.append(
+            "BatchNorm was folded into the preceding convolutions before export; every ONNX row is "
+            "compared with the unfolded PyTorch model in eval mode."
+        )
     return {
         "schema": REPORT_SCHEMA,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -219,21 +267,30 @@ def _timing(config: PipelineConfig, load_before: list[float] | None) -> dict:
     """Whether latency was measured, and how busy the machine was when the run started."""
     cores = os.cpu_count() or 1
     busy = load_before is not None and load_before[0] > cores
-    return {"measured": config.bench, "load_average_at_start": load_before, "cores": cores, "busy": busy,
-            "budget_s_per_batch_size": config.bench_budget_s if config.bench else None}  # fmt: skip
+    return {
+        "measured": config.bench,
+        "load_average_at_start": load_before,
+        "cores": cores,
+        "busy": busy,
+        "budget_s_per_batch_size": config.bench_budget_s if config.bench else None,
+    }
 
 
 def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_versions: dict, log) -> list[Path]:
     n = min(BUNDLE_IMAGES, len(data.labels))
     labels, reference = data.labels[:n], ref.logits[:n]
     files = write_bundle(
-        config.bundle, models=exported.models,
+        config.bundle,
+        models=exported.models,
         calibration_table=exported.calibration_table.path if exported.calibration_table else None,
-        images_uint8=data.split.images[:n], labels=labels, reference_logits=reference,
+        images_uint8=data.split.images[:n],
+        labels=labels,
+        reference_logits=reference,
         expected=expected_figures(evaluation.evaluated, n, labels, reference),
-        engine_config=config.engine, source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions, "images": data.source},
+        engine_config=config.engine,
+        source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions, "images": data.source},
         log=log,
-    )  # fmt: skip
+    )
     log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")
     return files
 

@@ -21,8 +21,10 @@ def _fmt(value, spec: str, missing: str = "–") -> str:
     return format(value, spec)
 
 
-TABLE_HEADER = ("| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| "
-                "| p50 ms @1 | images/s @256 | tolerance | within tolerance |")
+TABLE_HEADER = (
+    "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| "
+    "| p50 ms @1 | images/s @256 | tolerance | within tolerance |"
+)
 
 
 def render_markdown(report: dict) -> str:
@@ -77,9 +79,15 @@ def _tolerance_text(tolerance: dict | None) -> str:
     """The bounds a row was judged against, short enough for a table cell; the reference has none."""
     if tolerance is None:
         return "reference"
-    parts = [f"agreement ≥ {100 * tolerance['min_top1_agreement']:.2f}%",
-             f"drop ≤ {100 * tolerance['max_accuracy_drop']:.2f} pt"]
-    bounds = (("max_abs_diff", "\\|Δ\\| ≤ {:.3g}"), ("max_rel_diff", "rel ≤ {:.3g}"), ("min_cosine_similarity", "cos ≥ {:.6g}"))
+    parts = [
+        f"agreement ≥ {100 * tolerance['min_top1_agreement']:.2f}%",
+        f"drop ≤ {100 * tolerance['max_accuracy_drop']:.2f} pt",
+    ]
+    bounds = (
+        ("max_abs_diff", "\\|Δ\\| ≤ {:.3g}"),
+        ("max_rel_diff", "rel ≤ {:.3g}"),
+        ("min_cosine_similarity", "cos ≥ {:.6g}"),
+    )
     for key, text in bounds:
         value = tolerance.get(key)
         if value is not None and math.isfinite(value) and value > 0:
@@ -90,15 +98,21 @@ def _tolerance_text(tolerance: dict | None) -> str:
 def _timing_line(report: dict) -> str:
     timing = report.get("timing") or {}
     if not timing.get("measured", any(r.get("latency_ms") for r in report["rows"])):
-        return ("Latency was not measured (--no-bench). No plot (report.png) was written "
-                "and nothing is recommended by speed.")
-    runs = sorted({v.get("runs") for r in report["rows"] for v in (r.get("latency_ms") or {}).values() if v.get("runs")})
+        return (
+            "Latency was not measured (--no-bench). No plot (report.png) was written "
+            "and nothing is recommended by speed."
+        )
+    runs = sorted(
+        {v.get("runs") for r in report["rows"] for v in (r.get("latency_ms") or {}).values() if v.get("runs")}
+    )
     counted = f", {runs[0]}–{runs[-1]} timed runs per figure" if runs else ""
     line = f"Latency measured on {report.get('host', {}).get('cpu', 'this machine')}{counted}."
     load = timing.get("load_average_at_start")
     if timing.get("busy"):
-        line += (f" **The machine was busy** (load average {load[0]:.2f} on {timing.get('cores')} cores at the start): "
-                 "treat the timings as noisy and rerun on an idle machine.")  # fmt: skip
+        line += (
+            f" **The machine was busy** (load average {load[0]:.2f} on {timing.get('cores')} cores at the start): "
+            "treat the timings as noisy and rerun on an idle machine."
+        )
     elif load is not None:
         line += f" Load average {load[0]:.2f} on {timing.get('cores')} cores at the start (idle enough)."
     return line
@@ -114,7 +128,10 @@ def _cpu_line(rows: Sequence[dict]) -> list[str]:
     cpu = next((r["cpu"] for r in rows if r.get("cpu")), None)
     if not cpu:
         return []
-    return [f"CPU: {cpu['arch']} with {', '.join(cpu['features']) or 'no listed features'}; int8 path: {cpu['int8_path']}.", ""]
+    return [
+        f"CPU: {cpu['arch']} with {', '.join(cpu['features']) or 'no listed features'}; int8 path: {cpu['int8_path']}.",
+        "",
+    ]
 
 
 def plot_title(report: dict) -> str:
@@ -122,7 +139,9 @@ def plot_title(report: dict) -> str:
     state = "busy machine: timings noisy" if timing.get("busy") else "idle machine"
     load = timing.get("load_average_at_start")
     load_text = f", load {load[0]:.2f}/{timing.get('cores')} cores" if load else ""
-    return f"AlexNet CIFAR-10 on {host.get('cpu', 'this machine')} — {report.get('created', '')[:10]} ({state}{load_text})"
+    return (
+        f"AlexNet CIFAR-10 on {host.get('cpu', 'this machine')} — {report.get('created', '')[:10]} ({state}{load_text})"
+    )
 
 
 def artifact_entry(path: Path, base: Path) -> dict[str, object]:
@@ -154,8 +173,9 @@ def write_reports(out_dir: Path, report: dict, manifest: dict, artifacts: Sequen
     with atomic_output(md) as tmp:
         tmp.write_text(render_markdown(report))
     written.append(md)
-    plot = render_plot(report["rows"], out_dir / "report.png", title=plot_title(report),
-                       recommendation=report.get("recommendation"))
+    plot = render_plot(
+        report["rows"], out_dir / "report.png", title=plot_title(report), recommendation=report.get("recommendation")
+    )
     if plot is not None:
         written.append(plot)
     manifest = {**manifest, "artifacts": [artifact_entry(p, out_dir) for p in [*artifacts, *written] if p.is_file()]}

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge.calibration import cifar10
 from alexnet_edge.calibration.calib_set import (
     build_calibration_set,
@@ -109,7 +110,9 @@ class Evaluation:
         return {e.row.key: e.logits for e in self.evaluated}
 
 
-def load_data(data_root: Path, eval_size: int | None, *, download: bool, log: Log, eval_data: Path | None = None) -> EvalData:
+def load_data(
+    data_root: Path, eval_size: int | None, *, download: bool, log: Log, eval_data: Path | None = None
+) -> EvalData:
     if eval_data is not None:
         user = read_labelled(eval_data, CLASS_NAMES)
         _log_skipped(user, log)
@@ -142,7 +145,14 @@ def load_or_train(config, out: Path, log: Log) -> Checkpoint:
                 f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
                 f"(present: {', '.join(present) or 'none'}); pass --train-batches to train on what is there"
             )
-        path = train(config.data_root, out, recipe=config.recipe, progress=config.progress_sink(log), log=log, variant=config.variant)
+        path = train(
+            config.data_root,
+            out,
+            recipe=config.recipe,
+            progress=config.progress_sink(log),
+            log=log,
+            variant=config.variant,
+        )
     model = alexnet_cifar10(weights=path, variant=config.variant)
     return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(config.variant))
 
@@ -154,7 +164,9 @@ def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log
     return Reference(logits, top1, runner.device)
 
 
-def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: Tolerance, failed: list, log: Log) -> dict:
+def _parity(
+    path: Path, data: EvalData, ref: Reference, stage: str, tolerance: Tolerance, failed: list, log: Log
+) -> dict:
     """The check's figures; a failure is appended to ``failed`` and the run goes on, so that exit 1
     comes with the report naming what moved (README's promise)."""
     n = min(PARITY_IMAGES, len(data.labels))
@@ -164,19 +176,41 @@ def _parity(path: Path, data: EvalData, ref: Reference, stage: str, tolerance: T
     for failure in failures:
         log(f"parity check outside tolerance: {failure}")
     failed += failures
-    return {"stage": stage, "images": n, "max_abs_diff": result.max_abs_diff, "top1_agreement": result.top1_agreement,
-            "within_tolerance": not failures, "failures": [str(f) for f in failures]}  # fmt: skip
+    return {
+        "stage": stage,
+        "images": n,
+        "max_abs_diff": result.max_abs_diff,
+        "top1_agreement": result.top1_agreement,
+        "within_tolerance": not failures,
+        "failures": [str(f) for f in failures],
+    }
 
 
-def export_fp32(ckpt: Checkpoint, data: EvalData, ref: Reference, out: Path, *, opset: int, variant: str,
-                tolerance: Tolerance, log: Log, verbose: bool = False) -> Exported:  # fmt: skip
+def export_fp32(
+    ckpt: Checkpoint,
+    data: EvalData,
+    ref: Reference,
+    out: Path,
+    *,
+    opset: int,
+    variant: str,
+    tolerance: Tolerance,
+    log: Log,
+    verbose: bool = False,
+) -> Exported:
     """Export, simplify, and check both against PyTorch (the unfolded model: the fold is checked too)."""
     target = out / Precision.FP32.onnx_name
     metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision="fp32", opset=opset)
     metadata |= {"variant": variant, "batchnorm_folded": ckpt.batchnorm_folded}
     with work_dirs.work_dir("export", log) as tmp:  # removed on every exit; a killed run's, by the next run
         raw = tmp / "model.raw.onnx"
-        onnx_export.export_onnx(fold_batchnorm(ckpt.model) if ckpt.batchnorm_folded else ckpt.model, raw, metadata=metadata, opset=opset, verbose=verbose)
+        onnx_export.export_onnx(
+            fold_batchnorm(ckpt.model) if ckpt.batchnorm_folded else ckpt.model,
+            raw,
+            metadata=metadata,
+            opset=opset,
+            verbose=verbose,
+        )
         failed: list[ToleranceError] = []
         checks = [_parity(raw, data, ref, "export", tolerance, failed, log)]
         simplified = onnx_export.simplify(raw, target)
@@ -195,26 +229,48 @@ def _calibration_set(config, ckpt: Checkpoint, calib_dir: Path, log: Log):
     calib = config.calibration
     if calib.data is None:
         return build_calibration_set(
-            config.data_root, size=calib.cifar_size, seed=calib.seed, files=calib.files,
-            checkpoint_sha256=ckpt.sha256, cache_dir=calib_dir, progress=config.progress_sink(log),
-        )  # fmt: skip
+            config.data_root,
+            size=calib.cifar_size,
+            seed=calib.seed,
+            files=calib.files,
+            checkpoint_sha256=ckpt.sha256,
+            cache_dir=calib_dir,
+            progress=config.progress_sink(log),
+        )
     user = read_unlabelled(calib.data)
     _log_skipped(user, log)
-    return build_user_calibration_set(user, size=calib.size, seed=calib.seed, checkpoint_sha256=ckpt.sha256,
-                                      cache_dir=calib_dir, progress=config.progress_sink(log))  # fmt: skip
+    return build_user_calibration_set(
+        user,
+        size=calib.size,
+        seed=calib.seed,
+        checkpoint_sha256=ckpt.sha256,
+        cache_dir=calib_dir,
+        progress=config.progress_sink(log),
+    )
 
 
 def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> None:
     calib_dir = out / "calibration"
     calib_set = _calibration_set(config, ckpt, calib_dir, log)
     table = calibrate(
-        exported.models[Precision.FP32], calib_set, method=config.calibration.method,
-        table_path=calib_dir / f"calibration_table.{config.calibration.method}.json", progress=config.progress_sink(log),
-    )  # fmt: skip
+        exported.models[Precision.FP32],
+        calib_set,
+        method=config.calibration.method,
+        table_path=calib_dir / f"calibration_table.{config.calibration.method}.json",
+        progress=config.progress_sink(log),
+    )
     exported.calibration_table = table
-    exported.calibration = {**calib_set.describe(), "method": table.method, "table": str(table.path.relative_to(out)),
-                            "set_reused": calib_set.reused, "table_reused": table.reused}  # fmt: skip
-    log(f"calibration: {len(calib_set)} images of {calib_set.source}, {table.method}, table {'reused' if table.reused else 'computed'}")
+    exported.calibration = {
+        **calib_set.describe(),
+        "method": table.method,
+        "table": str(table.path.relative_to(out)),
+        "set_reused": calib_set.reused,
+        "table_reused": table.reused,
+    }
+    log(
+        f"calibration: {len(calib_set)} images of {calib_set.source}, "
+        f"{table.method}, table {'reused' if table.reused else 'computed'}"
+    )
 
 
 def convert_precisions(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> Exported:
@@ -224,9 +280,11 @@ def convert_precisions(config, ckpt: Checkpoint, exported: Exported, out: Path, 
         if precision is Precision.INT8:
             calibrate_int8(config, ckpt, exported, out, log)
         exported.models[precision] = precision_transforms.convert(
-            exported.models[Precision.FP32], precision, out / precision.onnx_name,
+            exported.models[Precision.FP32],
+            precision,
+            out / precision.onnx_name,
             calibration=exported.calibration_table if precision is Precision.INT8 else None,
-        )  # fmt: skip
+        )
         log(f"wrote {precision.onnx_name}")
     return exported
 
@@ -251,8 +309,14 @@ def build_engines(exported: Exported, out: Path, engine_config, *, enabled: bool
     return exported
 
 
-def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exported: Exported, *,
-                 backends: tuple[str, ...] = ("onnxruntime",), ov_precision: str = "f32") -> list[tuple[BaseRunner, Precision]]:  # fmt: skip
+def open_runners(
+    stack: contextlib.ExitStack,
+    torch_runner: TorchRunner,
+    exported: Exported,
+    *,
+    backends: tuple[str, ...] = ("onnxruntime",),
+    ov_precision: str = "f32",
+) -> list[tuple[BaseRunner, Precision]]:
     """Every runner to evaluate (each ONNX model on each CPU backend in ``backends``, then the engines),
     each entered on ``stack`` so an error anywhere closes them all."""
     runners: list[tuple[BaseRunner, Precision]] = [(torch_runner, Precision.FP32)]
@@ -265,29 +329,50 @@ def open_runners(stack: contextlib.ExitStack, torch_runner: TorchRunner, exporte
     return runners
 
 
-def time_row(row: Row, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float, log: Log | None = None) -> None:
+def time_row(
+    row: Row, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float, log: Log | None = None
+) -> None:
     stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s, log=log)
     row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean", "runs")} for k, s in stats.items()}
     row.throughput = {k: s.throughput for k, s in stats.items()}
     row.extra.update(runner.extra_timings())
 
 
-def evaluate(config, runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, log: Log) -> Evaluation:
+def evaluate(
+    config, runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, log: Log
+) -> Evaluation:
     """The same comparison for every runner, the PyTorch reference first."""
     evaluation = Evaluation([])
     for runner, precision in runners:
         is_reference = isinstance(runner, TorchRunner)
         tolerance = None if is_reference else config.tolerance(precision, len(data.labels))
-        evaluated = evaluate_runner(runner, precision, data.images, data.labels, ref.logits, tolerance,
-                                    logits=ref.logits if is_reference else None, progress=config.progress_sink(log))  # fmt: skip
+        evaluated = evaluate_runner(
+            runner,
+            precision,
+            data.images,
+            data.labels,
+            ref.logits,
+            tolerance,
+            logits=ref.logits if is_reference else None,
+            progress=config.progress_sink(log),
+        )
         row = evaluated.row
         row.extra.update(runner.settings() | _weight_bits(runner, precision))
         if config.bench:
             log(f"timing {runner.name} at batch {', '.join(map(str, config.batch_sizes))}")
-            time_row(row, runner, data, config.batch_sizes, config.bench_budget_s, log=log if config.progress_sink(log) else None)
+            time_row(
+                row,
+                runner,
+                data,
+                config.batch_sizes,
+                config.bench_budget_s,
+                log=log if config.progress_sink(log) else None,
+            )
         evaluation.evaluated.append(evaluated)
-        log(f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "
-            f"max |Δlogit| {row.max_abs_diff:.3g}")  # fmt: skip
+        log(
+            f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "
+            f"max |Δlogit| {row.max_abs_diff:.3g}"
+        )
     return evaluation
 
 

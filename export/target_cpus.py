@@ -51,22 +51,49 @@ def default_targets(int8: int = 400, fp32: int = 50, fp16: int = 100) -> list[Ta
         Target("host", "this machine, native", None, counts={"fp32": host_n, "fp16": host_n, "int8": host_n}),
         # EPYC-Milan: AVX2 + FMA without any AVX-512 or VNNI, the int8 path of AMD Zen 2/3 and Intel
         # Haswell..Skylake client CPUs; a current qemu model, so TCG implements all of its AVX2.
-        Target("x86-avx2", "x86-64 AVX2+FMA, no VNNI (qemu-x86_64 -cpu EPYC-Milan)", "x86_64", "EPYC-Milan",
-               need=("AVX2", "FMA3"), refuse=("AVX512", "VNNI"), counts={"fp32": fp32, "int8": int8}),  # fmt: skip
+        Target(
+            "x86-avx2",
+            "x86-64 AVX2+FMA, no VNNI (qemu-x86_64 -cpu EPYC-Milan)",
+            "x86_64",
+            "EPYC-Milan",
+            need=("AVX2", "FMA3"),
+            refuse=("AVX512", "VNNI"),
+            counts={"fp32": fp32, "int8": int8},
+        ),
         # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
         # Snowridge (Atom P5900, Tremont): SSE4.2 without any AVX, the core of Elkhart Lake and Jasper Lake
         # edge boxes; the newest qemu model of that class (Denverton/Goldmont is older, Nehalem no Atom).
-        Target("x86-sse", "x86-64 SSE4.2, no AVX: Atom class (qemu-x86_64 -cpu Snowridge)", "x86_64", "Snowridge",
-               need=("SSE42",), refuse=("AVX",), counts={"fp32": fp32, "int8": int8}),  # fmt: skip
+        Target(
+            "x86-sse",
+            "x86-64 SSE4.2, no AVX: Atom class (qemu-x86_64 -cpu Snowridge)",
+            "x86_64",
+            "Snowridge",
+            need=("SSE42",),
+            refuse=("AVX",),
+            counts={"fp32": fp32, "int8": int8},
+        ),
         # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
-        Target("aarch64", "aarch64 Cortex-A76 (qemu-aarch64 -cpu cortex-a76, Debian arm64 userland)", "aarch64", "cortex-a76",
-               need=("ASIMDDP", "ASIMDHP"), counts={"fp32": fp32, "fp16": fp16, "int8": int8},
-               cpuinfo=target_env.CORTEX_A76_CPUINFO),  # fmt: skip
+        Target(
+            "aarch64",
+            "aarch64 Cortex-A76 (qemu-aarch64 -cpu cortex-a76, Debian arm64 userland)",
+            "aarch64",
+            "cortex-a76",
+            need=("ASIMDDP", "ASIMDHP"),
+            counts={"fp32": fp32, "fp16": fp16, "int8": int8},
+            cpuinfo=target_env.CORTEX_A76_CPUINFO,
+        ),
         # Cortex-A72 (Raspberry Pi 4): ARMv8.0-A, no dot product and no FP16 arithmetic, so onnxruntime
         # takes its non-dot-product int8 kernels; its cpuinfo must say so, or onnxruntime dies with SIGILL.
-        Target("aarch64-a72", "aarch64 Cortex-A72, Raspberry Pi 4 class (qemu-aarch64 -cpu cortex-a72)", "aarch64", "cortex-a72",
-               need=("ASIMD",), refuse=("ASIMDDP", "ASIMDHP"), counts={"fp32": fp32, "fp16": a72_fp16, "int8": int8},
-               cpuinfo=target_env.CORTEX_A72_CPUINFO),  # fmt: skip
+        Target(
+            "aarch64-a72",
+            "aarch64 Cortex-A72, Raspberry Pi 4 class (qemu-aarch64 -cpu cortex-a72)",
+            "aarch64",
+            "cortex-a72",
+            need=("ASIMD",),
+            refuse=("ASIMDDP", "ASIMDHP"),
+            counts={"fp32": fp32, "fp16": a72_fp16, "int8": int8},
+            cpuinfo=target_env.CORTEX_A72_CPUINFO,
+        ),
     ]
 
 
@@ -113,12 +140,25 @@ def model_specs(target: Target, models: dict[str, Path]) -> list[tuple[Path, int
     return [(models[p], n) for p, n in target.counts.items() if n and p in models]
 
 
-def launch(target: Target, specs: list[tuple[Path, int]], images: Path, work: Path, *, arm, stage: Path) -> subprocess.Popen:
+def launch(
+    target: Target, specs: list[tuple[Path, int]], images: Path, work: Path, *, arm, stage: Path
+) -> subprocess.Popen:
     """Start ``target_eval`` for ``specs`` (model, images) on ``target``; outputs land in work/<target>."""
     threads = (os.cpu_count() or 1) if target.emulator is None else 1  # qemu-user: one emulated thread each
-    cmd = [*guest_command(target, arm=arm), "-m", "alexnet_edge.runtime.target_eval", "--images", str(images),
-           "--out", str(work / target.label), "--threads", str(threads), "--label", target.label,
-           *(f"{path}:{n}" for path, n in specs)]  # fmt: skip
+    cmd = [
+        *guest_command(target, arm=arm),
+        "-m",
+        "alexnet_edge.runtime.target_eval",
+        "--images",
+        str(images),
+        "--out",
+        str(work / target.label),
+        "--threads",
+        str(threads),
+        "--label",
+        target.label,
+        *(f"{path}:{n}" for path, n in specs),
+    ]
     env = {**os.environ, "PYTHONPATH": str(stage), "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONHOME", None)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -152,7 +192,9 @@ def run_on(targets: list[Target], specs: dict[str, list[tuple[Path, int]]], work
     process of its own, longest first, one per core."""
     for target in (t for t in targets if t.emulator is None):
         _wait(target, launch(target, specs[target.label], work / "images.npy", work, arm=arm, stage=stage))
-    jobs = sorted(((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(j[1]))
+    jobs = sorted(
+        ((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(j[1])
+    )
     running: list[tuple[Target, subprocess.Popen]] = []
     while jobs or running:
         while jobs and len(running) < (os.cpu_count() or 1):
@@ -177,11 +219,15 @@ def read_cpu(work: Path, target: Target) -> dict:
     try:
         record = json.loads((work / target.label / "cpu.json").read_text())
     except (OSError, json.JSONDecodeError):
-        raise AlexNetEdgeError(f"target {target.label}: the guest run wrote no cpu.json (see its output above)") from None
+        raise AlexNetEdgeError(
+            f"target {target.label}: the guest run wrote no cpu.json (see its output above)"
+        ) from None
     if target.emulator is not None:
         check_cpu(target, record)
     if target.onnxruntime is not None and record.get("onnxruntime") != target.onnxruntime:
-        raise target_env.TargetSetupError(f"target {target.label}: the guest ran onnxruntime {record.get('onnxruntime')}")
+        raise target_env.TargetSetupError(
+            f"target {target.label}: the guest ran onnxruntime {record.get('onnxruntime')}"
+        )
     return record
 
 
@@ -209,14 +255,17 @@ def prepare_guests(targets: list[Target], cache: Path, *, log, install_tools: bo
     arm = [t for t in targets if t.emulator == "aarch64"]
     cpuinfos = {t.qemu_cpu: t.cpuinfo for t in arm if t.qemu_cpu and t.cpuinfo}
     for version in dict.fromkeys(t.onnxruntime for t in arm):
-        guests.arm[version] = target_env.arm_userland(guest_requirements(version), cache=cache, log=log, cpuinfos=cpuinfos)
+        guests.arm[version] = target_env.arm_userland(
+            guest_requirements(version), cache=cache, log=log, cpuinfos=cpuinfos
+        )
     for version in dict.fromkeys(t.onnxruntime for t in targets if t.emulator != "aarch64" and t.onnxruntime):
         guests.x86[version] = str(target_env.x86_venv(guest_requirements(version), cache=cache, log=log))
     return guests
 
 
-def prepare(targets: list[Target], images: np.ndarray, cache: Path, work: Path, *, log,
-            install_tools: bool = False) -> tuple[Guests, Path]:  # fmt: skip
+def prepare(
+    targets: list[Target], images: np.ndarray, cache: Path, work: Path, *, log, install_tools: bool = False
+) -> tuple[Guests, Path]:
     """The guests the targets need, and the staged runtime; ``work`` (a work_dirs folder, removed by
     the caller) receives images.npy and the stage."""
     guests = prepare_guests(targets, cache, log=log, install_tools=install_tools)

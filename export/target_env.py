@@ -79,7 +79,9 @@ def require_tool(name: str, *, install: bool = False) -> str:
         return found
     package = TOOLS.get(name, name)
     if not install:
-        raise TargetSetupError(f"{name} is missing: run 'apt-get install -y {package}' as root (or pass --install-tools)")
+        raise TargetSetupError(
+            f"{name} is missing: run 'apt-get install -y {package}' as root (or pass --install-tools)"
+        )
     if shutil.which("apt-get") and os.geteuid() == 0:
         for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
             subprocess.run(step, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -100,8 +102,19 @@ def _build_rootfs(target: Path, log) -> None:
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     log(f"building the arm64 Debian userland in {target} (mmdebstrap, about a minute)")
-    _run([require_tool("mmdebstrap"), "--mode=root", "--arch=arm64", "--variant=extract",
-          f"--include={USERLAND_PACKAGES}", DEBIAN_SUITE, str(tmp), DEBIAN_MIRROR], "mmdebstrap")  # fmt: skip
+    _run(
+        [
+            require_tool("mmdebstrap"),
+            "--mode=root",
+            "--arch=arm64",
+            "--variant=extract",
+            f"--include={USERLAND_PACKAGES}",
+            DEBIAN_SUITE,
+            str(tmp),
+            DEBIAN_MIRROR,
+        ],
+        "mmdebstrap",
+    )
     for link in ("bin", "sbin", "lib"):
         if not (tmp / link).exists():
             (tmp / link).symlink_to(f"usr/{link}")
@@ -111,7 +124,11 @@ def _build_rootfs(target: Path, log) -> None:
 
 
 def _guest_python_version(rootfs: Path) -> str:
-    versions = sorted(Path(p).name.removeprefix("python") for p in glob.glob(str(rootfs / "usr/bin/python3.*")) if Path(p).name.count(".") == 1)
+    versions = sorted(
+        Path(p).name.removeprefix("python")
+        for p in glob.glob(str(rootfs / "usr/bin/python3.*"))
+        if Path(p).name.count(".") == 1
+    )
     if not versions:
         raise TargetSetupError(f"{rootfs} has no python3.X interpreter; delete it to rebuild the userland")
     return versions[-1]
@@ -122,9 +139,23 @@ def _download_wheels(folder: Path, python_version: str, requirements: list[str],
     shutil.rmtree(tmp, ignore_errors=True)
     platforms = X86_PLATFORMS if arch == "x86_64" else ARM_PLATFORMS
     log(f"downloading {arch} wheels for Python {python_version}: {' '.join(requirements)}")
-    _run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", python_version,
-          *(arg for p in platforms for arg in ("--platform", p)), "-d", str(tmp), *requirements],
-         f"pip download ({arch} wheels)")  # fmt: skip
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--python-version",
+            python_version,
+            *(arg for p in platforms for arg in ("--platform", p)),
+            "-d",
+            str(tmp),
+            *requirements,
+        ],
+        f"pip download ({arch} wheels)",
+    )
     tmp.rename(folder)
 
 
@@ -138,9 +169,12 @@ def _make_venv(rootfs: Path, venv: Path, wheels: Path, requirements: list[str], 
     if not pip_wheel:
         raise TargetSetupError(f"{rootfs} has no pip wheel in usr/share/python-wheels; delete it to rebuild")
     # pip runs in-process from the userland's own wheel: the venv has no pip of its own.
-    script = (f"import runpy, sys; sys.path.insert(0, {pip_wheel[-1]!r}); "
-              f"sys.argv = ['pip', 'install', '--quiet', '--no-index', '--disable-pip-version-check', '--find-links', {str(wheels)!r}, *{requirements!r}]; "
-              "runpy.run_module('pip', run_name='__main__')")  # fmt: skip
+    script = (
+        f"import runpy, sys; sys.path.insert(0, {pip_wheel[-1]!r}); "
+        "sys.argv = ['pip', 'install', '--quiet', '--no-index', "
+        f"'--disable-pip-version-check', '--find-links', {str(wheels)!r}, *{requirements!r}]; "
+        "runpy.run_module('pip', run_name='__main__')"
+    )
     _run([*qemu, str(tmp / "bin/python3"), "-c", script], "pip install under qemu-aarch64")
     # The venv records its own path; it is only ever run from the final name.
     cfg = tmp / "pyvenv.cfg"
@@ -195,16 +229,32 @@ def x86_venv(requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print)
     log(f"creating the x86-64 venv {venv.name}")
     base = getattr(sys, "_base_executable", sys.executable)
     _run([base, "-m", "venv", "--without-pip", str(tmp)], "python -m venv")
-    _run([sys.executable, "-m", "pip", "--python", str(tmp / "bin" / "python3"), "install", "--quiet", "--no-index",
-          "--disable-pip-version-check", "--find-links", str(wheels), *requirements], "pip install (x86-64 venv)")  # fmt: skip
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(tmp / "bin" / "python3"),
+            "install",
+            "--quiet",
+            "--no-index",
+            "--disable-pip-version-check",
+            "--find-links",
+            str(wheels),
+            *requirements,
+        ],
+        "pip install (x86-64 venv)",
+    )
     cfg = tmp / "pyvenv.cfg"  # the venv records its own path; it is only ever run from the final name
     cfg.write_text(cfg.read_text().replace(str(tmp), str(venv)))
     tmp.rename(venv)
     return venv / "bin" / "python3"
 
 
-def arm_userland(requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print,
-                 cpuinfos: dict[str, str] | None = None) -> ArmUserland:  # fmt: skip
+def arm_userland(
+    requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print, cpuinfos: dict[str, str] | None = None
+) -> ArmUserland:
     """An arm64 userland with a venv holding ``requirements`` (exact pins), built once and reused;
     ``cpuinfos`` (qemu cpu -> /proc/cpuinfo text) gives each emulated CPU its own root."""
     require_tool("qemu-aarch64")

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from alexnet_edge.runtime.compare import accuracy, compare
 from alexnet_edge.runtime.deploy import verification_tolerance
 from alexnet_edge.runtime.errors import AlexNetEdgeError
@@ -64,25 +65,60 @@ class TargetRow:
         return not self.failures
 
 
-def judge(target: str, precision: str, logits: np.ndarray, seconds: float, *, torch_logits: np.ndarray,
-          labels: np.ndarray, host_logits: np.ndarray, cpu: str, onnxruntime: str = "") -> TargetRow:  # fmt: skip
+def judge(
+    target: str,
+    precision: str,
+    logits: np.ndarray,
+    seconds: float,
+    *,
+    torch_logits: np.ndarray,
+    labels: np.ndarray,
+    host_logits: np.ndarray,
+    cpu: str,
+    onnxruntime: str = "",
+) -> TargetRow:
     n = len(logits)
     tolerance = verification_tolerance(Precision(precision), n)
-    vs_torch, _, errors = judge_logits(logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}")
+    vs_torch, _, errors = judge_logits(
+        logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}"
+    )
     vs_host = compare(logits, host_logits[:n], labels[:n])
     host_accuracy = accuracy(host_logits[:n], labels[:n])
     failures = [str(f) for f in errors]
     delta = vs_torch.accuracy - host_accuracy
     if abs(delta) > MAX_ACCURACY_DELTA_VS_HOST:
-        failures.append(f"{target}:{precision}: accuracy differs from the host's by {100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})")
+        failures.append(
+            f"{target}:{precision}: accuracy differs from the host's by "
+            f"{100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})"
+        )
     if vs_host.top1_agreement < MIN_AGREEMENT_VS_HOST:
-        failures.append(f"{target}:{precision}: top-1 agreement with the host's run {100 * vs_host.top1_agreement:.2f}% (min {100 * MIN_AGREEMENT_VS_HOST:.1f}%)")
+        failures.append(
+            f"{target}:{precision}: top-1 agreement with the host's run "
+            f"{100 * vs_host.top1_agreement:.2f}% (min {100 * MIN_AGREEMENT_VS_HOST:.1f}%)"
+        )
     if vs_host.max_flipped_margin > tolerance.max_flipped_margin:
-        failures.append(f"{target}:{precision}: an image the host's run was sure of (top-1 margin {vs_host.max_flipped_margin:.2f}) "
-                        f"changed its top-1 (max {tolerance.max_flipped_margin:g})")  # fmt: skip
-    return TargetRow(target, precision, n, vs_torch.accuracy, vs_torch.top1_agreement, delta, vs_host.max_abs_diff,
-                     vs_host.top1_agreement, vs_torch.cosine_similarity, seconds, cpu, failures, onnxruntime,
-                     vs_torch.flips_by_margin, vs_torch.max_flipped_margin)  # fmt: skip
+        failures.append(
+            f"{target}:{precision}: an image the host's run was sure "
+            f"of (top-1 margin {vs_host.max_flipped_margin:.2f}) "
+            f"changed its top-1 (max {tolerance.max_flipped_margin:g})"
+        )
+    return TargetRow(
+        target,
+        precision,
+        n,
+        vs_torch.accuracy,
+        vs_torch.top1_agreement,
+        delta,
+        vs_host.max_abs_diff,
+        vs_host.top1_agreement,
+        vs_torch.cosine_similarity,
+        seconds,
+        cpu,
+        failures,
+        onnxruntime,
+        vs_torch.flips_by_margin,
+        vs_torch.max_flipped_margin,
+    )
 
 
 def _flips(row: TargetRow) -> str:
@@ -94,23 +130,28 @@ def _flips(row: TargetRow) -> str:
 def render_table(rows: list[TargetRow]) -> str:
     lines = [
         "| target | onnxruntime | precision | images | accuracy | top-1 agreement (PyTorch FP32) | flips by PyTorch's "
-        "top-1 margin | max flipped margin | Δ accuracy vs host | agreement vs host | max \\|Δlogit\\| vs host | wall s "
+        "top-1 margin | max flipped margin | Δ accuracy vs host "
+        "| agreement vs host | max \\|Δlogit\\| vs host | wall s "
         "| within tolerance |",
         "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} | {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
+            f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} "
+            f"| {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
             f"{_flips(r)} | {r.max_flipped_margin:.2f} | {100 * r.accuracy_delta_vs_host:+.2f} pt | "
-            f"{100 * r.agreement_vs_host:.2f}% | {r.max_abs_diff_vs_host:.3g} | {r.seconds:.0f} | {'yes' if r.ok else 'NO'} |"
+            f"{100 * r.agreement_vs_host:.2f}% | {r.max_abs_diff_vs_host:.3g} "
+            f"| {r.seconds:.0f} | {'yes' if r.ok else 'NO'} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def write_results(out: Path, rows: list[TargetRow], cpus: dict[str, dict], sample: dict) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    js = write_json(out / "targets.json", {"schema": "alexnet-edge-targets/1", "sample": sample, "cpus": cpus,
-                                          "rows": [asdict(r) for r in rows]})  # fmt: skip
+    js = write_json(
+        out / "targets.json",
+        {"schema": "alexnet-edge-targets/1", "sample": sample, "cpus": cpus, "rows": [asdict(r) for r in rows]},
+    )
     md = out / "targets.md"
     with atomic_output(md) as tmp:
         tmp.write_text("# alexnet-edge: cross-target fidelity\n\n" + render_table(rows))
@@ -164,7 +205,9 @@ def _select(config: TargetsConfig) -> list[Target]:
 def _models(folder: Path) -> dict[str, Path]:
     found = {p.value: folder / p.onnx_name for p in Precision if (folder / p.onnx_name).is_file()}
     if "fp32" not in found:
-        raise AlexNetEdgeError(f"{folder} holds no {Precision.FP32.onnx_name}: run export-alexnet --fp16 --int8 --out {folder} first")
+        raise AlexNetEdgeError(
+            f"{folder} holds no {Precision.FP32.onnx_name}: run export-alexnet --fp16 --int8 --out {folder} first"
+        )
     return found
 
 
@@ -192,7 +235,10 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
         torch_logits = torch_runner.infer_many(images)
     with work_dirs.work_dir("targets", log) as work:  # removed on every exit; a killed run's, by the next run
         guests, stage = prepare(targets, images, config.cache, work, log=log, install_tools=config.install_tools)
-        log(f"{n} test images (seed {config.seed}); targets: {', '.join(t.label for t in targets)}; work folder {work} (removed at the end)")
+        log(
+            f"{n} test images (seed {config.seed}); targets: "
+            f"{', '.join(t.label for t in targets)}; work folder {work} (removed at the end)"
+        )
         run_on(targets, {t.label: model_specs(t, models) for t in targets}, work, arm=guests, stage=stage)
         return _judge_all(config, targets, models, work, indices, labels, torch_logits, images)
 
@@ -206,8 +252,16 @@ def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
     return n
 
 
-def _judge_all(config: TargetsConfig, targets: list[Target], models: dict[str, Path], work: Path, indices: np.ndarray,
-               labels: np.ndarray, torch_logits: np.ndarray, images: np.ndarray | None = None) -> tuple[list[TargetRow], list[Path]]:  # fmt: skip
+def _judge_all(
+    config: TargetsConfig,
+    targets: list[Target],
+    models: dict[str, Path],
+    work: Path,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    torch_logits: np.ndarray,
+    images: np.ndarray | None = None,
+) -> tuple[list[TargetRow], list[Path]]:
     rows, cpus, host = [], {}, {}
     for target in targets:
         cpus[target.label] = record = read_cpu(work, target)
@@ -216,14 +270,28 @@ def _judge_all(config: TargetsConfig, targets: list[Target], models: dict[str, P
             precision = Precision(path.name.split(".")[1]).value
             outputs, seconds = read_outputs(work, target, path)
             host.setdefault(precision, outputs["logits"])  # the first target is the host on its own onnxruntime
-            rows.append(judge(target.label, precision, outputs["logits"], seconds, torch_logits=torch_logits, labels=labels,
-                              host_logits=host[precision], cpu=cpu, onnxruntime=str(record.get("onnxruntime", ""))))  # fmt: skip
+            rows.append(
+                judge(
+                    target.label,
+                    precision,
+                    outputs["logits"],
+                    seconds,
+                    torch_logits=torch_logits,
+                    labels=labels,
+                    host_logits=host[precision],
+                    cpu=cpu,
+                    onnxruntime=str(record.get("onnxruntime", "")),
+                )
+            )
     if config.host_openvino and images is not None:  # the host's models on OpenVINO too
         from .targets_openvino import openvino_host_rows
 
         rows += openvino_host_rows(models, images, labels, torch_logits, host)
-    sample = {"split": "test_batch", "seed": config.seed, "indices_first": indices[:10].tolist(), "images": len(indices),
-              "host_onnxruntime": host_onnxruntime()}  # fmt: skip
+    sample = {
+        "split": "test_batch",
+        "seed": config.seed,
+        "indices_first": indices[:10].tolist(),
+        "images": len(indices),
+        "host_onnxruntime": host_onnxruntime(),
+    }
     return rows, write_results(config.out_dir, rows, cpus, sample)
-
-

@@ -43,8 +43,15 @@ def _deprecated_alias(old: str, new: str, minimum: int = 0):
             click.echo(f"warning: {old} is deprecated; use {new}", err=True)
         return value
 
-    return click.option(old, f"{old.lstrip('-').replace('-', '_')}_alias", type=click.IntRange(min=minimum), default=None,
-                        hidden=True, expose_value=True, callback=warn)  # fmt: skip
+    return click.option(
+        old,
+        f"{old.lstrip('-').replace('-', '_')}_alias",
+        type=click.IntRange(min=minimum),
+        default=None,
+        hidden=True,
+        expose_value=True,
+        callback=warn,
+    )
 
 
 def _take_aliases(opts: dict, pairs: dict[str, str]) -> dict:
@@ -56,32 +63,82 @@ def _take_aliases(opts: dict, pairs: dict[str, str]) -> dict:
     return opts
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG)
-@click.option("--models", "models_dir", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.models_dir, show_default=True,
-              help="folder with model.fp32.onnx (and model.fp16.onnx, model.int8.onnx)")
-@click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="the checkpoint the models came from: PyTorch FP32 on the host is the reference " + data_paths.CHECKPOINT_HELP)
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
-@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.out_dir, show_default=True)
-@click.option("--target", "targets", multiple=True, type=TargetSpec(),
-              help=f"a CPU, @VERSION for one onnxruntime version; repeat to choose [default: {', '.join(_DEFAULTS.targets)}]")
-@click.option("--onnxruntime", multiple=True, metavar="VERSION",
-              help="run the targets named without @VERSION on this onnxruntime (repeat for several; wheels and a venv "
-                   "are cached per CPU architecture, Python and version) [default: the host's]")
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG
+)
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=_DEFAULTS.models_dir,
+    show_default=True,
+    help="folder with model.fp32.onnx (and model.fp16.onnx, model.int8.onnx)",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the checkpoint the models came from: PyTorch FP32 on the host is the reference " + data_paths.CHECKPOINT_HELP,
+)
+@click.option(
+    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.out_dir, show_default=True
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=TargetSpec(),
+    help=f"a CPU, @VERSION for one onnxruntime version; repeat to choose [default: {', '.join(_DEFAULTS.targets)}]",
+)
+@click.option(
+    "--onnxruntime",
+    multiple=True,
+    metavar="VERSION",
+    help="run the targets named without @VERSION on this onnxruntime (repeat for several; wheels and a venv "
+    "are cached per CPU architecture, Python and version) [default: the host's]",
+)
 @click.option("--install-tools", is_flag=True, help="apt-get install qemu-user / mmdebstrap when missing (as root)")
-@click.option("--host-openvino", is_flag=True, help="also run the models on the host with OpenVINO, f32 (pip install openvino)")
-@click.option("--int8-size", "int8_images", type=click.IntRange(min=0), default=_DEFAULTS.int8_images, show_default=True,
-              help="INT8 images per target (seeded sample of test_batch; 0 skips)")
-@click.option("--fp32-size", "fp32_images", type=click.IntRange(min=0), default=_DEFAULTS.fp32_images, show_default=True,
-              help="FP32 images per target")
-@click.option("--fp16-size", "fp16_images", type=click.IntRange(min=0), default=_DEFAULTS.fp16_images, show_default=True,
-              help="FP16 images; under emulation only aarch64 runs them, the one target whose CPU kernels compute in FP16")
+@click.option(
+    "--host-openvino", is_flag=True, help="also run the models on the host with OpenVINO, f32 (pip install openvino)"
+)
+@click.option(
+    "--int8-size",
+    "int8_images",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.int8_images,
+    show_default=True,
+    help="INT8 images per target (seeded sample of test_batch; 0 skips)",
+)
+@click.option(
+    "--fp32-size",
+    "fp32_images",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.fp32_images,
+    show_default=True,
+    help="FP32 images per target",
+)
+@click.option(
+    "--fp16-size",
+    "fp16_images",
+    type=click.IntRange(min=0),
+    default=_DEFAULTS.fp16_images,
+    show_default=True,
+    help="FP16 images; under emulation only aarch64 runs them, the one target whose CPU kernels compute in FP16",
+)
 @_deprecated_alias("--int8-images", "--int8-size")
 @_deprecated_alias("--fp32-images", "--fp32-size")
 @_deprecated_alias("--fp16-images", "--fp16-size")
 @click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="which test images (seeded sample)")
-@click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.cache, show_default=True,
-              help="arm64 userland, wheels and venv, reused across runs")
+@click.option(
+    "--cache",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=_DEFAULTS.cache,
+    show_default=True,
+    help="arm64 userland, wheels and venv, reused across runs",
+)
 @one_line_errors
 def alexnet_targets(targets, **opts) -> None:
     """Evaluate the models on every CPU target (host natively; x86 AVX2 without VNNI, x86 without AVX,
@@ -105,19 +162,41 @@ def alexnet_targets(targets, **opts) -> None:
         sys.exit(1)
 
 
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG_DATA_ONLY)
-@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), required=True, help="the model under diagnosis")
-@click.option("--against", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="the reference model, run on the host (e.g. model.fp32.onnx against model.int8.onnx)")
-@click.option("--target", type=click.Choice([n for n in TARGET_NAMES if n != "host"]), default=None,
-              help="or: run --model on this target against the host")
-@click.option("--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP)
-@click.option("--sample-size", "images", type=click.IntRange(min=1), default=100, show_default=True,
-              help="images, a seeded sample of test_batch")
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=data_paths.EPILOG_DATA_ONLY,
+)
+@click.option(
+    "--model", type=click.Path(path_type=Path, dir_okay=False), required=True, help="the model under diagnosis"
+)
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="the reference model, run on the host (e.g. model.fp32.onnx against model.int8.onnx)",
+)
+@click.option(
+    "--target",
+    type=click.Choice([n for n in TARGET_NAMES if n != "host"]),
+    default=None,
+    help="or: run --model on this target against the host",
+)
+@click.option(
+    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
+)
+@click.option(
+    "--sample-size",
+    "images",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="images, a seeded sample of test_batch",
+)
 @_deprecated_alias("--images", "--sample-size", minimum=1)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--min-cosine", type=click.FloatRange(0, 1), default=0.99, show_default=True, help="a tensor below this drifts")
+@click.option(
+    "--min-cosine", type=click.FloatRange(0, 1), default=0.99, show_default=True, help="a tensor below this drifts"
+)
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.cache, show_default=True)
 @one_line_errors
 def alexnet_debug(cache, **opts) -> None:

@@ -28,12 +28,16 @@ WHERE = {
     "10.9": "10.9 and newer 10.x on GPU servers",
     "10.13": "JetPack 7.0 (10.13) and 7.1 (10.13.3), Jetson Thor only",
     "10.16": "JetPack 7.2, unconfirmed: third-party source OE4T/meta-tegra #2224",
-    "11.4": ("11.4.0: GPU servers and pip tensorrt 11, no Jetson; 11.4.1: also Jetson AGX Orin and Thor on "
-             "JetPack 7.2.2+, DLA on AGX Orin only"),
+    "11.4": (
+        "11.4.0: GPU servers and pip tensorrt 11, no Jetson; 11.4.1: also Jetson AGX Orin and Thor on "
+        "JetPack 7.2.2+, DLA on AGX Orin only"
+    ),
 }
 
 
-def trtexec_command(release: TensorRTFeatures, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR) -> str:
+def trtexec_command(
+    release: TensorRTFeatures, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR
+) -> str:
     """One trtexec line for ``release``; UnsupportedOptionError where that release lacks an option."""
     check_build_options(config, _with_dla(release, config))
     if precision is Precision.INT8 and config.dla_core is not None:
@@ -74,8 +78,10 @@ def _refuse_dla_int8(release: TensorRTFeatures) -> None:
     if not release.precision_flags:
         why = f"TensorRT {release.version} has no INT8 path on DLA (no --int8, no calibration): build fp16 for DLA"
     else:
-        why = ("INT8 on DLA is implicit quantization (the FP32 model plus per-tensor ranges), which trtexec takes only "
-               "as a calibration cache (--calib) that this bundle does not ship: use build_engines.py")  # fmt: skip
+        why = (
+            "INT8 on DLA is implicit quantization (the FP32 model plus per-tensor ranges), which trtexec takes only "
+            "as a calibration cache (--calib) that this bundle does not ship: use build_engines.py"
+        )
     raise UnsupportedOptionError(why, option="dla_int8", running=release.version, needs="build_engines.py")
 
 

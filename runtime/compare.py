@@ -106,7 +106,7 @@ class Tolerance:
     max_rel_diff: float = math.inf
     max_flipped_margin: float = math.inf  # the reference's top-1 margin (logits) of any image whose top-1 moved
 
-    def with_overrides(self, **overrides: float) -> "Tolerance":
+    def with_overrides(self, **overrides: float) -> Tolerance:
         unknown = set(overrides) - set(asdict(self))
         if unknown:
             raise AlexNetEdgeError(
@@ -114,13 +114,16 @@ class Tolerance:
             )
         return replace(self, **overrides)
 
-    def for_sample(self, images: int) -> "Tolerance":
+    def for_sample(self, images: int) -> Tolerance:
         """On a small set one image is a large fraction of a point: allow an accuracy drop of at
         least 3 images and one top-1 disagreement there, so that sampling noise alone does not fail a
         model (3/1,000 = 0.3 pt; 1/1,000 = 99.9%). At 10,000 images the defaults hold unchanged."""
         n = max(images, 1)
-        return replace(self, max_accuracy_drop=max(self.max_accuracy_drop, 3.0 / n),
-                       min_top1_agreement=min(self.min_top1_agreement, 1.0 - 1.0 / n))  # fmt: skip
+        return replace(
+            self,
+            max_accuracy_drop=max(self.max_accuracy_drop, 3.0 / n),
+            min_top1_agreement=min(self.min_top1_agreement, 1.0 - 1.0 / n),
+        )
 
 
 # FP32: seen max |Δlogit| 3.4e-5 against 1e-3 allowed. INT8: agreement >= 98.5%, accuracy within
@@ -135,34 +138,98 @@ class Tolerance:
 # 0.0098 (CUDA, 2 flips in 10,000); the worst FP16 CPU error (0.18) can flip at most 0.37: bound 0.5.
 # FP32: no flip seen, 1e-3 allowed per logit can flip at most 0.002: bound 0.01.
 DEFAULT_TOLERANCES: dict[Precision, Tolerance] = {
-    Precision.FP32: Tolerance(min_top1_agreement=0.999, max_accuracy_drop=0.001, max_abs_diff=1e-3, min_cosine_similarity=0.99999,
-                              max_flipped_margin=0.01),
-    Precision.FP16: Tolerance(min_top1_agreement=0.999, max_accuracy_drop=0.001, min_cosine_similarity=0.9999, max_rel_diff=0.04,
-                              max_flipped_margin=0.5),
-    Precision.INT8: Tolerance(min_top1_agreement=0.985, max_accuracy_drop=0.003, min_cosine_similarity=0.99,
-                              max_flipped_margin=1.5),
-}  # fmt: skip
+    Precision.FP32: Tolerance(
+        min_top1_agreement=0.999,
+        max_accuracy_drop=0.001,
+        max_abs_diff=1e-3,
+        min_cosine_similarity=0.99999,
+        max_flipped_margin=0.01,
+    ),
+    Precision.FP16: Tolerance(
+        min_top1_agreement=0.999,
+        max_accuracy_drop=0.001,
+        min_cosine_similarity=0.9999,
+        max_rel_diff=0.04,
+        max_flipped_margin=0.5,
+    ),
+    Precision.INT8: Tolerance(
+        min_top1_agreement=0.985, max_accuracy_drop=0.003, min_cosine_similarity=0.99, max_flipped_margin=1.5
+    ),
+}
 
 
-def check(result: Comparison, *, reference_accuracy: float, tolerance: Tolerance, artifact: str) -> list[ToleranceError]:
+def check(
+    result: Comparison, *, reference_accuracy: float, tolerance: Tolerance, artifact: str
+) -> list[ToleranceError]:
     """Every bound ``result`` breaks, as errors carrying the numbers (empty when within tolerance)."""
     failures = []
     if result.non_finite:
-        failures.append(ToleranceError(artifact=artifact, metric="non_finite_logits", value=result.non_finite, tolerance=0, bound="max"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact, metric="non_finite_logits", value=result.non_finite, tolerance=0, bound="max"
+            )
+        )
     if result.top1_agreement < tolerance.min_top1_agreement:
-        failures.append(ToleranceError(artifact=artifact, metric="top1_agreement", value=result.top1_agreement, tolerance=tolerance.min_top1_agreement, bound="min"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="top1_agreement",
+                value=result.top1_agreement,
+                tolerance=tolerance.min_top1_agreement,
+                bound="min",
+            )
+        )
     drop = reference_accuracy - result.accuracy
     if drop > tolerance.max_accuracy_drop + 1e-12:
-        failures.append(ToleranceError(artifact=artifact, metric="accuracy_drop", value=drop, tolerance=tolerance.max_accuracy_drop, bound="max"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="accuracy_drop",
+                value=drop,
+                tolerance=tolerance.max_accuracy_drop,
+                bound="max",
+            )
+        )
     if result.max_abs_diff > tolerance.max_abs_diff:
-        failures.append(ToleranceError(artifact=artifact, metric="max_abs_diff", value=result.max_abs_diff, tolerance=tolerance.max_abs_diff, bound="max"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="max_abs_diff",
+                value=result.max_abs_diff,
+                tolerance=tolerance.max_abs_diff,
+                bound="max",
+            )
+        )
     if result.max_rel_diff > tolerance.max_rel_diff:
-        failures.append(ToleranceError(artifact=artifact, metric="max_rel_diff", value=result.max_rel_diff, tolerance=tolerance.max_rel_diff, bound="max"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="max_rel_diff",
+                value=result.max_rel_diff,
+                tolerance=tolerance.max_rel_diff,
+                bound="max",
+            )
+        )
     if result.max_flipped_margin > tolerance.max_flipped_margin:
-        failures.append(ToleranceError(artifact=artifact, metric="max_flipped_margin", value=result.max_flipped_margin,
-                                       tolerance=tolerance.max_flipped_margin, bound="max"))  # fmt: skip
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="max_flipped_margin",
+                value=result.max_flipped_margin,
+                tolerance=tolerance.max_flipped_margin,
+                bound="max",
+            )
+        )
     if result.cosine_similarity < tolerance.min_cosine_similarity:
-        failures.append(ToleranceError(artifact=artifact, metric="cosine_similarity", value=result.cosine_similarity, tolerance=tolerance.min_cosine_similarity, bound="min"))
+        failures.append(
+            ToleranceError(
+                artifact=artifact,
+                metric="cosine_similarity",
+                value=result.cosine_similarity,
+                tolerance=tolerance.min_cosine_similarity,
+                bound="min",
+            )
+        )
     return failures
 
 
@@ -182,7 +249,9 @@ def parse_tolerance_overrides(items: list[str]) -> dict[Precision, dict[str, flo
             precision_name, field = target.split(".", 1)
             number = float(value)
         except ValueError:
-            raise AlexNetEdgeError(f"bad tolerance {item!r}; write PRECISION.FIELD=NUMBER, e.g. int8.min_top1_agreement=0.99") from None
+            raise AlexNetEdgeError(
+                f"bad tolerance {item!r}; write PRECISION.FIELD=NUMBER, e.g. int8.min_top1_agreement=0.99"
+            ) from None
         precision = Precision.parse(precision_name)
         DEFAULT_TOLERANCES[precision].with_overrides(**{field: number})  # validates the field name
         low, high = (0.0, 1.0) if field in _FRACTIONS else (0.0, math.inf)

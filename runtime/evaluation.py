@@ -51,22 +51,35 @@ class Row:
 
     def to_dict(self) -> dict:
         out = {name: getattr(self, name) for name in _IDENTITY}
-        out |= {**self.comparison.as_dict(), "accuracy_delta": self.accuracy_delta, "tolerance": self.tolerance,
-                "within_tolerance": self.within_tolerance, "failures": list(self.failures)}  # fmt: skip
+        out |= {
+            **self.comparison.as_dict(),
+            "accuracy_delta": self.accuracy_delta,
+            "tolerance": self.tolerance,
+            "within_tolerance": self.within_tolerance,
+            "failures": list(self.failures),
+        }
         out |= {name: getattr(self, name) for name in _TIMING if getattr(self, name) is not None}
         return out | self.extra
 
     @classmethod
     def from_dict(cls, data: dict) -> Row:
         comparison_fields = {f.name for f in fields(Comparison)}
-        known = set(_IDENTITY) | comparison_fields | set(_TIMING) | {"accuracy_delta", "tolerance", "within_tolerance", "failures"}
+        known = (
+            set(_IDENTITY)
+            | comparison_fields
+            | set(_TIMING)
+            | {"accuracy_delta", "tolerance", "within_tolerance", "failures"}
+        )
         return cls(
             **{name: data.get(name) for name in _IDENTITY},
             comparison=Comparison(**{k: v for k, v in data.items() if k in comparison_fields}),
-            accuracy_delta=data["accuracy_delta"], tolerance=data.get("tolerance"), failures=list(data.get("failures", [])),
-            latency_ms=data.get("latency_ms"), throughput=data.get("throughput"),
+            accuracy_delta=data["accuracy_delta"],
+            tolerance=data.get("tolerance"),
+            failures=list(data.get("failures", [])),
+            latency_ms=data.get("latency_ms"),
+            throughput=data.get("throughput"),
             extra={k: v for k, v in data.items() if k not in known},
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -76,28 +89,51 @@ class Evaluated:
     failures: list[ToleranceError]
 
 
-def judge(logits: np.ndarray, labels: np.ndarray, reference: np.ndarray, tolerance: Tolerance | None, *,
-          artifact: str) -> tuple[Comparison, float, list[ToleranceError]]:  # fmt: skip
+def judge(
+    logits: np.ndarray, labels: np.ndarray, reference: np.ndarray, tolerance: Tolerance | None, *, artifact: str
+) -> tuple[Comparison, float, list[ToleranceError]]:
     """The comparison, the reference's own accuracy, and what is beyond ``tolerance`` (None: nothing)."""
     result = compare(logits, reference, labels)
     reference_accuracy = accuracy(reference, labels)
-    failures = [] if tolerance is None else check(result, reference_accuracy=reference_accuracy, tolerance=tolerance, artifact=artifact)
+    failures = (
+        []
+        if tolerance is None
+        else check(result, reference_accuracy=reference_accuracy, tolerance=tolerance, artifact=artifact)
+    )
     return result, reference_accuracy, failures
 
 
-def evaluate(runner: BaseRunner, precision: Precision, images: np.ndarray, labels: np.ndarray, reference: np.ndarray,
-             tolerance: Tolerance | None, *, logits: np.ndarray | None = None, progress=False, batch_size: int = 256) -> Evaluated:  # fmt: skip
+def evaluate(
+    runner: BaseRunner,
+    precision: Precision,
+    images: np.ndarray,
+    labels: np.ndarray,
+    reference: np.ndarray,
+    tolerance: Tolerance | None,
+    *,
+    logits: np.ndarray | None = None,
+    progress=False,
+    batch_size: int = 256,
+) -> Evaluated:
     """Compare ``runner`` (or the given ``logits``) with ``reference`` on ``labels``; ``tolerance``
     None marks the reference row itself (compared with itself, never failing)."""
     if logits is None:
-        logits = runner.infer_many(images, batch_size=min(batch_size, runner.max_batch or batch_size), progress=progress)
+        logits = runner.infer_many(
+            images, batch_size=min(batch_size, runner.max_batch or batch_size), progress=progress
+        )
     result, reference_accuracy, failures = judge(logits, labels, reference, tolerance, artifact=runner.name)
     artifact = runner.artifact_path
     row = Row(
-        backend=runner.backend, device=runner.device, device_name=runner.device_name(), cpu=runner.cpu_features(),
-        precision=precision.value, artifact=None if artifact is None else artifact.name,
-        size_mb=None if artifact is None else artifact.stat().st_size / 1e6, comparison=result,
-        accuracy_delta=result.accuracy - reference_accuracy, tolerance=None if tolerance is None else asdict(tolerance),
+        backend=runner.backend,
+        device=runner.device,
+        device_name=runner.device_name(),
+        cpu=runner.cpu_features(),
+        precision=precision.value,
+        artifact=None if artifact is None else artifact.name,
+        size_mb=None if artifact is None else artifact.stat().st_size / 1e6,
+        comparison=result,
+        accuracy_delta=result.accuracy - reference_accuracy,
+        tolerance=None if tolerance is None else asdict(tolerance),
         failures=[str(f) for f in failures],
-    )  # fmt: skip
+    )
     return Evaluated(row, logits, failures)

@@ -65,7 +65,9 @@ def run_model(path: Path, images: np.ndarray, *, threads: int, label: str) -> di
         done, now = min(first + CHUNK, len(images)), time.perf_counter()
         if now - shown >= PROGRESS_EVERY_S or done == len(images):
             shown = now
-            print(f"[{label}] {path.name}: {done}/{len(images)} images, {now - start:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"[{label}] {path.name}: {done}/{len(images)} images, {now - start:.0f} s", file=sys.stderr, flush=True
+            )
     return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(names)}
 
 

@@ -147,10 +147,13 @@ def runtime_classes(trt, version: str) -> dict:
             if not serialized_engine.startswith(b"FAKEPLAN"):
                 _error(trt, "deserialize_cuda_engine: not a TensorRT plan (magic tag mismatch)")
                 return None
-            meta = json.loads(serialized_engine[len(b"FAKEPLAN"):])
+            meta = json.loads(serialized_engine[len(b"FAKEPLAN") :])
             if not plan_loads_on(meta["version"], version, meta.get("version_compatible", False)):
-                _error(trt, f"The engine plan file is not compatible with this version of TensorRT, expecting "
-                            f"library version {version} got {meta['version']}")  # fmt: skip
+                _error(
+                    trt,
+                    f"The engine plan file is not compatible with this version of TensorRT, expecting "
+                    f"library version {version} got {meta['version']}",
+                )
                 return None
             dla_core = (self.DLA_core if self.DLA_core is not None else 0) if meta.get("dla") else None
             return Engine(meta, dla_core)

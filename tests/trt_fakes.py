@@ -25,13 +25,27 @@ from trt_fake_runtime import FAKE_WEIGHTS, fake_logits, runtime_classes  # noqa:
 API_DIR = Path(__file__).parent / "trt_api"
 #: Listing id -> KNOWN_RELEASES key. 10.13: JetPack 7.0/7.1 (Thor only); 10.16: JetPack 7.2 (third-party source,
 #: OE4T/meta-tegra #2224); 11.4: the 11.4.0 binary (11.4.1 adds Jetson AGX Orin and Thor).
-VERSIONS = {"trt8.5": "8.5", "trt8.6": "8.6", "trt10.3": "10.3", "trt10.9": "10.9", "trt10.13": "10.13",
-            "trt10.16": "10.16", "trt11.4": "11.4"}  # fmt: skip
+VERSIONS = {
+    "trt8.5": "8.5",
+    "trt8.6": "8.6",
+    "trt10.3": "10.3",
+    "trt10.9": "10.9",
+    "trt10.13": "10.13",
+    "trt10.16": "10.16",
+    "trt11.4": "11.4",
+}
 FAKE_CLASSES = {  # fake class -> the real binding's class name in the listing
-    "Builder": "Builder", "BuilderConfig": "IBuilderConfig", "Runtime": "Runtime", "Engine": "ICudaEngine",
-    "ExecutionContext": "IExecutionContext", "OnnxParser": "OnnxParser", "TimingCache": "ITimingCache",
-    "OptimizationProfile": "IOptimizationProfile", "Network": "INetworkDefinition", "Logger": "Logger",
-}  # fmt: skip
+    "Builder": "Builder",
+    "BuilderConfig": "IBuilderConfig",
+    "Runtime": "Runtime",
+    "Engine": "ICudaEngine",
+    "ExecutionContext": "IExecutionContext",
+    "OnnxParser": "OnnxParser",
+    "TimingCache": "ITimingCache",
+    "OptimizationProfile": "IOptimizationProfile",
+    "Network": "INetworkDefinition",
+    "Logger": "Logger",
+}
 #: Tensors of the fake parser's network when the bytes are not a real ONNX model.
 FAKE_TENSORS = ("input", "conv2d", "relu", "max_pool2d", "view", "linear", "logits")
 TIMING_CACHE_MAGIC = b"FAKETIMINGCACHE"
@@ -247,9 +261,15 @@ def _classes(trt, version: str) -> dict:
             return _build(trt, version, network, config)
 
     BuilderConfig = _builder_config(trt, version, TimingCache)
-    return {"Logger": Logger, "TimingCache": TimingCache, "OptimizationProfile": OptimizationProfile,
-            "BuilderConfig": BuilderConfig, "Network": Network, "Builder": Builder,
-            "OnnxParser": OnnxParser}  # fmt: skip
+    return {
+        "Logger": Logger,
+        "TimingCache": TimingCache,
+        "OptimizationProfile": OptimizationProfile,
+        "BuilderConfig": BuilderConfig,
+        "Network": Network,
+        "Builder": Builder,
+        "OnnxParser": OnnxParser,
+    }
 
 
 def _builder_config(trt, version: str, TimingCache):  # noqa: N803 - a class
@@ -291,7 +311,7 @@ def _builder_config(trt, version: str, TimingCache):  # noqa: N803 - a class
             calls.append(("config.create_timing_cache", data))
             if not data:
                 return TimingCache({"version": version, "gpu": trt.gpu})
-            meta = json.loads(data[len(TIMING_CACHE_MAGIC):]) if data.startswith(TIMING_CACHE_MAGIC) else {}
+            meta = json.loads(data[len(TIMING_CACHE_MAGIC) :]) if data.startswith(TIMING_CACHE_MAGIC) else {}
             if meta.get("version") != version:
                 error(trt, "Failed to deserialize the timing cache: it was not written by this TensorRT")
                 return None
@@ -329,7 +349,13 @@ def _build(trt, version: str, network, config):
     if trt.build_returns_none:
         return None
     ranges = {t.name: t.dynamic_range for t in network._tensors if t.dynamic_range is not None}
-    meta = {"version": version, "profile": config._profiles[0]._shapes["input"],
-            "strongly_typed": network._strongly_typed, "version_compatible": "VERSION_COMPATIBLE" in config._flags,
-            "dla": on_dla, "int8_ranges": ranges, "tf32": "TF32" in config._flags}  # fmt: skip
+    meta = {
+        "version": version,
+        "profile": config._profiles[0]._shapes["input"],
+        "strongly_typed": network._strongly_typed,
+        "version_compatible": "VERSION_COMPATIBLE" in config._flags,
+        "dla": on_dla,
+        "int8_ranges": ranges,
+        "tf32": "TF32" in config._flags,
+    }
     return b"FAKEPLAN" + json.dumps(meta).encode()

@@ -61,12 +61,15 @@ class EngineBuildConfig:
     def validate(self, precision: Precision) -> None:
         if not 1 <= self.min_batch <= self.opt_batch <= self.max_batch:
             raise AlexNetEdgeError(
-                f"batch profile must satisfy 1 <= min <= opt <= max, got {self.min_batch}/{self.opt_batch}/{self.max_batch}"
+                "batch profile must satisfy 1 <= min <= opt <= max, "
+                f"got {self.min_batch}/{self.opt_batch}/{self.max_batch}"
             )
         if self.workspace_mb < 1:
             raise AlexNetEdgeError(f"workspace must be at least 1 MiB, got {self.workspace_mb}")
         if self.hardware_compatibility not in HARDWARE_LEVELS:
-            raise AlexNetEdgeError(f"unknown hardware compatibility {self.hardware_compatibility!r}; choose {', '.join(HARDWARE_LEVELS)}")
+            raise AlexNetEdgeError(
+                f"unknown hardware compatibility {self.hardware_compatibility!r}; choose {', '.join(HARDWARE_LEVELS)}"
+            )
         if self.dla_core is not None:
             if self.dla_core < 0:
                 raise AlexNetEdgeError(f"DLA core must be >= 0, got {self.dla_core}")
@@ -74,7 +77,8 @@ class EngineBuildConfig:
                 raise AlexNetEdgeError("DLA runs FP16 and INT8 only: build the fp16 or int8 model for --dla-core")
             if not self.min_batch == self.opt_batch == self.max_batch:
                 raise AlexNetEdgeError(
-                    f"DLA needs a static shape: set min = opt = max batch (got {self.min_batch}/{self.opt_batch}/{self.max_batch})"
+                    "DLA needs a static shape: set min = opt = max batch (got "
+                    f"{self.min_batch}/{self.opt_batch}/{self.max_batch})"
                 )
 
 
@@ -194,7 +198,9 @@ def _use_timing_cache(build_config, path: Path | None) -> None:
     cache = build_config.create_timing_cache(data)
     if cache is not None and build_config.set_timing_cache(cache, False):
         return
-    print(f"warning: timing cache {path} is from another TensorRT version or GPU; starting a fresh one", file=sys.stderr)
+    print(
+        f"warning: timing cache {path} is from another TensorRT version or GPU; starting a fresh one", file=sys.stderr
+    )
     build_config.set_timing_cache(build_config.create_timing_cache(b""), False)
 
 
@@ -250,12 +256,22 @@ def build_engine(
 def _dla_int8_ranges(trt, onnx_path: Path, calibration_table) -> dict[str, float]:
     check_dla_int8(trt)
     if calibration_table is None:
-        raise DlaInt8Error(f"INT8 on DLA is built from the FP32 model and its calibration table (DLA runs no Q/DQ "
-                           f"networks): pass calibration_table for {onnx_path.name}")  # fmt: skip
+        raise DlaInt8Error(
+            f"INT8 on DLA is built from the FP32 model and its calibration table (DLA runs no Q/DQ "
+            f"networks): pass calibration_table for {onnx_path.name}"
+        )
     return read_ranges(Path(calibration_table), onnx_path)
 
 
-def _sidecar(trt, onnx_path: Path, engine_path: Path, precision: Precision, config: EngineBuildConfig, strongly_typed: bool, flags_set: list) -> dict:
+def _sidecar(
+    trt,
+    onnx_path: Path,
+    engine_path: Path,
+    precision: Precision,
+    config: EngineBuildConfig,
+    strongly_typed: bool,
+    flags_set: list,
+) -> dict:
     gpu = current_gpu(open_cudart())
     return {
         "format": SIDECAR_FORMAT,
@@ -268,7 +284,13 @@ def _sidecar(trt, onnx_path: Path, engine_path: Path, precision: Precision, conf
         "source_onnx": onnx_path.name,
         "source_onnx_sha256": sha256_file(onnx_path),
         "engine_sha256": sha256_file(engine_path),
-        "profile": {INPUT_NAME: {"min": list(_shape(config.min_batch)), "opt": list(_shape(config.opt_batch)), "max": list(_shape(config.max_batch))}},
+        "profile": {
+            INPUT_NAME: {
+                "min": list(_shape(config.min_batch)),
+                "opt": list(_shape(config.opt_batch)),
+                "max": list(_shape(config.max_batch)),
+            }
+        },
         "build_options": {**config.to_dict(), "hardware_compatibility_level": config.hardware_compatibility.upper()},
         "built_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

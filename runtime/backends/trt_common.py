@@ -34,7 +34,9 @@ def import_cudart():
         try:
             from cuda import cudart
         except ImportError:
-            raise BackendUnavailableError("cuda-python is not installed (see docs/jetson.md for the set that matches your CUDA)") from None
+            raise BackendUnavailableError(
+                "cuda-python is not installed (see docs/jetson.md for the set that matches your CUDA)"
+            ) from None
     return cudart
 
 
@@ -74,7 +76,8 @@ def check_cuda_driver(cudart) -> int:
     if bindings_major > driver_major:
         raise BackendUnavailableError(
             f"cuda-python {bindings} needs a CUDA {bindings_major} driver, but this driver supports CUDA "
-            f"{driver_major}.{driver_minor}: pip install 'cuda-python>={driver_major}.0,<{driver_major + 1}' (or update the driver)"
+            f"{driver_major}.{driver_minor}: pip install "
+            f"'cuda-python>={driver_major}.0,<{driver_major + 1}' (or update the driver)"
         )
     return int(driver)
 
@@ -169,8 +172,10 @@ def check_sidecar(
         raise EngineCompatibilityError(
             f"{engine_path} was built on {built_gpu.get('name')} (sm {built_cc}) with hardware compatibility {level}, "
             f"which needs {needs}; this is {gpu.name} (sm {running_cc}): rebuild it here",
-            field="gpu", built=f"{built_gpu.get('name')} (sm {built_cc})", running=f"{gpu.name} (sm {running_cc})",
-        )  # fmt: skip
+            field="gpu",
+            built=f"{built_gpu.get('name')} (sm {built_cc})",
+            running=f"{gpu.name} (sm {running_cc})",
+        )
 
 
 def _check_built_version(sidecar: dict, trt_version: str, engine_path: str | Path) -> None:
@@ -182,8 +187,10 @@ def _check_built_version(sidecar: dict, trt_version: str, engine_path: str | Pat
     if not verdict.ok:
         raise EngineCompatibilityError(
             f"{engine_path} was built with TensorRT {built}, this is TensorRT {trt_version}: {verdict.why}",
-            field="tensorrt_version", built=built, running=trt_version,
-        )  # fmt: skip
+            field="tensorrt_version",
+            built=built,
+            running=trt_version,
+        )
 
 
 def _check_platform(sidecar: dict, host: dict, engine_path: str | Path) -> None:
@@ -196,13 +203,18 @@ def _check_platform(sidecar: dict, host: dict, engine_path: str | Path) -> None:
     """
     built = sidecar.get("platform")
     if built is None:
-        logging.getLogger(__name__).warning("%s: its sidecar does not record the build platform; if it was built on "
-                                            "another platform TensorRT will refuse it", engine_path)  # fmt: skip
+        logging.getLogger(__name__).warning(
+            "%s: its sidecar does not record the build platform; if it was built on "
+            "another platform TensorRT will refuse it",
+            engine_path,
+        )
         return
     said = lambda p: f"{p.get('machine')} {p.get('system')}"  # noqa: E731
     if (built.get("machine"), built.get("system")) != (host.get("machine"), host.get("system")):
         raise EngineCompatibilityError(
             f"{engine_path} was built on {said(built)}, this is {said(host)}: plans are not portable across "
             "platforms; rebuild on this machine",
-            field="platform", built=said(built), running=said(host),
-        )  # fmt: skip
+            field="platform",
+            built=said(built),
+            running=said(host),
+        )

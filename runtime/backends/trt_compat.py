@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
-    """"10.3.0.26" -> (10, 3, 0); non-digits in a piece are dropped ("8.6.1.post1" -> (8, 6, 1))."""
+    """ "10.3.0.26" -> (10, 3, 0); non-digits in a piece are dropped ("8.6.1.post1" -> (8, 6, 1))."""
     parts = []
     for piece in text.split(".")[:3]:
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
+
 
 #: (built major, running major) pairs a version-compatible plan may cross; nothing else crosses a major.
 CROSS_MAJOR_LOADS = frozenset({(8, 10), (10, 11)})
@@ -51,5 +52,8 @@ def plan_loads(built: str, running: str, *, version_compatible: bool) -> PlanVer
     if b[0] == r[0] or (b[0], r[0]) in CROSS_MAJOR_LOADS:
         return PlanVerdict(True, "")
     allowed = ", ".join(f"{x}.x plans on {y}.x" for x, y in sorted(CROSS_MAJOR_LOADS))
-    return PlanVerdict(False, f"across majors TensorRT loads only {allowed} (11.4 support matrix, "
-                              f"\"Engine portability\"): rebuild it with TensorRT {r[0]}.x")  # fmt: skip
+    return PlanVerdict(
+        False,
+        f"across majors TensorRT loads only {allowed} (11.4 support matrix, "
+        f'"Engine portability"): rebuild it with TensorRT {r[0]}.x',
+    )

@@ -57,11 +57,15 @@ def dla_int8_source(models: dict[Precision, Path], calibration_table: Path | Non
     """
     fp32 = models.get(Precision.FP32)
     if fp32 is None or not Path(fp32).is_file():
-        raise DlaInt8Error(f"INT8 on DLA is built from {Precision.FP32.onnx_name} and the calibration table "
-                           "(DLA runs no Q/DQ networks), and the FP32 model is not here")  # fmt: skip
+        raise DlaInt8Error(
+            f"INT8 on DLA is built from {Precision.FP32.onnx_name} and the calibration table "
+            "(DLA runs no Q/DQ networks), and the FP32 model is not here"
+        )
     if calibration_table is None or not Path(calibration_table).is_file():
-        raise DlaInt8Error(f"INT8 on DLA needs the calibration table of {Precision.FP32.onnx_name} "
-                           f"(calibration_table.json); it is not here: export with --int8 again")  # fmt: skip
+        raise DlaInt8Error(
+            f"INT8 on DLA needs the calibration table of {Precision.FP32.onnx_name} "
+            f"(calibration_table.json); it is not here: export with --int8 again"
+        )
     return Path(fp32), Path(calibration_table)
 
 
@@ -84,8 +88,10 @@ def read_ranges(table_path: Path, onnx_path: Path) -> dict[str, float]:
     if not isinstance(table, dict) or table.get("format") != CALIBRATION_FORMAT:
         raise ModelFileError(f"{table_path}: not an alexnet-edge calibration table ({CALIBRATION_FORMAT})")
     if table.get("model_sha256") != sha256_file(onnx_path):
-        raise DlaInt8Error(f"{table_path} was computed for another model than {Path(onnx_path).name}: "
-                           "DLA INT8 needs the ranges of the FP32 model it builds")  # fmt: skip
+        raise DlaInt8Error(
+            f"{table_path} was computed for another model than {Path(onnx_path).name}: "
+            "DLA INT8 needs the ranges of the FP32 model it builds"
+        )
     ranges = {}
     for name, entry in table.get("tensors", {}).get("data", {}).items():
         low, high = _value(entry.get("lowest")), _value(entry.get("highest"))
@@ -118,6 +124,7 @@ def set_dynamic_ranges(network, ranges: dict[str, float]) -> dict:
         tensor.set_dynamic_range(-amax, amax)
         applied += 1
     if not applied:
-        raise DlaInt8Error("no tensor of the parsed network has a range in the calibration table: "
-                           "is it the FP32 model's?")  # fmt: skip
+        raise DlaInt8Error(
+            "no tensor of the parsed network has a range in the calibration table: is it the FP32 model's?"
+        )
     return {"tensors_with_ranges": applied, "tensors_without": missing}

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from ..errors import AlexNetEdgeError
 
 #: Lower-case option value -> TensorRT enum member name and the first release that has it.
-HARDWARE_LEVELS = {"none": ("NONE", "8.6"), "ampere_plus": ("AMPERE_PLUS", "8.6"), "same_compute_capability": ("SAME_COMPUTE_CAPABILITY", "10.9")}
+HARDWARE_LEVELS = {
+    "none": ("NONE", "8.6"),
+    "ampere_plus": ("AMPERE_PLUS", "8.6"),
+    "same_compute_capability": ("SAME_COMPUTE_CAPABILITY", "10.9"),
+}
 VERSION_COMPATIBLE_SINCE = "8.6"
 
 
@@ -43,8 +47,9 @@ class TensorRTFeatures:
         return cls(
             version=trt.__version__,
             # 11.x: always strongly typed, whatever the deprecated flag says (pyCore.cpp at v11.1)
-            strongly_typed=(int(trt.__version__.split(".")[0]) >= 11
-                            or "STRONGLY_TYPED" in members("NetworkDefinitionCreationFlag")),
+            strongly_typed=(
+                int(trt.__version__.split(".")[0]) >= 11 or "STRONGLY_TYPED" in members("NetworkDefinitionCreationFlag")
+            ),
             precision_flags={"FP16", "INT8"} <= members("BuilderFlag"),
             version_compatible="VERSION_COMPATIBLE" in members("BuilderFlag"),
             hardware_levels=tuple(n for n, (member, _) in HARDWARE_LEVELS.items() if n == "none" or member in levels),
@@ -58,8 +63,10 @@ def dla_platform_note(version: str) -> str:
     major = version.split(".")[0]
     where = "Jetson AGX Orin / Orin NX / Xavier with JetPack 5 or 6"
     if major == "11":
-        where = ("TensorRT 11.0-11.3 have no DLA; 11.4.0 only on Windows on ARM; 11.4.1+ on Jetson AGX Orin with "
-                 "JetPack 7.2.2+; never on Jetson Thor")  # fmt: skip
+        where = (
+            "TensorRT 11.0-11.3 have no DLA; 11.4.0 only on Windows on ARM; 11.4.1+ on Jetson AGX Orin with "
+            "JetPack 7.2.2+; never on Jetson Thor"
+        )
     return f"DLA exists only on some Jetson boards ({where})"
 
 
@@ -71,21 +78,28 @@ def check_build_options(config, features: TensorRTFeatures) -> None:
         since = HARDWARE_LEVELS[level][1]
         offered = ", ".join(features.hardware_levels) or "none (no hardware compatibility at all)"
         raise UnsupportedOptionError(
-            f"--hardware-compatibility {level} needs TensorRT {since} or newer; this is {running} (it offers: {offered})",
-            option="hardware_compatibility", running=features.version, needs=since,
-        )  # fmt: skip
+            f"--hardware-compatibility {level} needs TensorRT {since} "
+            f"or newer; this is {running} (it offers: {offered})",
+            option="hardware_compatibility",
+            running=features.version,
+            needs=since,
+        )
     if config.version_compatible and not features.version_compatible:
         raise UnsupportedOptionError(
             f"--version-compatible needs TensorRT {VERSION_COMPATIBLE_SINCE} or newer; this is {running}",
-            option="version_compatible", running=features.version, needs=VERSION_COMPATIBLE_SINCE,
-        )  # fmt: skip
+            option="version_compatible",
+            running=features.version,
+            needs=VERSION_COMPATIBLE_SINCE,
+        )
     if config.dla_core is not None and config.dla_core >= features.dla_cores:
         machine = f"{platform.machine()} {platform.system()}"
         raise UnsupportedOptionError(
             f"--dla-core {config.dla_core}: this {machine} has {features.dla_cores} DLA core(s) under {running}; "
             f"{dla_platform_note(features.version)}",
-            option="dla_core", running=features.version, needs=f"{config.dla_core + 1} DLA cores",
-        )  # fmt: skip
+            option="dla_core",
+            running=features.version,
+            needs=f"{config.dla_core + 1} DLA cores",
+        )
 
 
 #: What each TensorRT release line offers, as probe() finds it (checked against tests/trt_api/ by

@@ -54,7 +54,9 @@ class TensorRTRunner(BaseRunner):
 
         self._engine = self._deserialize(trt)
         if self._engine is None:
-            raise ModelFileError(f"{self.engine_path}: TensorRT could not deserialize it (truncated or from another version)")
+            raise ModelFileError(
+                f"{self.engine_path}: TensorRT could not deserialize it (truncated or from another version)"
+            )
         names = [self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)]
         if sorted(names) != sorted([INPUT_NAME, OUTPUT_NAME]):
             raise ModelFileError(f"{self.engine_path}: expected tensors {INPUT_NAME}/{OUTPUT_NAME}, got {names}")
@@ -105,17 +107,26 @@ class TensorRTRunner(BaseRunner):
     def _check_batch(self, n: int) -> None:
         low, high = self.profile
         if not low <= n <= high:
-            raise InputError(f"{self.name}: batch {n} is outside the engine's profile [{low}, {high}]; rebuild with --min-batch/--max-batch")
+            raise InputError(
+                f"{self.name}: batch {n} is outside the engine's profile "
+                f"[{low}, {high}]; rebuild with --min-batch/--max-batch"
+            )
 
     def _enqueue(self, n: int, context=None) -> None:
         """Copy in, execute, copy out on the stream (no sync): what a CUDA graph captures."""
         cudart, stream = self._cudart, self._stream
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         in_bytes = n * self._host[INPUT_NAME].size // self.profile[1] * FLOAT
-        cuda_check(cudart.cudaMemcpyAsync(self._device[INPUT_NAME], self._host_ptr[INPUT_NAME], in_bytes, h2d, stream), "H2D copy")
+        cuda_check(
+            cudart.cudaMemcpyAsync(self._device[INPUT_NAME], self._host_ptr[INPUT_NAME], in_bytes, h2d, stream),
+            "H2D copy",
+        )
         self._execute(context)
         out_bytes = n * NUM_CLASSES * FLOAT
-        cuda_check(cudart.cudaMemcpyAsync(self._host_ptr[OUTPUT_NAME], self._device[OUTPUT_NAME], out_bytes, d2h, stream), "D2H copy")
+        cuda_check(
+            cudart.cudaMemcpyAsync(self._host_ptr[OUTPUT_NAME], self._device[OUTPUT_NAME], out_bytes, d2h, stream),
+            "D2H copy",
+        )
 
     def _execute(self, context=None) -> None:
         if not (self._context if context is None else context).execute_async_v3(stream_handle(self._stream)):

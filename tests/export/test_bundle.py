@@ -18,9 +18,22 @@ def bundle(exported):
 
 
 def test_bundle_contents_and_manifest(bundle, exported):
-    for rel in ("models/model.fp32.onnx", "models/model.fp16.onnx", "models/model.int8.onnx", "models/calibration_table.json",
-                "requirements.txt", "requirements-gpu-cuda12.txt", "requirements-jetpack6.txt", "build_engines.py", "verify.py", "infer.py", "trtexec.md",
-                "data/verify_images.npz", "alexnet_edge/runtime/__init__.py", "alexnet_edge/runtime/backends/trt_runner.py"):  # fmt: skip
+    for rel in (
+        "models/model.fp32.onnx",
+        "models/model.fp16.onnx",
+        "models/model.int8.onnx",
+        "models/calibration_table.json",
+        "requirements.txt",
+        "requirements-gpu-cuda12.txt",
+        "requirements-jetpack6.txt",
+        "build_engines.py",
+        "verify.py",
+        "infer.py",
+        "trtexec.md",
+        "data/verify_images.npz",
+        "alexnet_edge/runtime/__init__.py",
+        "alexnet_edge/runtime/backends/trt_runner.py",
+    ):
         assert (bundle / rel).is_file(), rel
     manifest = json.loads((bundle / "manifest.json").read_text())
     on_disk = {str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file()} - {"manifest.json"}
@@ -31,13 +44,27 @@ def test_bundle_contents_and_manifest(bundle, exported):
     assert manifest["engine_defaults"]["max_batch"] == 256 and set(manifest["expected"]) == {"fp32", "fp16", "int8"}
     from packaging.requirements import Requirement
 
-    reqs = [Requirement(l) for l in (bundle / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
-    assert [r.name for r in reqs if r.marker is None or r.marker.evaluate()] == ["numpy", "pillow", "click", "tqdm", "onnxruntime"]
+    reqs = [
+        Requirement(req)
+        for req in (bundle / "requirements.txt").read_text().splitlines()
+        if req and not req.startswith("#")
+    ]
+    assert [r.name for r in reqs if r.marker is None or r.marker.evaluate()] == [
+        "numpy",
+        "pillow",
+        "click",
+        "tqdm",
+        "onnxruntime",
+    ]
     # pinned to what the bundle was exported and verified with, where that release exists
-    pins = {r.name: str(r.specifier) for r in reqs if r.marker is not None and r.marker.evaluate({"python_version": "3.12"})}
+    pins = {
+        r.name: str(r.specifier) for r in reqs if r.marker is not None and r.marker.evaluate({"python_version": "3.12"})
+    }
     versions = manifest["source"]["tool_versions"]
     assert pins == {"numpy": f"=={__import__('numpy').__version__}", "onnxruntime": f"=={versions['onnxruntime']}"}
-    assert [str(r.specifier) for r in reqs if r.name == "onnxruntime" and r.marker.evaluate({"python_version": "3.10"})] == ["<1.24,>=1.20"]
+    assert [
+        str(r.specifier) for r in reqs if r.name == "onnxruntime" and r.marker.evaluate({"python_version": "3.10"})
+    ] == ["<1.24,>=1.20"]
     readme = (bundle / "README.md").read_text()
     assert "python3 -m venv .venv" in readme and "the first 500 of CIFAR-10 test_batch" in readme
     assert max(len(line) for line in readme.splitlines()) <= 120  # numbered steps, no 600-character line
@@ -68,8 +95,13 @@ def test_verify_in_a_clean_environment_without_torch(bundle, tmp_path):
     assert "torch" not in names and "onnx" not in names
     probe = subprocess.run([python, "-c", "import torch"], capture_output=True, text=True)
     assert probe.returncode != 0  # torch really is absent there
-    proc = subprocess.run([python, "verify.py", "--backend", "onnxruntime", "--json"], cwd=extracted,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [python, "verify.py", "--backend", "onnxruntime", "--json"],
+        cwd=extracted,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     expected = json.loads((extracted / "manifest.json").read_text())["expected"]
@@ -79,8 +111,13 @@ def test_verify_in_a_clean_environment_without_torch(bundle, tmp_path):
         assert result["images"] == 500 and result["within_tolerance"]
         assert result["accuracy"] == expected[result["precision"]]["accuracy"]
         assert result["top1_agreement"] == expected[result["precision"]]["top1_agreement"]
-    infer = subprocess.run([python, "infer.py", "--model", "models/model.int8.onnx", "--json", "verify.py"], cwd=extracted,
-                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    infer = subprocess.run(
+        [python, "infer.py", "--model", "models/model.int8.onnx", "--json", "verify.py"],
+        cwd=extracted,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert infer.returncode == 1 and "not a readable image" in infer.stdout  # runs; a .py is no image
 
 
@@ -93,8 +130,10 @@ def test_tampered_file_is_named(bundle, tmp_path):
     (copy / "trtexec.md").unlink()
     proc = subprocess.run([sys.executable, str(copy / "verify.py")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == ("error: bundle check failed: models/model.int8.onnx has been modified "
-                                   "(sha256 differs from the manifest); trtexec.md is missing")  # fmt: skip
+    assert proc.stderr.strip() == (
+        "error: bundle check failed: models/model.int8.onnx has been modified "
+        "(sha256 differs from the manifest); trtexec.md is missing"
+    )
 
 
 def _old_python() -> str | None:

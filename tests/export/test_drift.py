@@ -35,7 +35,9 @@ def test_gate_passes_on_the_committed_baseline(checkpoint, data_root):
 def subset_baseline(checkpoint, data_root, tmp_path_factory):
     """A fresh baseline on the first 2,000 test images, made with --update."""
     path = tmp_path_factory.mktemp("baseline") / "subset.json"
-    result = gate("--checkpoint", checkpoint, "--data-root", data_root, "--baseline", path, "--update", "--eval-size", 2000)
+    result = gate(
+        "--checkpoint", checkpoint, "--data-root", data_root, "--baseline", path, "--update", "--eval-size", 2000
+    )
     assert result.exit_code == 0, result.output
     assert "baseline written" in result.output
     assert any(line.split()[:3] == ["figure", "old", "new"] for line in result.output.splitlines())
@@ -56,18 +58,22 @@ def test_baseline_records_inputs_and_tolerances(subset_baseline, checkpoint):
 def test_perturbed_checkpoint_is_refused_then_fails_the_gate(subset_baseline, checkpoint, data_root, tmp_path):
     state = load_state_dict(checkpoint)
     weight = state["features.3.weight"]
-    state["features.3.weight"] = weight + torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)) * weight.std() * 0.5
+    state["features.3.weight"] = (
+        weight + torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)) * weight.std() * 0.5
+    )
     perturbed = tmp_path / "perturbed.pt"
     torch.save(state, perturbed)
 
     refused = gate("--checkpoint", perturbed, "--data-root", data_root, "--baseline", subset_baseline)
     assert refused.exit_code == 2 and "a different model" in refused.output
 
-    result = gate("--checkpoint", perturbed, "--data-root", data_root, "--baseline", subset_baseline, "--allow-new-checkpoint")
+    result = gate(
+        "--checkpoint", perturbed, "--data-root", data_root, "--baseline", subset_baseline, "--allow-new-checkpoint"
+    )
     assert result.exit_code == 1, result.output
     moved = {line.split()[0] for line in result.output.splitlines() if line.endswith("MOVED")}
     assert "torch/cpu/fp32/accuracy" in moved and "onnxruntime/cpu/int8/accuracy" in moved
-    line = next(l for l in result.output.splitlines() if l.startswith("torch/cpu/fp32/accuracy"))
+    line = next(out for out in result.output.splitlines() if out.startswith("torch/cpu/fp32/accuracy"))
     assert "±0.0025" in line
 
 
@@ -136,7 +142,6 @@ def golden_fp32_bound() -> float:
     file is not bit-exact FP32 -- PyTorch CPU FP32 differs from it by max |dlogit| 0.0126 on all 10,000 images
     (export/baselines/reference_cpu.json) -- so 0.01 would fail a correct GPU; 0.025 is twice that."""
     import importlib.util
-
     from pathlib import Path
 
     tools = Path(__file__).resolve().parents[2] / "tools"
@@ -198,6 +203,9 @@ def test_tensorrt_engines_against_golden_and_onnxruntime(exported, test_split, t
         logits = runner.infer_many(images)
     assert np.abs(logits - gold16).max() <= 0.15 and (logits.argmax(1) == gold16.argmax(1)).mean() >= 0.998
     build_engine(exported.out / "model.int8.onnx", tmp_path / "int8.engine", Precision.INT8)
-    with TensorRTRunner(tmp_path / "int8.engine") as trt_runner, OnnxRuntimeRunner(exported.out / "model.int8.onnx") as ort_runner:
+    with (
+        TensorRTRunner(tmp_path / "int8.engine") as trt_runner,
+        OnnxRuntimeRunner(exported.out / "model.int8.onnx") as ort_runner,
+    ):
         a, b = trt_runner.infer_many(images), ort_runner.infer_many(images)
     assert (a.argmax(1) == b.argmax(1)).mean() >= 0.99

@@ -37,7 +37,9 @@ def test_emulated_cpu_must_be_the_intended_one():
 
 
 def _config(tmp_path, *targets, onnxruntime=()):
-    return TargetsConfig(models_dir=tmp_path, checkpoint=tmp_path, data_root=tmp_path, targets=targets, onnxruntime=onnxruntime)
+    return TargetsConfig(
+        models_dir=tmp_path, checkpoint=tmp_path, data_root=tmp_path, targets=targets, onnxruntime=onnxruntime
+    )
 
 
 def test_a_target_is_a_cpu_and_an_onnxruntime_version(tmp_path):
@@ -55,10 +57,21 @@ def test_a_target_is_a_cpu_and_an_onnxruntime_version(tmp_path):
 
 def test_guests_run_each_target_on_its_interpreter_and_cpu(tmp_path, monkeypatch):
     monkeypatch.setattr(target_env, "require_tool", lambda name, **kw: f"/usr/bin/{name}")
-    arm = {None: target_env.ArmUserland(tmp_path / "rootfs", tmp_path / "venv/bin/python3", {"cortex-a72": tmp_path / "a72"}),
-           "1.23.2": target_env.ArmUserland(tmp_path / "rootfs", tmp_path / "old/bin/python3")}  # fmt: skip
+    arm = {
+        None: target_env.ArmUserland(
+            tmp_path / "rootfs", tmp_path / "venv/bin/python3", {"cortex-a72": tmp_path / "a72"}
+        ),
+        "1.23.2": target_env.ArmUserland(tmp_path / "rootfs", tmp_path / "old/bin/python3"),
+    }
     guests = Guests(x86={"1.20.0": "/cache/venv-1.20.0/bin/python3"}, arm=arm)
-    assert guests.command(A72) == ["/usr/bin/qemu-aarch64", "-cpu", "cortex-a72", "-L", str(tmp_path / "a72"), str(tmp_path / "venv/bin/python3")]
+    assert guests.command(A72) == [
+        "/usr/bin/qemu-aarch64",
+        "-cpu",
+        "cortex-a72",
+        "-L",
+        str(tmp_path / "a72"),
+        str(tmp_path / "venv/bin/python3"),
+    ]
     assert guests.command(AVX2.with_onnxruntime("1.20.0"))[-1] == "/cache/venv-1.20.0/bin/python3"
     assert guests.command(ARM.with_onnxruntime("1.23.2"))[-1] == str(tmp_path / "old/bin/python3")
     with pytest.raises(AlexNetEdgeError, match="no x86-64 venv"):
@@ -73,8 +86,13 @@ def test_each_arm_cpu_gets_a_root_with_its_own_cpuinfo(tmp_path):
     (rootfs / "proc/cpuinfo").write_text(target_env.CORTEX_A76_CPUINFO)
     root = target_env.cpu_root(rootfs, "cortex-a72", target_env.CORTEX_A72_CPUINFO, tmp_path)
     text = (root / "proc/cpuinfo").read_text()
-    assert text == target_env.cpuinfo_for_host(target_env.CORTEX_A72_CPUINFO)  # one block per host CPU (1.23.2 needs it)
-    assert text.count("CPU part\t: 0xd08") == (os.cpu_count() or 1) and f"processor\t: {(os.cpu_count() or 1) - 1}\n" in text
+    assert text == target_env.cpuinfo_for_host(
+        target_env.CORTEX_A72_CPUINFO
+    )  # one block per host CPU (1.23.2 needs it)
+    assert (
+        text.count("CPU part\t: 0xd08") == (os.cpu_count() or 1)
+        and f"processor\t: {(os.cpu_count() or 1) - 1}\n" in text
+    )
     assert "0xd08" in target_env.CORTEX_A72_CPUINFO and "asimddp" not in target_env.CORTEX_A72_CPUINFO
     assert (root / "bin").resolve() == (rootfs / "usr/bin").resolve() and (root / "usr").is_dir()
     assert (rootfs / "proc/cpuinfo").read_text() == target_env.CORTEX_A76_CPUINFO  # the userland is untouched
@@ -93,16 +111,28 @@ def test_judge_passes_a_faithful_target_and_fails_a_drifting_one(rng):
     labels = rng.integers(0, 10, size=400)
     torch_logits = _logits(labels, 0, rng)
     host = torch_logits + rng.normal(scale=0.01, size=torch_logits.shape).astype(np.float32)
-    ok = judge("x86-avx2", "int8", host.copy(), 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2")
+    ok = judge(
+        "x86-avx2", "int8", host.copy(), 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
+    )
     assert ok.ok and ok.accuracy == 1.0 and ok.accuracy_delta_vs_host == 0.0 and ok.max_abs_diff_vs_host == 0.0
     drifting = _logits(labels, 40, rng)  # 10% of predictions flipped, as the 8-bit model on AVX2
-    bad = judge("x86-avx2", "int8", drifting, 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2")
+    bad = judge(
+        "x86-avx2", "int8", drifting, 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
+    )
     assert not bad.ok
     text = " ".join(bad.failures)
-    assert "top1_agreement" in text and "differs from the host's by -10.00 pt" in text and "agreement with the host's run 90.00%" in text
+    assert (
+        "top1_agreement" in text
+        and "differs from the host's by -10.00 pt" in text
+        and "agreement with the host's run 90.00%" in text
+    )
     assert "sure of (top-1 margin" in text  # the flips were confident ones
     table = render_table([ok, bad])
-    assert table.count("\n") == 4 and "| x86-avx2 |  | int8 | 400 | 100.00% | 100.00% | none | 0.00 |" in table and "| NO |" in table
+    assert (
+        table.count("\n") == 4
+        and "| x86-avx2 |  | int8 | 400 | 100.00% | 100.00% | none | 0.00 |" in table
+        and "| NO |" in table
+    )
 
 
 def test_sample_is_seeded_spread_and_without_repeats():
@@ -131,7 +161,9 @@ def test_a_missing_emulator_is_installed_only_when_asked(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
     monkeypatch.setattr(target_env.os, "geteuid", lambda: 0)
     monkeypatch.setattr(target_env.subprocess, "run", lambda cmd, **kw: calls.append(cmd))
-    with pytest.raises(target_env.TargetSetupError, match="run 'apt-get install -y qemu-user' as root \\(or pass --install-tools\\)"):
+    with pytest.raises(
+        target_env.TargetSetupError, match="run 'apt-get install -y qemu-user' as root \\(or pass --install-tools\\)"
+    ):
         target_env.require_tool("qemu-aarch64")
     assert calls == []
     with pytest.raises(target_env.TargetSetupError, match="could not be installed"):
@@ -140,22 +172,40 @@ def test_a_missing_emulator_is_installed_only_when_asked(monkeypatch):
 
 
 def test_host_only_run_writes_the_table(exported, data_root, checkpoint, tmp_path):
-    config = TargetsConfig(models_dir=exported.out, checkpoint=checkpoint, data_root=data_root, out_dir=tmp_path,
-                           targets=("host",), int8_images=60, fp32_images=60, fp16_images=60)  # fmt: skip
+    config = TargetsConfig(
+        models_dir=exported.out,
+        checkpoint=checkpoint,
+        data_root=data_root,
+        out_dir=tmp_path,
+        targets=("host",),
+        int8_images=60,
+        fp32_images=60,
+        fp16_images=60,
+    )
     rows, files = run_targets(config, log=lambda line: None)
     assert {(r.target, r.precision) for r in rows} == {("host", "fp32"), ("host", "fp16"), ("host", "int8")}
     assert all(r.images == 60 and r.accuracy_delta_vs_host == 0 for r in rows)
     assert {f.name for f in files} == {"targets.json", "targets.md"}
 
 
-needs_qemu = pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="qemu-x86_64 is not installed (apt-get install qemu-user)")
+needs_qemu = pytest.mark.skipif(
+    shutil.which("qemu-x86_64") is None, reason="qemu-x86_64 is not installed (apt-get install qemu-user)"
+)
 
 
 @pytest.mark.targets
 @needs_qemu
 def test_avx2_smoke_the_shipped_int8_model_holds_under_emulation(exported, data_root, checkpoint, tmp_path):
-    config = TargetsConfig(models_dir=exported.out, checkpoint=checkpoint, data_root=data_root, out_dir=tmp_path,
-                           targets=("host", "x86-avx2"), int8_images=60, fp32_images=0, fp16_images=0)  # fmt: skip
+    config = TargetsConfig(
+        models_dir=exported.out,
+        checkpoint=checkpoint,
+        data_root=data_root,
+        out_dir=tmp_path,
+        targets=("host", "x86-avx2"),
+        int8_images=60,
+        fp32_images=0,
+        fp16_images=0,
+    )
     rows, _ = run_targets(config, log=lambda line: None)
     avx2 = next(r for r in rows if r.target == "x86-avx2")
     assert avx2.images == 60 and avx2.ok, avx2.failures
@@ -177,9 +227,19 @@ def test_avx2_smoke_catches_an_8bit_weight_model(exported, data_root, checkpoint
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(exported.out / "model.fp32.onnx", models)
-    convert(models / "model.fp32.onnx", Precision.INT8, models / "model.int8.onnx", calibration=table, int8_weight_bits=8)
-    config = TargetsConfig(models_dir=models, checkpoint=checkpoint, data_root=data_root, out_dir=tmp_path / "out",
-                           targets=("x86-avx2",), int8_images=60, fp32_images=0, fp16_images=0)  # fmt: skip
+    convert(
+        models / "model.fp32.onnx", Precision.INT8, models / "model.int8.onnx", calibration=table, int8_weight_bits=8
+    )
+    config = TargetsConfig(
+        models_dir=models,
+        checkpoint=checkpoint,
+        data_root=data_root,
+        out_dir=tmp_path / "out",
+        targets=("x86-avx2",),
+        int8_images=60,
+        fp32_images=0,
+        fp16_images=0,
+    )
     rows, _ = run_targets(config, log=lambda line: None)
     avx2 = next(r for r in rows if r.target == "x86-avx2")
     assert not avx2.ok and avx2.top1_agreement < 0.97, avx2

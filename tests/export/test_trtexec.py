@@ -9,7 +9,9 @@ from alexnet_edge.runtime.backends.trt_features import KNOWN_RELEASES, Unsupport
 from alexnet_edge.runtime.precision import Precision
 
 pytestmark = pytest.mark.trt_contract
-FULL = EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=1, version_compatible=True, hardware_compatibility="ampere_plus")
+FULL = EngineBuildConfig(
+    min_batch=4, opt_batch=4, max_batch=4, dla_core=1, version_compatible=True, hardware_compatibility="ampere_plus"
+)
 
 
 def _flags(command: str) -> list[str]:
@@ -21,7 +23,9 @@ def _flags(command: str) -> list[str]:
 @pytest.mark.parametrize("precision", list(Precision))
 def test_every_flag_exists_in_that_releases_trtexec(release, level, precision):
     listing = api_listing(f"trt{release}")["trtexec"]
-    config = EngineBuildConfig(min_batch=8, opt_batch=8, max_batch=8, dla_core=0, version_compatible=True, hardware_compatibility=level)
+    config = EngineBuildConfig(
+        min_batch=8, opt_batch=8, max_batch=8, dla_core=0, version_compatible=True, hardware_compatibility=level
+    )
     try:
         command = trtexec_command(KNOWN_RELEASES[release], precision, config)
     except UnsupportedOptionError as exc:  # refused: the option really is missing from that trtexec
@@ -47,7 +51,11 @@ def test_every_flag_exists_in_that_releases_trtexec(release, level, precision):
 )
 def test_precision_flags_per_release(release, precision, present, absent):
     tokens = trtexec_command(KNOWN_RELEASES[release], precision, EngineBuildConfig()).split()
-    assert tokens[:3] == ["trtexec", f"--onnx=models/model.{precision.value}.onnx", f"--saveEngine=models/model.{precision.value}.engine"]
+    assert tokens[:3] == [
+        "trtexec",
+        f"--onnx=models/model.{precision.value}.onnx",
+        f"--saveEngine=models/model.{precision.value}.engine",
+    ]
     assert "--memPoolSize=workspace:1024" in tokens and "--minShapes=input:1x3x32x32" in tokens
     assert all(flag in tokens for flag in present) and not any(flag in tokens for flag in absent)
 
@@ -61,7 +69,10 @@ def test_a_release_without_an_option_says_so_instead_of_a_wrong_line():
     assert "model.fp32" not in section_86  # DLA runs FP16 and INT8 only
     same_cc = render_trtexec_md(EngineBuildConfig(hardware_compatibility="same_compute_capability"), [Precision.INT8])
     assert "--hardwareCompatibilityLevel=sameComputeCapability" in same_cc.split("## TensorRT 10.9")[1]
-    assert "needs TensorRT 10.9 or newer; this is TensorRT 10.3.0" in same_cc.split("## TensorRT 10.3")[1].split("## TensorRT 10.9")[0]
+    assert (
+        "needs TensorRT 10.9 or newer; this is TensorRT 10.3.0"
+        in same_cc.split("## TensorRT 10.3")[1].split("## TensorRT 10.9")[0]
+    )
 
 
 def test_every_listing_is_a_release_row_and_every_row_has_a_listing():

@@ -9,7 +9,10 @@ ICELAKE = "processor : 0\nflags : fpu sse2 avx avx2 fma avx512f avx512bw avx512_
 ALDERLAKE = "processor : 0\nflags : fpu avx avx2 fma avx_vnni\n"
 SAPPHIRE = "processor : 0\nflags : avx2 avx512f avx512_vnni amx_int8 amx_tile avx512_fp16\n"
 SKYLAKE_X = "processor : 0\nflags : avx2 fma avx512f avx512bw\n"
-ORIN = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n"
+ORIN = (
+    "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm "
+    "lrcpc dcpop asimddp\n"
+)
 CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
 # The fake cpuinfo files the emulated targets read (export/target_env.py), and an Atom's flags.
 from alexnet_edge.export.target_env import CORTEX_A72_CPUINFO, CORTEX_A76_CPUINFO  # noqa: E402
@@ -53,7 +56,12 @@ def test_unsafe_int8_warns_on_the_new_cpu_classes_too():
     line = saturation_warning(unsafe, parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64"))
     assert line and line.startswith("warning:") and "without dot product" in line
     assert saturation_warning(unsafe, parse_cpuinfo(SNOWRIDGE, "x86_64")) is None
-    assert saturation_warning({"precision": "int8", "int8": {"saturation_safe": True}}, parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64")) is None
+    assert (
+        saturation_warning(
+            {"precision": "int8", "int8": {"saturation_safe": True}}, parse_cpuinfo(CORTEX_A72_CPUINFO, "aarch64")
+        )
+        is None
+    )
 
 
 def test_arm_fp16_arithmetic_is_detected():

@@ -69,8 +69,15 @@ def test_every_precision_has_a_finite_bound_and_rows_carry_the_figures():
 
 
 def test_reports_written_before_the_margin_fields_still_load():
-    old = {"images": 2, "accuracy": 1.0, "per_class_accuracy": [1.0] * 10, "top1_agreement": 1.0, "max_abs_diff": 0.0,
-           "mean_abs_diff": 0.0, "cosine_similarity": 1.0}  # fmt: skip
+    old = {
+        "images": 2,
+        "accuracy": 1.0,
+        "per_class_accuracy": [1.0] * 10,
+        "top1_agreement": 1.0,
+        "max_abs_diff": 0.0,
+        "mean_abs_diff": 0.0,
+        "cosine_similarity": 1.0,
+    }
     assert Comparison(**old).max_flipped_margin == 0.0
     row = Row.from_dict({"backend": "onnxruntime", "device": "cpu", "precision": "int8", **old, "accuracy_delta": 0.0})
     assert row.max_flipped_margin == 0.0 and row.to_dict()["flips_by_margin"] == {}
@@ -91,8 +98,9 @@ def _corrupt_class_scale(source, target, cls, factor):
     onnx.save(model, target)
 
 
-def test_an_int8_model_with_one_class_scale_off_fails_while_its_agreement_passes(exported, test_images, torch_logits,
-                                                                                   tmp_path):
+def test_an_int8_model_with_one_class_scale_off_fails_while_its_agreement_passes(
+    exported, test_images, torch_logits, tmp_path
+):
     from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
     from alexnet_edge.runtime.evaluation import evaluate
 

@@ -14,14 +14,29 @@ def _sample_args(cudart) -> dict:
     graph, graph_exec = cudart.cudaGraph_t(), cudart.cudaGraphExec_t()
     h2d, mode = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal
     return {
-        "cudaDriverGetVersion": (), "cudaGetDeviceCount": (), "cudaGetDeviceProperties": (0,),
-        "cudaMalloc": (16,), "cudaMallocHost": (16,), "cudaFree": (0,), "cudaFreeHost": (0,),
-        "cudaStreamCreate": (), "cudaStreamDestroy": (stream,), "cudaStreamSynchronize": (stream,),
-        "cudaMemcpyAsync": (0, 0, 0, h2d, stream), "cudaEventCreate": (), "cudaEventRecord": (event, stream),
-        "cudaEventSynchronize": (event,), "cudaEventElapsedTime": (event, event), "cudaEventDestroy": (event,),
-        "cudaStreamBeginCapture": (stream, mode), "cudaStreamEndCapture": (stream,), "cudaGraphInstantiate": (graph, 0),
-        "cudaGraphLaunch": (graph_exec, stream), "cudaGraphExecDestroy": (graph_exec,), "cudaGraphDestroy": (graph,),
-    }  # fmt: skip
+        "cudaDriverGetVersion": (),
+        "cudaGetDeviceCount": (),
+        "cudaGetDeviceProperties": (0,),
+        "cudaMalloc": (16,),
+        "cudaMallocHost": (16,),
+        "cudaFree": (0,),
+        "cudaFreeHost": (0,),
+        "cudaStreamCreate": (),
+        "cudaStreamDestroy": (stream,),
+        "cudaStreamSynchronize": (stream,),
+        "cudaMemcpyAsync": (0, 0, 0, h2d, stream),
+        "cudaEventCreate": (),
+        "cudaEventRecord": (event, stream),
+        "cudaEventSynchronize": (event,),
+        "cudaEventElapsedTime": (event, event),
+        "cudaEventDestroy": (event,),
+        "cudaStreamBeginCapture": (stream, mode),
+        "cudaStreamEndCapture": (stream,),
+        "cudaGraphInstantiate": (graph, 0),
+        "cudaGraphLaunch": (graph_exec, stream),
+        "cudaGraphExecDestroy": (graph_exec,),
+        "cudaGraphDestroy": (graph,),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(FAKED))

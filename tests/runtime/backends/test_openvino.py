@@ -116,7 +116,7 @@ def test_runtime_paths_never_import_openvino_or_torch(exported):
         import numpy as np
         from alexnet_edge.runtime import OnnxRuntimeRunner, normalize_uint8
         from alexnet_edge.runtime import deploy, infer_cli  # noqa: F401 - the bundle's verify.py and infer.py
-        from alexnet_edge.runtime.backends import installed_cpu_backends, openvino  # noqa: F401 - the module, not openvino
+        from alexnet_edge.runtime.backends import installed_cpu_backends, openvino  # noqa: F401 - our module
         installed_cpu_backends()
         with OnnxRuntimeRunner({str(exported.out / "model.int8.onnx")!r}) as runner:
             runner.infer(normalize_uint8(np.zeros((2, 3, 32, 32), np.uint8)))

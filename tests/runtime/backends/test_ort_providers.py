@@ -49,7 +49,9 @@ def fake_ort(monkeypatch):
     return make
 
 
-@pytest.mark.parametrize(("version", "flags"), [("1.17.3", {"trt_int8_enable": True}), ("1.26.0", {"trt_int8_enable": True}), ("1.27.0", {})])
+@pytest.mark.parametrize(
+    ("version", "flags"), [("1.17.3", {"trt_int8_enable": True}), ("1.26.0", {"trt_int8_enable": True}), ("1.27.0", {})]
+)
 def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_path, version, flags):
     ort = fake_ort(version, started=GPU)
     with OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path / "cache") as runner:
@@ -59,11 +61,15 @@ def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_pa
     trt_options, cuda_options, cpu_options = session["provider_options"]
     assert cuda_options == {} and cpu_options == {}
     assert trt_options == {
-        "trt_engine_cache_enable": True, "trt_engine_cache_path": str(tmp_path / "cache"),
-        "trt_timing_cache_enable": True, "trt_timing_cache_path": str(tmp_path / "cache"),
-        "trt_profile_min_shapes": "input:1x3x32x32", "trt_profile_opt_shapes": "input:32x3x32x32",
-        "trt_profile_max_shapes": "input:256x3x32x32", **flags,
-    }  # fmt: skip
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(tmp_path / "cache"),
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": str(tmp_path / "cache"),
+        "trt_profile_min_shapes": "input:1x3x32x32",
+        "trt_profile_opt_shapes": "input:32x3x32x32",
+        "trt_profile_max_shapes": "input:256x3x32x32",
+        **flags,
+    }
     assert (tmp_path / "cache").is_dir()
 
 
@@ -72,19 +78,32 @@ def test_fp16_flag_only_where_onnxruntime_builds_weakly_typed(tmp_path):
     assert tensorrt_options(ort_version="1.20.1", **common)["trt_fp16_enable"] is True
     assert "trt_fp16_enable" not in tensorrt_options(ort_version="1.31.1", **common)
     assert tensorrt_options(ort_version="1.20.1", **common)["trt_profile_opt_shapes"] == "input:8x3x32x32"  # opt <= max
-    assert not {"trt_fp16_enable", "trt_int8_enable"} & set(tensorrt_options(ort_version="1.20.1", **{**common, "precision": Precision.FP32}))
+    assert not {"trt_fp16_enable", "trt_int8_enable"} & set(
+        tensorrt_options(ort_version="1.20.1", **{**common, "precision": Precision.FP32})
+    )
 
 
 def test_a_silent_fallback_to_cpu_is_reported(fake_ort, exported, tmp_path, capsys):
     fake_ort("1.31.1", started=["CPUExecutionProvider"])  # TensorRT and CUDA providers failed to start
     with OnnxRuntimeRunner(exported.out / "model.fp32.onnx", providers="tensorrt", trt_cache_dir=tmp_path) as runner:
         assert runner.providers == ["CPUExecutionProvider"] and runner.device == "cpu"
-    assert "could not start TensorrtExecutionProvider for model.fp32.onnx and runs it on CPUExecutionProvider" in capsys.readouterr().err
+    assert (
+        "could not start TensorrtExecutionProvider for model.fp32.onnx and runs it on CPUExecutionProvider"
+        in capsys.readouterr().err
+    )
 
 
 def test_tensorrt_provider_failure_is_not_called_a_bad_model(fake_ort, exported, tmp_path):
-    fake_ort("1.17.3", fails="[ONNXRuntimeError] : 1 : FAIL : TensorRT EP failed to create engine from network: int8 is not configured")
-    with pytest.raises(BackendUnavailableError, match=r"model.int8.onnx: onnxruntime's TensorRT provider failed .*int8 is not configured.*--providers cuda"):
+    fake_ort(
+        "1.17.3",
+        fails=(
+            "[ONNXRuntimeError] : 1 : FAIL : TensorRT EP failed to create engine from network: int8 is not configured"
+        ),
+    )
+    with pytest.raises(
+        BackendUnavailableError,
+        match=r"model.int8.onnx: onnxruntime's TensorRT provider failed .*int8 is not configured.*--providers cuda",
+    ):
         OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path).activate()
 
 
@@ -124,26 +143,32 @@ def small_model(tmp_path):
 
     weights = numpy_helper.from_array(np.full((10, 3 * 32 * 32), 1e-3, np.float32), "w")
     graph = helper.make_graph(
-        [helper.make_node("Flatten", ["input"], ["flat"]),
-         helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1)], "m",
+        [
+            helper.make_node("Flatten", ["input"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "w"], ["logits"], transB=1),
+        ],
+        "m",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])], [weights],
-    )  # fmt: skip
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])],
+        [weights],
+    )
     path = tmp_path / "model.fp16.onnx"
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     return path
 
 
-def test_pip_tensorrt_is_loaded_before_the_tensorrt_provider_starts(fake_ort, pip_tensorrt, small_model, tmp_path,
-                                                                     capsys):  # fmt: skip
+def test_pip_tensorrt_is_loaded_before_the_tensorrt_provider_starts(
+    fake_ort, pip_tensorrt, small_model, tmp_path, capsys
+):
     _loader_dependent_ort(fake_ort)
     with OnnxRuntimeRunner(small_model, providers="tensorrt", trt_cache_dir=tmp_path / "c") as runner:
         assert runner.providers[0] == "TensorrtExecutionProvider" and runner.tensorrt_libs == str(pip_tensorrt)
     assert "could not start" not in capsys.readouterr().err
 
 
-def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(fake_ort, small_model, tmp_path, monkeypatch,
-                                                                       capsys):  # fmt: skip
+def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(
+    fake_ort, small_model, tmp_path, monkeypatch, capsys
+):
     import sys
 
     monkeypatch.setitem(sys.modules, "tensorrt_libs", None)  # import tensorrt_libs -> ImportError

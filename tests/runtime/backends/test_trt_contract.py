@@ -55,7 +55,9 @@ def test_profile_workspace_and_sidecar(fake_trt, onnx_file, tmp_path):
     trt = fake_trt.trt
     config = EngineBuildConfig(min_batch=2, opt_batch=16, max_batch=64, workspace_mb=512)
     sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, config)
-    assert _calls(trt, "profile.set_shape") == [("profile.set_shape", "input", (2, 3, 32, 32), (16, 3, 32, 32), (64, 3, 32, 32))]
+    assert _calls(trt, "profile.set_shape") == [
+        ("profile.set_shape", "input", (2, 3, 32, 32), (16, 3, 32, 32), (64, 3, 32, 32))
+    ]
     assert _calls(trt, "config.set_memory_pool_limit") == [("config.set_memory_pool_limit", "WORKSPACE", 512 << 20)]
     on_disk = json.loads((tmp_path / "m.json").read_text())
     assert on_disk == sidecar
@@ -92,7 +94,11 @@ def test_dla_with_gpu_fallback(fake_trt, onnx_file, tmp_path):
     ("config", "precision", "message"),
     [
         (EngineBuildConfig(dla_core=0), Precision.FP16, "DLA needs a static shape"),
-        (EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=0), Precision.FP32, "DLA runs FP16 and INT8 only"),
+        (
+            EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=0),
+            Precision.FP32,
+            "DLA runs FP16 and INT8 only",
+        ),
         (EngineBuildConfig(min_batch=8, opt_batch=4, max_batch=16), Precision.FP32, "1 <= min <= opt <= max"),
         (EngineBuildConfig(hardware_compatibility="turing"), Precision.FP32, "unknown hardware compatibility"),
     ],
@@ -175,10 +181,16 @@ def test_runner_refuses_an_engine_from_another_version_or_gpu(fake_trt, onnx_fil
     build_engine(onnx_file, engine, Precision.FP16)
     sidecar = json.loads((tmp_path / "m.json").read_text())
     (tmp_path / "m.json").write_text(json.dumps({**sidecar, "tensorrt_version": "7.2.3"}))
-    with pytest.raises(EngineCompatibilityError, match=f"built with TensorRT 7.2.3, this is TensorRT {fake_trt.trt.__version__}"):
+    with pytest.raises(
+        EngineCompatibilityError, match=f"built with TensorRT 7.2.3, this is TensorRT {fake_trt.trt.__version__}"
+    ):
         TensorRTRunner(engine).activate()
-    (tmp_path / "m.json").write_text(json.dumps({**sidecar, "gpu": {"name": "NVIDIA H100", "compute_capability": "9.0"}}))
-    with pytest.raises(EngineCompatibilityError, match=r"built on NVIDIA H100 \(sm 9.0\) .*; this is NVIDIA Orin \(fake\) \(sm 8.7\)"):
+    (tmp_path / "m.json").write_text(
+        json.dumps({**sidecar, "gpu": {"name": "NVIDIA H100", "compute_capability": "9.0"}})
+    )
+    with pytest.raises(
+        EngineCompatibilityError, match=r"built on NVIDIA H100 \(sm 9.0\) .*; this is NVIDIA Orin \(fake\) \(sm 8.7\)"
+    ):
         TensorRTRunner(engine).activate()
 
 

@@ -28,18 +28,27 @@ def _model(path, *, qdq: bool):
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
-    inits = [numpy_helper.from_array(rng.normal(size=(2, 3, 3, 3)).astype(np.float32), "w"),
-             numpy_helper.from_array(rng.normal(size=(10, 2 * 30 * 30)).astype(np.float32), "fc")]  # fmt: skip
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(2, 3, 3, 3)).astype(np.float32), "w"),
+        numpy_helper.from_array(rng.normal(size=(10, 2 * 30 * 30)).astype(np.float32), "fc"),
+    ]
     nodes, first = [], "input"
     if qdq:
-        inits += [numpy_helper.from_array(np.array(0.05, np.float32), "s"),
-                  numpy_helper.from_array(np.array(0, np.int8), "z")]
-        nodes += [helper.make_node("QuantizeLinear", ["input", "s", "z"], ["q"]),
-                  helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"])]
+        inits += [
+            numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+            numpy_helper.from_array(np.array(0, np.int8), "z"),
+        ]
+        nodes += [
+            helper.make_node("QuantizeLinear", ["input", "s", "z"], ["q"]),
+            helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"]),
+        ]
         first = "dq"
-    nodes += [helper.make_node("Conv", [first, "w"], ["conv2d"]), helper.make_node("Relu", ["conv2d"], ["relu"]),
-              helper.make_node("Flatten", ["relu"], ["flat"]),
-              helper.make_node("Gemm", ["flat", "fc"], ["logits"], transB=1)]  # fmt: skip
+    nodes += [
+        helper.make_node("Conv", [first, "w"], ["conv2d"]),
+        helper.make_node("Relu", ["conv2d"], ["relu"]),
+        helper.make_node("Flatten", ["relu"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc"], ["logits"], transB=1),
+    ]
     inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 10])]
     graph = helper.make_graph(nodes, "m", inputs, outputs, inits)
@@ -78,7 +87,7 @@ def test_dla_int8_is_the_fp32_model_with_ranges(fake_trt, models, tmp_path):
     # symmetric: max(|lowest|, |highest|)
     assert set_ranges == {n: (-(2.0 + i), 2.0 + i) for i, n in enumerate(TENSORS)}
     assert sidecar["source_onnx"] == "model.fp32.onnx" and sidecar["quantization"]["tensors_with_ranges"] == 5
-    plan = json.loads((tmp_path / "model.int8.engine").read_bytes()[len(b"FAKEPLAN"):])
+    plan = json.loads((tmp_path / "model.int8.engine").read_bytes()[len(b"FAKEPLAN") :])
     assert plan["dla"] and len(plan["int8_ranges"]) == 5 and not trt.log
 
 
@@ -132,8 +141,9 @@ def test_the_pipeline_builds_dla_int8_from_the_fp32_model(fake_trt, models, tmp_
 
     fake_trt.trt.dla_cores = 1
     by_precision, table = models
-    exported = types.SimpleNamespace(models=dict(by_precision), calibration_table=types.SimpleNamespace(path=table),
-                                     engines=[], engine_note=None)  # fmt: skip
+    exported = types.SimpleNamespace(
+        models=dict(by_precision), calibration_table=types.SimpleNamespace(path=table), engines=[], engine_note=None
+    )
     stages.build_engines(exported, tmp_path, DLA, enabled=True, log=lambda line: None)
     assert [p.name for p in exported.engines] == ["model.int8.engine", "model.int8.json"]  # FP32 skipped: not for DLA
     assert json.loads((tmp_path / "model.int8.json").read_text())["source_onnx"] == "model.fp32.onnx"

@@ -101,18 +101,27 @@ def test_a_timing_cache_of_another_tensorrt_is_replaced(fake_trt, onnx_file, tmp
 @pytest.mark.parametrize(
     ("built", "running", "vc", "ok"),
     [
-        ("8.6.1", "10.3.0", True, True), ("10.9.0", "11.4.0", True, True), ("10.3.0", "10.9.0", True, True),
-        ("8.6.1", "11.4.0", True, False), ("8.6.1", "12.0.0", True, False), ("10.9.0", "12.0.0", True, False),
-        ("10.9.0", "10.3.0", True, False), ("10.3.0", "10.9.0", False, False), ("10.3.0", "10.3.0", False, True),
+        ("8.6.1", "10.3.0", True, True),
+        ("10.9.0", "11.4.0", True, True),
+        ("10.3.0", "10.9.0", True, True),
+        ("8.6.1", "11.4.0", True, False),
+        ("8.6.1", "12.0.0", True, False),
+        ("10.9.0", "12.0.0", True, False),
+        ("10.9.0", "10.3.0", True, False),
+        ("10.3.0", "10.9.0", False, False),
+        ("10.3.0", "10.3.0", False, True),
     ],
-)  # fmt: skip
+)
 def test_version_compatibility_follows_the_documented_matrix(built, running, vc, ok):
     from trt_fake_runtime import plan_loads_on
 
     assert plan_loads(built, running, version_compatible=vc).ok is ok
     assert plan_loads_on(built, running, vc) is ok  # the fake, written separately, agrees
-    sidecar = {"tensorrt_version": built, "gpu": {"name": "G", "compute_capability": "8.7"},
-               "build_options": {"version_compatible": vc}}  # fmt: skip
+    sidecar = {
+        "tensorrt_version": built,
+        "gpu": {"name": "G", "compute_capability": "8.7"},
+        "build_options": {"version_compatible": vc},
+    }
     if ok:
         check_sidecar(sidecar, trt_version=running, gpu=GpuInfo("G", "8.7"), engine_path="m.engine")
     else:
@@ -199,7 +208,7 @@ def test_listed_plan_meta_is_json(tmp_path):
     profile.set_shape("input", (1, 3, 32, 32), (1, 3, 32, 32), (1, 3, 32, 32))
     config.add_optimization_profile(profile)
     plan = builder.build_serialized_network(network, config)
-    assert json.loads(plan[len(b"FAKEPLAN"):])["version"] == "10.9.0"
+    assert json.loads(plan[len(b"FAKEPLAN") :])["version"] == "10.9.0"
 
 
 @pytest.mark.parametrize("fake_trt", IDS, indirect=True)
@@ -238,15 +247,25 @@ X86_LINUX, ARM_LINUX = {"machine": "x86_64", "system": "Linux"}, {"machine": "aa
 def test_a_plan_from_another_platform_is_refused_whatever_the_level(level):
     """An x86_64 AMPERE_PLUS plan passed the GPU check on an aarch64 Orin (sm 8.7) before the platform was
     recorded; engines are not portable across platforms (TensorRT support matrix, "Engine portability")."""
-    sidecar = {"tensorrt_version": "10.3.0", "platform": X86_LINUX, "gpu": {"name": "NVIDIA Orin (fake)",
-               "compute_capability": "8.7"}, "build_options": {"hardware_compatibility_level": level}}  # fmt: skip
+    sidecar = {
+        "tensorrt_version": "10.3.0",
+        "platform": X86_LINUX,
+        "gpu": {"name": "NVIDIA Orin (fake)", "compute_capability": "8.7"},
+        "build_options": {"hardware_compatibility_level": level},
+    }
     with pytest.raises(EngineCompatibilityError, match="plans are not portable across platforms") as exc:
-        check_sidecar(sidecar, trt_version="10.3.0", gpu=GpuInfo("NVIDIA Orin (fake)", "8.7"), engine_path="m.engine",
-                      host=ARM_LINUX)  # fmt: skip
+        check_sidecar(
+            sidecar,
+            trt_version="10.3.0",
+            gpu=GpuInfo("NVIDIA Orin (fake)", "8.7"),
+            engine_path="m.engine",
+            host=ARM_LINUX,
+        )
     assert (exc.value.field, exc.value.built, exc.value.running) == ("platform", "x86_64 Linux", "aarch64 Linux")
     assert "\n" not in str(exc.value)
-    check_sidecar(sidecar, trt_version="10.3.0", gpu=GpuInfo("NVIDIA Orin (fake)", "8.7"), engine_path="m.engine",
-                  host=X86_LINUX)  # the same platform: the GPU rules decide (here: same GPU, passes)
+    check_sidecar(
+        sidecar, trt_version="10.3.0", gpu=GpuInfo("NVIDIA Orin (fake)", "8.7"), engine_path="m.engine", host=X86_LINUX
+    )  # the same platform: the GPU rules decide (here: same GPU, passes)
 
 
 def test_an_old_sidecar_without_a_platform_is_accepted_with_a_warning(caplog):

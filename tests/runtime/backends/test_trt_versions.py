@@ -5,7 +5,6 @@ checks existed; the fakes are built from the real binding sources (tests/trt_api
 offer what a release lacks.
 """
 
-
 import json
 
 import pytest
@@ -38,7 +37,11 @@ def test_fakes_are_no_kinder_than_the_real_bindings(test_id):
         else:
             assert list(getattr(trt, enum_name).__members__) == members
     for fake, real in FAKE_CLASSES.items():
-        extra = public_names(getattr(trt, fake)) - set(listing["classes"][real]) - {"Severity", "WARNING", "ERROR", "INFO", "VERBOSE", "INTERNAL_ERROR"}
+        extra = (
+            public_names(getattr(trt, fake))
+            - set(listing["classes"][real])
+            - {"Severity", "WARNING", "ERROR", "INFO", "VERBOSE", "INTERNAL_ERROR"}
+        )
         assert not extra, f"fake {fake} offers {extra}, which TensorRT {listing['version']}'s {real} does not have"
     assert [n for n in listing["calibrators"] if hasattr(trt, n)] == listing["calibrators"]
 
@@ -60,8 +63,16 @@ def test_same_compute_capability_is_refused_before_10_9(fake_trt, onnx_file, tmp
 @pytest.mark.parametrize("fake_trt", ["trt10.9", "trt11.4"], indirect=True)
 def test_same_compute_capability_where_it_exists(fake_trt, onnx_file, tmp_path):
     trt = fake_trt.trt
-    sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, EngineBuildConfig(hardware_compatibility="same_compute_capability"))
-    assert ("BuilderConfig.hardware_compatibility_level=", trt.HardwareCompatibilityLevel.SAME_COMPUTE_CAPABILITY) in trt.calls
+    sidecar = build_engine(
+        onnx_file,
+        tmp_path / "m.engine",
+        Precision.INT8,
+        EngineBuildConfig(hardware_compatibility="same_compute_capability"),
+    )
+    assert (
+        "BuilderConfig.hardware_compatibility_level=",
+        trt.HardwareCompatibilityLevel.SAME_COMPUTE_CAPABILITY,
+    ) in trt.calls
     assert sidecar["build_options"]["hardware_compatibility_level"] == "SAME_COMPUTE_CAPABILITY"
 
 
@@ -69,7 +80,11 @@ def test_same_compute_capability_where_it_exists(fake_trt, onnx_file, tmp_path):
     ("options", "message"),
     [
         ({"version_compatible": True}, r"--version-compatible needs TensorRT 8.6 or newer; this is TensorRT 8.5.2"),
-        ({"hardware_compatibility": "ampere_plus"}, r"--hardware-compatibility ampere_plus needs TensorRT 8.6 or newer; this is TensorRT 8.5.2 \(it offers: none\)"),
+        (
+            {"hardware_compatibility": "ampere_plus"},
+            r"--hardware-compatibility ampere_plus needs TensorRT 8.6 "
+            r"or newer; this is TensorRT 8.5.2 \(it offers: none\)",
+        ),
     ],
 )
 @pytest.mark.parametrize("fake_trt", ["trt8.5"], indirect=True)
@@ -80,7 +95,9 @@ def test_jetpack5_tensorrt_8_5_refuses_what_it_lacks(fake_trt, onnx_file, tmp_pa
 
 @pytest.mark.parametrize("fake_trt", ["trt8.5"], indirect=True)
 def test_jetpack5_tensorrt_8_5_builds_and_runs(fake_trt, onnx_file, tmp_path):
-    sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, EngineBuildConfig(opt_batch=8, max_batch=8))
+    sidecar = build_engine(
+        onnx_file, tmp_path / "m.engine", Precision.INT8, EngineBuildConfig(opt_batch=8, max_batch=8)
+    )
     assert sidecar["builder_flags"] == ["INT8"] and not sidecar["strongly_typed"]
     with TensorRTRunner(tmp_path / "m.engine") as runner:
         assert runner.profile == (1, 8)
@@ -89,13 +106,22 @@ def test_jetpack5_tensorrt_8_5_builds_and_runs(fake_trt, onnx_file, tmp_path):
 @pytest.mark.parametrize("fake_trt", IDS, indirect=True)
 def test_dla_core_beyond_the_platform_is_refused(fake_trt, onnx_file, tmp_path):
     config = EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=0)
-    with pytest.raises(UnsupportedOptionError, match=r"--dla-core 0: this .* has 0 DLA core\(s\) under TensorRT") as exc:
+    with pytest.raises(
+        UnsupportedOptionError, match=r"--dla-core 0: this .* has 0 DLA core\(s\) under TensorRT"
+    ) as exc:
         build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, config)
     if fake_trt.trt.__version__.startswith("11."):
-        assert "11.4.1+ on Jetson AGX Orin with JetPack 7.2.2+" in str(exc.value) and "never on Jetson Thor" in str(exc.value)
+        assert "11.4.1+ on Jetson AGX Orin with JetPack 7.2.2+" in str(exc.value) and "never on Jetson Thor" in str(
+            exc.value
+        )
     fake_trt.trt.dla_cores = 2
     with pytest.raises(UnsupportedOptionError, match="--dla-core 2: .* has 2 DLA core"):
-        build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=2))
+        build_engine(
+            onnx_file,
+            tmp_path / "m.engine",
+            Precision.INT8,
+            EngineBuildConfig(min_batch=4, opt_batch=4, max_batch=4, dla_core=2),
+        )
 
 
 @pytest.mark.parametrize("fake_trt", ["trt10.3"], indirect=True)
@@ -104,8 +130,10 @@ def test_cuda_python_13_on_a_cuda_12_driver_says_what_to_install(fake_trt, onnx_
     fake_trt.cudart.driver_version = 12060  # JetPack 6 / a CUDA 12 server
     support = engine_support()
     assert not support.ok
-    assert support.reason == ("cuda-python 13.0.1 needs a CUDA 13 driver, but this driver supports CUDA 12.6: "
-                              "pip install 'cuda-python>=12.0,<13' (or update the driver)")  # fmt: skip
+    assert support.reason == (
+        "cuda-python 13.0.1 needs a CUDA 13 driver, but this driver supports CUDA 12.6: "
+        "pip install 'cuda-python>=12.0,<13' (or update the driver)"
+    )
     with pytest.raises(BackendUnavailableError, match="cuda-python 13.0.1 needs a CUDA 13 driver"):
         TensorRTRunner(tmp_path / "m.engine").activate()
 
@@ -116,7 +144,9 @@ def test_cudart_failures_come_back_as_error_tuples(fake_trt):
     support = engine_support()
     assert not support.ok and support.reason == "no CUDA GPU visible (cudaGetDeviceCount: cudaErrorNoDevice)"
     fake_trt.cudart.fail = {"cudaDriverGetVersion": "cudaErrorInsufficientDriver"}
-    assert "no usable NVIDIA driver: cudaDriverGetVersion returned cudaErrorInsufficientDriver" in engine_support().reason
+    assert (
+        "no usable NVIDIA driver: cudaDriverGetVersion returned cudaErrorInsufficientDriver" in engine_support().reason
+    )
 
 
 @pytest.mark.parametrize("fake_trt", ["trt10.3", "trt11.4"], indirect=True)
@@ -132,9 +162,14 @@ def test_mismatched_timing_cache_is_replaced_and_said_once(fake_trt, onnx_file, 
     assert cache.read_bytes().startswith(TIMING_CACHE_MAGIC) and b"NVIDIA H100" in cache.read_bytes()  # fresh one saved
 
 
-def _sidecar(built: str, *, vc: bool = False, level: str = "NONE", cc: str = "8.7", name: str = "NVIDIA Orin (fake)") -> dict:
-    return {"tensorrt_version": built, "gpu": {"name": name, "compute_capability": cc},
-            "build_options": {"version_compatible": vc, "hardware_compatibility_level": level}}  # fmt: skip
+def _sidecar(
+    built: str, *, vc: bool = False, level: str = "NONE", cc: str = "8.7", name: str = "NVIDIA Orin (fake)"
+) -> dict:
+    return {
+        "tensorrt_version": built,
+        "gpu": {"name": name, "compute_capability": cc},
+        "build_options": {"version_compatible": vc, "hardware_compatibility_level": level},
+    }
 
 
 @pytest.mark.parametrize(
@@ -144,11 +179,36 @@ def _sidecar(built: str, *, vc: bool = False, level: str = "NONE", cc: str = "8.
         (_sidecar("10.9.0", vc=True), "11.4.0", GpuInfo("NVIDIA Orin (fake)", "8.7"), None),  # documented 10.x -> 11.x
         (_sidecar("11.4.0", vc=True), "10.9.0", GpuInfo("NVIDIA Orin (fake)", "8.7"), "only on the same or a newer"),
         (_sidecar("10.3.0"), "10.9.0", GpuInfo("NVIDIA Orin (fake)", "8.7"), "build with --version-compatible"),
-        (_sidecar("10.9.0", level="SAME_COMPUTE_CAPABILITY", cc="8.9", name="NVIDIA L4"), "10.9.0", GpuInfo("NVIDIA L40S", "8.9"), None),
-        (_sidecar("10.9.0", level="SAME_COMPUTE_CAPABILITY", cc="8.9", name="NVIDIA L4"), "10.9.0", GpuInfo("NVIDIA A100", "8.0"), "compute capability 8.9"),
-        (_sidecar("10.3.0", level="AMPERE_PLUS", cc="8.0", name="NVIDIA A100"), "10.3.0", GpuInfo("NVIDIA H100", "9.0"), None),
-        (_sidecar("10.3.0", level="AMPERE_PLUS", cc="8.0", name="NVIDIA A100"), "10.3.0", GpuInfo("Tesla T4", "7.5"), "Ampere or newer"),
-        (_sidecar("10.3.0", cc="8.0", name="NVIDIA A100"), "10.3.0", GpuInfo("NVIDIA H100", "9.0"), "the same GPU model"),
+        (
+            _sidecar("10.9.0", level="SAME_COMPUTE_CAPABILITY", cc="8.9", name="NVIDIA L4"),
+            "10.9.0",
+            GpuInfo("NVIDIA L40S", "8.9"),
+            None,
+        ),
+        (
+            _sidecar("10.9.0", level="SAME_COMPUTE_CAPABILITY", cc="8.9", name="NVIDIA L4"),
+            "10.9.0",
+            GpuInfo("NVIDIA A100", "8.0"),
+            "compute capability 8.9",
+        ),
+        (
+            _sidecar("10.3.0", level="AMPERE_PLUS", cc="8.0", name="NVIDIA A100"),
+            "10.3.0",
+            GpuInfo("NVIDIA H100", "9.0"),
+            None,
+        ),
+        (
+            _sidecar("10.3.0", level="AMPERE_PLUS", cc="8.0", name="NVIDIA A100"),
+            "10.3.0",
+            GpuInfo("Tesla T4", "7.5"),
+            "Ampere or newer",
+        ),
+        (
+            _sidecar("10.3.0", cc="8.0", name="NVIDIA A100"),
+            "10.3.0",
+            GpuInfo("NVIDIA H100", "9.0"),
+            "the same GPU model",
+        ),
     ],
 )
 def test_sidecar_rules(sidecar, running, gpu, error):
@@ -178,8 +238,15 @@ def test_graph_destroyed_stream_by_pointer_and_execution_failure(fake_trt, onnx_
 
 
 def test_engine_build_config_has_one_json_form(tmp_path):
-    config = EngineBuildConfig(min_batch=2, opt_batch=8, max_batch=8, timing_cache=tmp_path / "t.cache", dla_core=0,
-                               version_compatible=True, hardware_compatibility="ampere_plus")  # fmt: skip
+    config = EngineBuildConfig(
+        min_batch=2,
+        opt_batch=8,
+        max_batch=8,
+        timing_cache=tmp_path / "t.cache",
+        dla_core=0,
+        version_compatible=True,
+        hardware_compatibility="ampere_plus",
+    )
     data = json.loads(json.dumps(config.to_dict()))
     assert EngineBuildConfig.from_dict(data) == config and data["timing_cache"] == str(tmp_path / "t.cache")
     assert EngineBuildConfig.from_dict({**data, "added_by_a_newer_writer": 1}) == config
