@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli_args import run_args
 from click.testing import CliRunner
 from hostile_support import npy_claiming, png_claiming, signature_model, tree
 from onnx import TensorProto
@@ -189,12 +190,7 @@ def _export_refused(checkpoint, data_root, out, *extra, match):
     before = tree(out)
     one_error(
         export_alexnet,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--no-bench",
         *extra,
         match=match,
@@ -287,12 +283,7 @@ def test_impossible_options_write_nothing(extra, match, checkpoint, data_root, t
 def test_missing_dataset_leaves_no_empty_out(checkpoint, tmp_path):
     one_error(
         export_alexnet,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        tmp_path / "nodata",
-        "--out",
-        tmp_path / "out",
+        *run_args(checkpoint, tmp_path / "nodata", tmp_path / "out"),
         match="",
     )
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
@@ -312,12 +303,7 @@ def test_out_is_a_file_or_locked_is_exit_2(checkpoint, data_root, tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX)
         line = one_error(
             export_alexnet,
-            "--checkpoint",
-            checkpoint,
-            "--data-root",
-            data_root,
-            "--out",
-            out,
+            *run_args(checkpoint, data_root, out),
             "--no-bench",
             match="is in use by export-alexnet pid 4242",
         )
@@ -344,12 +330,7 @@ def test_a_run_replaces_its_own_files_keeps_the_users_and_cleans_leftovers(check
     (tmp_path / ".out.run-99999").mkdir()
     result, errors = invoke(
         export_alexnet,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--eval-size",
         100,
         "--no-bench",
@@ -371,12 +352,7 @@ def test_a_failed_run_leaves_out_exactly_as_it_was(exported, checkpoint, data_ro
     # Fails after export, at calibration: the train batch is not there.
     one_error(
         export_alexnet,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--eval-size",
         50,
         "--no-bench",
@@ -468,12 +444,7 @@ def test_runner_refuses_a_model_with_another_input(tmp_path):
 def _export_process(checkpoint, data_root, out, *extra):
     cmd = [
         str(Path(sys.executable).parent / "export-alexnet"),
-        "--checkpoint",
-        str(checkpoint),
-        "--data-root",
-        str(data_root),
-        "--out",
-        str(out),
+        *run_args(str(checkpoint), str(data_root), str(out)),
         "--eval-size",
         "300",
         "--no-bench",

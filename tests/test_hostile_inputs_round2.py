@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_args import run_args
 from hostile_support import assert_one_error, leftovers, npy_claiming, run_command, signature_model, tree
 
 
@@ -182,12 +183,7 @@ def test_export_refuses_in_one_line_before_any_work(case, checkpoint, data_root,
     before = tree(out)
     proc = run_command(
         "export-alexnet",
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--no-bench",
         "--quiet",
         *make(tmp_path),
@@ -218,12 +214,7 @@ def test_targets_with_every_image_count_zero_is_one_line(
         "alexnet-targets",
         "--models",
         models,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        tmp_path / "res",
+        *run_args(checkpoint, data_root, tmp_path / "res"),
         *(f"--target={t}" for t in targets),
         "--int8-images",
         0,

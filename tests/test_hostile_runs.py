@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_args import run_args
 from hostile_support import BIN, assert_one_error, error_lines, leftovers, run_command, signature_model
 
 
@@ -77,12 +78,7 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
         "alexnet-targets",
         "--models",
         models,
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        tmp_path / "res",
+        *run_args(checkpoint, data_root, tmp_path / "res"),
         "--target",
         "host",
         "--int8-images",
@@ -109,12 +105,7 @@ def test_parity_failure_exits_1_with_its_report(override, checkpoint, data_root,
     out = tmp_path / "out"
     proc = run_command(
         "export-alexnet",
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--no-bench",
         "--quiet",
         "--eval-size",
@@ -141,12 +132,7 @@ def test_force_over_a_users_folder_says_so(checkpoint, data_root, tmp_path):
     (users / "thesis.txt").write_text("replaced on request")
     proc = run_command(
         "export-alexnet",
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        tmp_path / "out",
+        *run_args(checkpoint, data_root, tmp_path / "out"),
         "--no-bench",
         "--quiet",
         "--eval-size",
@@ -170,12 +156,7 @@ def _export_until_its_work_folder(checkpoint, data_root, tmp_path: Path) -> tupl
     tmpdir.mkdir()
     cmd = [
         str(BIN / "export-alexnet"),
-        "--checkpoint",
-        str(checkpoint),
-        "--data-root",
-        str(data_root),
-        "--out",
-        str(tmp_path / "out"),
+        *run_args(str(checkpoint), str(data_root), str(tmp_path / "out")),
         "--eval-size",
         "100",
         "--no-bench",

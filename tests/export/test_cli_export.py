@@ -6,6 +6,7 @@ import sys
 
 import pytest
 import torch
+from cli_args import run_args
 from click.testing import CliRunner
 
 from alexnet_edge.export.cli import export_alexnet
@@ -19,12 +20,7 @@ def invoke(*args):
 def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
     out = tmp_path / "out"
     result = invoke(
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--eval-size",
         200,
         "--batch-sizes",
@@ -165,12 +161,7 @@ def test_bad_tolerance_override(checkpoint, data_root, tmp_path):
 def test_tolerance_breach_exits_1_and_still_writes_the_report(checkpoint, data_root, tmp_path):
     out = tmp_path / "out"
     result = invoke(
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--eval-size",
         100,
         "--no-bench",

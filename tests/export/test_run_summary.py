@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+from cli_args import run_args
 from click.testing import CliRunner
 
 from alexnet_edge.export.cli import export_alexnet
@@ -15,12 +16,7 @@ from alexnet_edge.runtime import progress
 def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
     out, log_file = tmp_path / "out", tmp_path / "run.log"
     args = [
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--eval-size",
         300,
         "--no-bench",

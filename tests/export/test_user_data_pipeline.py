@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+from cli_args import run_args
 from click.testing import CliRunner
 from image_files import write_pngs
 
@@ -23,12 +24,7 @@ def test_own_calibration_and_evaluation_images(checkpoint, data_root, test_split
     write_pngs(calib_dir, test_split.images[5000:5200])
     (calib_dir / "README.txt").write_text("not an image")
     args = [
-        "--checkpoint",
-        checkpoint,
-        "--data-root",
-        data_root,
-        "--out",
-        out,
+        *run_args(checkpoint, data_root, out),
         "--int8",
         "--no-bench",
         "--quiet",
