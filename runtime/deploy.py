@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -218,32 +218,50 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     """Check the manifest, then run each model (or engine) on the bundled labelled images and
     compare with the pipeline's reference logits. Exit 1 when a figure is beyond its tolerance."""
     bundle = _bundle_dir(bundle_dir)
+    result = verify_bundle(bundle, backend=backend, chosen=chosen, providers=providers, bench=not no_bench)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"reference_accuracy": result.reference_accuracy, "cpu": detect().as_dict(), "results": result.rows}
+            )
+        )
+    else:
+        _print_verification(result)
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"error: outside tolerance: {failure}", err=True)
+        sys.exit(1)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """What ``verify_bundle`` measured: one row per model, and every bound a row broke."""
+
+    source: str
+    images: int
+    reference_accuracy: float
+    rows: list[dict]
+    failures: list
+
+
+def verify_bundle(bundle: Path, *, backend="onnxruntime", chosen=(), providers=None, bench=True) -> VerifyResult:
+    """Check ``bundle``'s manifest, then evaluate each ``chosen`` precision (all if empty) on its labelled images
+    with ``backend`` (onnxruntime, openvino or tensorrt). Returns a VerifyResult, its failures empty when within
+    tolerance."""
     manifest = check_manifest(bundle)
     with np.load(bundle / VERIFY_DATA) as data:
         images, labels, reference = normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
     expected = manifest.get("expected", {})
-    ref_acc = float((reference.argmax(1) == labels).mean())
-    results, failed = [], []
+    rows, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
-            evaluated = evaluate(
-                runner,
-                precision,
-                images,
-                labels,
-                reference,
-                verification_tolerance(precision, len(labels)),
-                batch_size=64,
-            )
-            latency = {} if no_bench else measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5)
-        row = evaluated.row
-        failed += evaluated.failures
-        results.append(
+            tolerance = verification_tolerance(precision, len(labels))
+            evaluated = evaluate(runner, precision, images, labels, reference, tolerance, batch_size=64)
+            latency = measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5) if bench else {}
+        row, failed = evaluated.row, failed + evaluated.failures
+        rows.append(
             {
-                "backend": row.backend,
-                "device": row.device,
-                "cpu": row.cpu,
-                "precision": row.precision,
+                **{key: getattr(row, key) for key in ("backend", "device", "cpu", "precision")},
                 "images": len(labels),
                 "accuracy": row.accuracy,
                 "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
@@ -254,27 +272,26 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
                 "failures": row.failures,
             }
         )
-    if as_json:
-        click.echo(json.dumps({"reference_accuracy": ref_acc, "cpu": detect().as_dict(), "results": results}))
-    else:
-        images = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
-        # The bundle holds the first N images of the evaluated set in its order: every figure here is
-        # on those N (e.g. 92.20% for the first 500 of test_batch, not the 10,000-image 88.66%).
+    source = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
+    reference_accuracy = float((reference.argmax(1) == labels).mean())
+    return VerifyResult(source, len(labels), reference_accuracy, rows, failed)
+
+
+def _print_verification(result: VerifyResult) -> None:
+    # The bundle holds the first N images of the evaluated set in its order: every figure here is
+    # on those N (e.g. 92.20% for the first 500 of test_batch, not the 10,000-image 88.66%).
+    n = result.images
+    click.echo(
+        f"{n} bundled images, the first {n} of {result.source}; PyTorch FP32 reference accuracy "
+        f"on them {100 * result.reference_accuracy:.2f}% (the full set's figure differs)"
+    )
+    click.echo(f"cpu: {detect().summary()}")
+    for r in result.rows:
+        exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
+        p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
+        cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
         click.echo(
-            f"{len(labels)} bundled images, the first {len(labels)} of {images}; PyTorch FP32 reference accuracy "
-            f"on them {100 * ref_acc:.2f}% (the full set's figure differs)"
+            f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
+            f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
+            f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}"
         )
-        click.echo(f"cpu: {detect().summary()}")
-        for r in results:
-            exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
-            p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
-            cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
-            click.echo(
-                f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
-                f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
-                f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}"
-            )
-    if failed:
-        for failure in failed:
-            click.echo(f"error: outside tolerance: {failure}", err=True)
-        sys.exit(1)
