@@ -21,9 +21,7 @@ from alexnet_edge.runtime.cli_support import one_line_errors
 from alexnet_edge.runtime.precision import Precision
 
 from . import data_paths
-from .architecture import VARIANTS, flatten_size, walk
-
-MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below sizes whose figures mean nothing
+from .architecture import VARIANTS
 
 
 @click.command(
@@ -158,11 +156,37 @@ MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below
 def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
     against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
+    from .pipeline import run
+    from .run_summary import render_summary
+
+    config = pipeline_config(opts)
+    out_dir = config.out_dir
+    with run_log(opts["log_file"]) as log:
+        result = run(config, log=log)
+        click.echo((out_dir / "report.md").read_text())
+        log(
+            render_summary(
+                out_dir=out_dir,
+                files=result.files,
+                stage_seconds=result.stage_seconds,
+                total_s=result.total_seconds,
+                skipped=result.skipped,
+                failures=len(result.failures),
+                bundle=opts["bundle"],
+            )
+        )
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"error: outside tolerance: {failure}", err=True)
+        sys.exit(1)
+
+
+def pipeline_config(opts: dict):
+    """The PipelineConfig that ``export_alexnet``'s parsed options describe (the pipeline validates it)."""
     from alexnet_edge.calibration.config import CalibrationConfig
     from alexnet_edge.runtime.compare import parse_tolerance_overrides
 
-    from .pipeline import PipelineConfig, run
-    from .run_summary import render_summary
+    from .pipeline import PipelineConfig
     from .train import recipe_from_options
 
     precisions = [Precision.FP32] + [
@@ -179,9 +203,7 @@ def export_alexnet(**opts) -> None:
         version_compatible=opts["version_compatible"],
         hardware_compatibility=opts["hardware_compatibility"],
     )
-    for precision in precisions:
-        engine.validate(precision)
-    config = PipelineConfig(
+    return PipelineConfig(
         data_root=data_paths.optional_data_root(opts["data_root"]),
         out_dir=out_dir,
         checkpoint=opts["checkpoint"],
@@ -216,24 +238,6 @@ def export_alexnet(**opts) -> None:
         backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None,
         ov_precision=opts["ov_precision"],
     )
-    with run_log(opts["log_file"]) as log:
-        result = run(config, log=log)
-        click.echo((out_dir / "report.md").read_text())
-        log(
-            render_summary(
-                out_dir=out_dir,
-                files=result.files,
-                stage_seconds=result.stage_seconds,
-                total_s=result.total_seconds,
-                skipped=result.skipped,
-                failures=len(result.failures),
-                bundle=opts["bundle"],
-            )
-        )
-    if result.failures:
-        for failure in result.failures:
-            click.echo(f"error: outside tolerance: {failure}", err=True)
-        sys.exit(1)
 
 
 @contextlib.contextmanager
@@ -271,130 +275,3 @@ def _int_csv(text: str, option: str) -> list[int]:
     if not values or min(values) < 1:
         raise AlexNetEdgeError(f"{option} needs positive batch sizes, got {text!r}")
     return values
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--input-size",
-    type=click.IntRange(1, MAX_INSPECT_INPUT),
-    default=32,
-    show_default=True,
-    help="square input side in pixels",
-)
-@click.option(
-    "--variant",
-    type=click.Choice(VARIANTS),
-    default="cifar",
-    show_default=True,
-    help="cifar: the 32x32 first block (Conv k5 s1 p2); cifar-bn: the same with BatchNorm2d after each "
-    "conv; original: the 224-style Conv k11 s4 p2",
-)
-@one_line_errors
-def alexnet_inspect(input_size: int, variant: str) -> None:
-    """Print the output shape, parameters and multiply-accumulates of every layer."""
-    rows = walk(variant, input_size)
-    click.echo(f"AlexNet ({variant}) on a {input_size}x{input_size} input")
-    click.echo(f"{'layer':<14} {'op':<36} {'output':<16} {'params':>12} {'MACs':>14}")
-    click.echo(f"{'input':<14} {'':<36} {str([3, input_size, input_size]):<16} {'':>12} {'':>14}")
-    for row in rows:
-        click.echo(
-            f"{row.name:<14} {row.layer.describe():<36} {str(list(row.out_shape)):<16} "
-            f"{row.params:>12,} {row.macs:>14,}"
-        )
-    spatial = [input_size] + [
-        r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")
-    ]
-    flatten = next(r.out_shape[0] for r in rows if r.name == "flatten")
-    click.echo(f"spatial: {' -> '.join(map(str, spatial))}; flatten {flatten}")
-    if flatten != flatten_size("cifar"):
-        click.echo(
-            f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
-            f"this input size needs a model trained for {flatten}"
-        )
-    click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")
-
-
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}, epilog=data_paths.EPILOG
-)
-@click.option(
-    "--checkpoint",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help=f"the model to check {data_paths.CHECKPOINT_HELP}",
-)
-@click.option(
-    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
-)
-@click.option(
-    "--baseline",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help=(
-        "[default: the packaged baseline of --variant (alexnet_edge/export/baselines/); "
-        "needed for --update from a wheel]"
-    ),
-)
-@click.option(
-    "--reference-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="folder with the CUDA golden logits (test_logits_fp32_cuda.npy, ..._fp16_...) "
-    "[default: the folder of --checkpoint]",
-)
-@click.option(
-    "--allow-new-checkpoint", is_flag=True, help="compare a different checkpoint against the baseline's figures"
-)
-@click.option("--update", is_flag=True, help="recompute and rewrite the baseline, showing old and new side by side")
-@click.option(
-    "--eval-size", type=click.IntRange(min=1), default=None, help="with --update: evaluate only the first N test images"
-)
-@click.option(
-    "--work-dir", type=click.Path(path_type=Path, file_okay=False), default=None, help="keep the recomputed models here"
-)
-@click.option("--all", "show_all", is_flag=True, help="list every figure, not only those that moved")
-@click.option(
-    "--variant",
-    type=click.Choice([v for v in VARIANTS if v != "original"]),
-    default="cifar",
-    show_default=True,
-    help="the checkpoint's variant; each variant has its own baseline",
-)
-@one_line_errors
-def alexnet_drift(
-    checkpoint, data_root, baseline, reference_dir, allow_new_checkpoint, update, eval_size, work_dir, show_all, variant
-) -> None:
-    """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
-    committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
-    (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
-    from . import drift
-
-    checkpoint, data_root = data_paths.checkpoint(checkpoint), data_paths.data_root(data_root)
-    reference_dir = reference_dir if reference_dir is not None else checkpoint.parent
-    request = drift.GateRequest(
-        checkpoint=checkpoint,
-        data_root=data_root,
-        baseline=baseline,
-        reference_dir=reference_dir,
-        variant=variant,
-        allow_new_checkpoint=allow_new_checkpoint,
-        work_dir=work_dir,
-    )
-    log = lambda line: click.echo(line, err=True)  # noqa: E731
-    if update:
-        old, new = drift.update(request, eval_size=eval_size, log=log)
-        click.echo(drift.render_update(old, new))
-        click.echo(f"baseline written: {request.baseline_path}")
-        return
-    result = drift.check(request, log=log)
-    for note in result.notes:
-        click.echo(f"note: {note}")
-    moved = result.moved
-    click.echo(drift.render(result.drifts, only_failed=not show_all) if (moved or show_all) else "")
-    click.echo(
-        f"{len(result.drifts) - len(moved)} of {len(result.drifts)} figures "
-        f"within tolerance of {result.baseline_path.name}"
-    )
-    if moved:
-        click.echo(f"error: {len(moved)} figure(s) moved beyond tolerance", err=True)
-        sys.exit(1)

@@ -109,10 +109,8 @@ def validate(config: PipelineConfig) -> None:
     for option, path in (("--calib-data", calib.data), ("--eval-data", config.eval_data)):
         if path is not None and not Path(path).exists():
             raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
-        if path is not None:
-            probe_user_data(
-                path, option
-            )  # a .npy/.npz header its data does not match: refused now, not after the export
+        if path is not None:  # a .npy/.npz header its data does not match: refused now, not after the export
+            probe_user_data(path, option)
     if config.eval_data is None and config.eval_size is not None and config.eval_size > CIFAR_BATCH_IMAGES:
         raise AlexNetEdgeError(
             f"--eval-size {config.eval_size} is more than the {CIFAR_BATCH_IMAGES:,} images of CIFAR-10's test_batch"
@@ -123,6 +121,8 @@ def validate(config: PipelineConfig) -> None:
     if reads_cifar and config.data_root is None:
         data_paths.data_root(None)  # raises, saying to pass --data-root or set ALEXNET_EDGE_DATA
     walk(config.variant)  # an input the variant cannot take is refused in one line, before any work
+    for precision in config.precisions:  # also where TensorRT is absent, so no bundle records a bad engine config
+        config.engine.validate(precision)
     check_cpu_backends(config.cpu_backends(), config.ov_precision)
     if config.bundle is not None:
         check_bundle_target(config.bundle, config.out_dir, force=config.force)

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from hostile_support import npy_claiming, png_claiming, signature_model, tree
 from onnx import TensorProto
 
-from alexnet_edge.export.cli import alexnet_drift, export_alexnet
+from alexnet_edge.export.cli import export_alexnet
+from alexnet_edge.export.drift_cli import alexnet_drift
 from alexnet_edge.runtime.infer_cli import main as alexnet_infer
 
 

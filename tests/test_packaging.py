@@ -61,7 +61,7 @@ def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     code = (
         f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; "
         "from alexnet_edge.export.drift import DEFAULT_BASELINE; print(DEFAULT_BASELINE); "
-        "from alexnet_edge.export.cli import alexnet_drift; alexnet_drift([])"
+        "from alexnet_edge.export.drift_cli import alexnet_drift; alexnet_drift([])"
     )
     env = {k: v for k, v in os.environ.items() if k != "ALEXNET_EDGE_DATA"}
     proc = subprocess.run(

@@ -2,8 +2,8 @@ import pytest
 from click.testing import CliRunner
 
 from alexnet_edge.export.architecture import flatten_size, walk
-from alexnet_edge.export.cli import alexnet_inspect
 from alexnet_edge.export.errors import InputSizeError
+from alexnet_edge.export.inspect_cli import alexnet_inspect
 
 
 def test_seed_walkthrough_at_32():

@@ -9,8 +9,9 @@ import torch
 from click.testing import CliRunner
 
 from alexnet_edge.export.architecture import state_dict_keys, walk
-from alexnet_edge.export.cli import alexnet_inspect, export_alexnet
+from alexnet_edge.export.cli import export_alexnet
 from alexnet_edge.export.errors import CheckpointError
+from alexnet_edge.export.inspect_cli import alexnet_inspect
 from alexnet_edge.export.model import AlexNet, alexnet_cifar10, apply_state_dict, fold_batchnorm
 from alexnet_edge.export.train import decay_groups, reestimate_batchnorm
 
@@ -131,8 +132,8 @@ def test_short_cifar_bn_run_exports_without_batchnorm(tmp_path, data_root):
 
 
 def test_drift_refuses_a_cifar_bn_run_against_the_cifar_baseline(checkpoint, data_root):
-    from alexnet_edge.export.cli import alexnet_drift
     from alexnet_edge.export.drift import DEFAULT_BASELINE
+    from alexnet_edge.export.drift_cli import alexnet_drift
 
     result = CliRunner().invoke(
         alexnet_drift,

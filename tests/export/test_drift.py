@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from alexnet_edge.export import drift
-from alexnet_edge.export.cli import alexnet_drift
+from alexnet_edge.export.drift_cli import alexnet_drift
 from alexnet_edge.export.model import load_state_dict
 
 pytestmark = pytest.mark.drift

@@ -113,7 +113,7 @@ def test_runtime_only_install_names_the_missing_extra(tmp_path):
     """As in an install with only [cpu]: torch and onnx cannot be imported."""
     code = (
         "import sys; sys.modules['onnx'] = None; sys.modules['torch'] = None\n"
-        "from alexnet_edge.export.cli import export_alexnet, alexnet_drift\n"
+        "from alexnet_edge.export.cli import export_alexnet\nfrom alexnet_edge.export.drift_cli import alexnet_drift\n"
         "cmd = {'export': (export_alexnet, 'export-alexnet'), 'drift': (alexnet_drift, 'alexnet-drift')}[sys.argv[1]]\n"
         "cmd[0](sys.argv[2:], prog_name=cmd[1])"
     )

@@ -1,0 +1,19 @@
+"""pipeline.validate refuses a bad engine configuration from Python too, before any work (not only in the CLI)."""
+
+import pytest
+
+from alexnet_edge.export.pipeline import PipelineConfig, validate
+from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+
+def test_a_bad_batch_profile_is_refused_by_the_api(data_root, checkpoint, tmp_path):
+    config = PipelineConfig(
+        data_root=data_root,
+        checkpoint=checkpoint,
+        out_dir=tmp_path / "out",
+        engine=EngineBuildConfig(min_batch=8, opt_batch=4, max_batch=16),
+    )
+    with pytest.raises(AlexNetEdgeError, match="batch profile must satisfy"):
+        validate(config)
+    assert not (tmp_path / "out").exists()
