@@ -265,14 +265,7 @@ def check(request: GateRequest, log: Callable[[str], None] = lambda line: None) 
     notes = check_inputs(
         old, inputs, allow_new_checkpoint=request.allow_new_checkpoint, reference_dir=request.reference_dir
     )
-    figures, models = compute(
-        request.checkpoint,
-        request.data_root,
-        settings,
-        reference_dir=request.reference_dir,
-        work_dir=request.work_dir,
-        log=log,
-    )
+    figures, models = _compute(request, settings, log)
     if models != old["inputs"].get("onnx_models"):
         notes.append(
             "the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide"
@@ -280,6 +273,17 @@ def check(request: GateRequest, log: Callable[[str], None] = lambda line: None) 
     for backend in absent_backends(old, figures):
         notes.append(f"the baseline's {backend} figures were skipped: {backend} is not installed here")
     return GateResult(path, compare_figures(old, figures), notes)
+
+
+def _compute(request: GateRequest, settings: dict, log: Callable[[str], None]) -> tuple[dict, dict]:
+    return compute(
+        request.checkpoint,
+        request.data_root,
+        settings,
+        reference_dir=request.reference_dir,
+        work_dir=request.work_dir,
+        log=log,
+    )
 
 
 def update(
@@ -299,14 +303,7 @@ def update(
         if eval_size:
             settings["eval_size"] = eval_size
         inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
-        figures, models = compute(
-            request.checkpoint,
-            request.data_root,
-            settings,
-            reference_dir=request.reference_dir,
-            work_dir=request.work_dir,
-            log=log,
-        )
+        figures, models = _compute(request, settings, log)
         new = make_baseline(figures, inputs, models, settings, rule_for=rule_for)
         save_baseline(path, new)
     return old, new
