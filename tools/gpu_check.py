@@ -20,8 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 try:
+    import gpu_check_backends as backends
     import gpu_check_parts as parts
 except ImportError:  # imported as tools.gpu_check
+    from tools import gpu_check_backends as backends
     from tools import gpu_check_parts as parts
 
 BUDGET_S = 300.0
@@ -64,8 +66,8 @@ def find_gpu(
 PARTS: tuple[Callable[[parts.Context], list[parts.Part]], ...] = (
     parts.cuda_python_part,
     parts.torch_part,
-    parts.tensorrt_part,
-    parts.onnxruntime_part,
+    backends.tensorrt_part,
+    backends.onnxruntime_part,
 )
 
 

@@ -86,7 +86,9 @@ def test_each_missing_package_is_a_skip_row_with_its_reason(gc, tmp_path, monkey
     cpu_only = types.SimpleNamespace(__version__="1.24.1", get_available_providers=lambda: ["CPUExecutionProvider"])
     monkeypatch.setitem(sys.modules, "onnxruntime", cpu_only)
     ctx = _ctx(gc, tmp_path)
-    rows = gc.run_parts(ctx, (parts.torch_part, parts.tensorrt_part, parts.onnxruntime_part), log=lambda line: None)
+    rows = gc.run_parts(
+        ctx, (parts.torch_part, gc.backends.tensorrt_part, gc.backends.onnxruntime_part), log=lambda line: None
+    )
     assert [(r.name, r.status) for r in rows] == [
         ("torch cuda", "skip"),
         ("tensorrt", "skip"),
@@ -106,7 +108,7 @@ def test_with_tensorrt_or_a_gpu_provider_but_no_models_it_says_how_to_make_them(
             __version__="1.24.1", get_available_providers=lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
         ),
     )
-    for part in (parts.tensorrt_part, parts.onnxruntime_part):
+    for part in (gc.backends.tensorrt_part, gc.backends.onnxruntime_part):
         (row,) = part(_ctx(gc, tmp_path))
         assert row.status == "skip" and "model.fp32.onnx is not there: run `make demo`" in row.detail
 
