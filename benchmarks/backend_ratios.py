@@ -14,13 +14,13 @@ Prints the table and the ratios, and writes them into docs/performance.md betwee
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import os
 import re
 import sys
 from pathlib import Path
 
+import bench_cli
 import numpy as np
 
 BATCHES = (1, 256)
@@ -173,34 +173,16 @@ def _versions(with_openvino: bool) -> dict:
 
 
 def main() -> int:
-    from alexnet_edge.export import data_paths
     from alexnet_edge.runtime.backends import installed_cpu_backends
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
-    )
-    parser.add_argument("--checkpoint", type=Path, default=None, help=data_paths.CHECKPOINT_HELP)
-    parser.add_argument("--data-root", type=Path, default=None, help=data_paths.DATA_ROOT_HELP)
-    parser.add_argument(
-        "--artifacts", type=Path, default=Path("artifacts"), help="folder with model.fp32.onnx and model.int8.onnx"
-    )
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = bench_cli.parser(__doc__)
     parser.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
     parser.add_argument("--no-write", action="store_true", help="print only; leave --doc as it is")
     args = parser.parse_args()
-    try:
-        args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)
-    except data_paths.DataPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not bench_cli.resolve_data(args) or bench_cli.missing_model(args.artifacts, "run `make demo` first"):
         return 2
-    missing = [n for n in ("model.fp32.onnx", "model.int8.onnx") if not (args.artifacts / n).is_file()]
-    if missing or args.rounds < 1:
-        reason = (
-            "--rounds must be at least 1"
-            if not missing
-            else f"{args.artifacts / missing[0]} is missing: run `make demo` first"
-        )
-        print(f"error: {reason}", file=sys.stderr)
+    if args.rounds < 1:
+        print("error: --rounds must be at least 1", file=sys.stderr)
         return 2
     with_openvino = "openvino" in installed_cpu_backends()
     if not with_openvino:

@@ -14,12 +14,12 @@ whole CPU pipeline (export, simplify, FP16, INT8 calibration, 10,000-image evalu
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import bench_cli
 import numpy as np
 
 
@@ -49,22 +49,14 @@ def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict
 
 
 def main() -> int:
-    from alexnet_edge.export import data_paths
-
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
-    )
-    parser.add_argument("--checkpoint", type=Path, default=None, help=data_paths.CHECKPOINT_HELP)
-    parser.add_argument("--data-root", type=Path, default=None, help=data_paths.DATA_ROOT_HELP)
-    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    parser.add_argument("--rounds", type=int, default=3)
+    parser = bench_cli.parser(__doc__)
     parser.add_argument("--pipeline", action="store_true", help="also time the whole export-alexnet --fp16 --int8 run")
     parser.add_argument("--no-fail", action="store_true")
     args = parser.parse_args()
-    try:
-        args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)
-    except data_paths.DataPathError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if not bench_cli.resolve_data(args):
+        return 2
+    pipeline_s = _time_pipeline(args) if args.pipeline else None
+    if bench_cli.missing_model(args.artifacts, "run `make demo` (or pass --pipeline) first"):
         return 2
 
     from alexnet_edge.calibration.cifar10 import load_test
@@ -73,34 +65,6 @@ def main() -> int:
     from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
     from alexnet_edge.runtime.bench import summarize
     from alexnet_edge.runtime.preprocess import normalize_uint8
-
-    pipeline_s = None
-    if args.pipeline:
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                str(Path(sys.executable).parent / "export-alexnet"),
-                "--checkpoint",
-                str(args.checkpoint),
-                "--data-root",
-                str(args.data_root),
-                "--out",
-                str(args.artifacts),
-                "--fp16",
-                "--int8",
-                "--quiet",
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        pipeline_s = time.perf_counter() - started
-    for name in ("model.fp32.onnx", "model.int8.onnx"):
-        if not (args.artifacts / name).is_file():
-            print(
-                f"error: {args.artifacts / name} is missing: run `make demo` (or pass --pipeline) first",
-                file=sys.stderr,
-            )
-            return 2
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
     runners = {
@@ -114,28 +78,38 @@ def main() -> int:
     print(f"{'runner':<20} {'p50 ms @1':>10} {'images/s @256':>14}")
     for name in runners:
         print(f"{name:<20} {stats[(name, 1)].p50:>10.2f} {stats[(name, 256)].throughput:>14.0f}")
-    torch_tp, torch_p50 = stats[("torch fp32", 256)].throughput, stats[("torch fp32", 1)].p50
-    goals = [
-        ("onnxruntime fp32 images/s @256 vs torch", stats[("onnxruntime fp32", 256)].throughput / torch_tp, ">=", 1.7),
-        ("onnxruntime fp32 p50 @1 vs torch", stats[("onnxruntime fp32", 1)].p50 / torch_p50, "<=", 0.6),
-        ("onnxruntime int8 images/s @256 vs torch", stats[("onnxruntime int8", 256)].throughput / torch_tp, ">=", 3.5),
-        (
-            "onnxruntime int8 images/s @256 vs ort fp32",
-            stats[("onnxruntime int8", 256)].throughput / stats[("onnxruntime fp32", 256)].throughput,
-            ">=",
-            2.0,
-        ),
-        ("onnxruntime int8 p50 @1 (ms)", stats[("onnxruntime int8", 1)].p50, "<=", 3.0),
-    ]
-    if pipeline_s is not None:
-        goals.append(("whole CPU pipeline (s)", pipeline_s, "<=", 180.0))
     missed = 0
     print()
-    for label, value, op, target in goals:
+    for label, value, op, target in _goals(stats, pipeline_s):
         ok = value >= target if op == ">=" else value <= target
         missed += not ok
         print(f"{label:<45} {value:8.2f}  goal {op} {target:<5}  {'PASS' if ok else 'MISS'}")
     return 1 if missed and not args.no_fail else 0
+
+
+def _time_pipeline(args) -> float:
+    """Seconds of one whole export-alexnet --fp16 --int8 run into --artifacts."""
+    started = time.perf_counter()
+    command = [str(Path(sys.executable).parent / "export-alexnet")]
+    command += ["--checkpoint", str(args.checkpoint), "--data-root", str(args.data_root), "--out", str(args.artifacts)]
+    subprocess.run([*command, "--fp16", "--int8", "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _goals(stats: dict, pipeline_s: float | None) -> list[tuple[str, float, str, float]]:
+    """(label, measured, ">=" or "<=", goal) for each speed goal of the module docstring."""
+    torch_tp, torch_p50 = stats[("torch fp32", 256)].throughput, stats[("torch fp32", 1)].p50
+    ort_fp32_tp, ort_int8_tp = stats[("onnxruntime fp32", 256)].throughput, stats[("onnxruntime int8", 256)].throughput
+    goals = [
+        ("onnxruntime fp32 images/s @256 vs torch", ort_fp32_tp / torch_tp, ">=", 1.7),
+        ("onnxruntime fp32 p50 @1 vs torch", stats[("onnxruntime fp32", 1)].p50 / torch_p50, "<=", 0.6),
+        ("onnxruntime int8 images/s @256 vs torch", ort_int8_tp / torch_tp, ">=", 3.5),
+        ("onnxruntime int8 images/s @256 vs ort fp32", ort_int8_tp / ort_fp32_tp, ">=", 2.0),
+        ("onnxruntime int8 p50 @1 (ms)", stats[("onnxruntime int8", 1)].p50, "<=", 3.0),
+    ]
+    if pipeline_s is not None:
+        goals.append(("whole CPU pipeline (s)", pipeline_s, "<=", 180.0))
+    return goals
 
 
 if __name__ == "__main__":
