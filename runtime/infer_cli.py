@@ -126,44 +126,53 @@ def main(
         names = list(meta.get("class_names", CLASS_NAMES))
         mean, std = meta.get("mean", MEAN), meta.get("std", STD)
         items = collect(list(inputs), mean, std)
-        good = [it for it in items if it.tensor is not None]
-        if runner.max_batch:
-            batch_size = min(batch_size, runner.max_batch)
-        probs = {}
-        for start in range(0, len(good), batch_size):
-            chunk = good[start : start + batch_size]
-            logits = runner.infer(np.stack([it.tensor for it in chunk]))
-            for it, p in zip(chunk, softmax(logits.astype(np.float64)), strict=False):
-                if np.isfinite(p).all():
-                    probs[id(it)] = p
-                else:
-                    it.error = "the model returned NaN or infinite logits for this input"
+        probs = classify(runner, items, batch_size)
     failed = 0
     for it in items:
-        if it.error is not None:
-            failed += 1
-            if as_json:
-                click.echo(json.dumps({"path": it.path, "error": it.error}))
-            else:
-                click.echo(f"{it.path}: error: {it.error}", err=True)
-            continue
-        p = probs[id(it)]
-        order = np.argsort(-p)[:top_k]
-        if as_json:
-            record = {
-                "path": it.path,
-                "class": names[order[0]],
-                "class_index": int(order[0]),
-                "probability": float(p[order[0]]),
-                "device": runner.device,
-                "cpu": cpu,
-            }
-            if top_k > 1:
-                record["top_k"] = [
-                    {"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order
-                ]
-            click.echo(json.dumps(record, allow_nan=False))
-        else:
-            click.echo(f"{it.path}: " + ", ".join(f"{names[i]} {p[i]:.3f}" for i in order))
+        failed += it.error is not None
+        _print_item(it, probs.get(id(it)), names, top_k, as_json, {"device": runner.device, "cpu": cpu})
     if failed:
         sys.exit(1)
+
+
+def classify(runner, items: list, batch_size: int) -> dict[int, np.ndarray]:
+    """Class probabilities of every readable input, keyed by ``id(item)``, in batches the runner can take.
+
+    An input whose logits are not finite gets its ``error`` set instead of probabilities.
+    """
+    good = [it for it in items if it.tensor is not None]
+    if runner.max_batch:
+        batch_size = min(batch_size, runner.max_batch)
+    probs = {}
+    for start in range(0, len(good), batch_size):
+        chunk = good[start : start + batch_size]
+        logits = runner.infer(np.stack([it.tensor for it in chunk]))
+        for it, p in zip(chunk, softmax(logits.astype(np.float64)), strict=False):
+            if np.isfinite(p).all():
+                probs[id(it)] = p
+            else:
+                it.error = "the model returned NaN or infinite logits for this input"
+    return probs
+
+
+def _print_item(it, p: np.ndarray | None, names: list[str], top_k: int, as_json: bool, where: dict) -> None:
+    if it.error is not None:
+        if as_json:
+            click.echo(json.dumps({"path": it.path, "error": it.error}))
+        else:
+            click.echo(f"{it.path}: error: {it.error}", err=True)
+        return
+    order = np.argsort(-p)[:top_k]
+    if not as_json:
+        click.echo(f"{it.path}: " + ", ".join(f"{names[i]} {p[i]:.3f}" for i in order))
+        return
+    record = {
+        "path": it.path,
+        "class": names[order[0]],
+        "class_index": int(order[0]),
+        "probability": float(p[order[0]]),
+        **where,
+    }
+    if top_k > 1:
+        record["top_k"] = [{"class": names[i], "class_index": int(i), "probability": float(p[i])} for i in order]
+    click.echo(json.dumps(record, allow_nan=False))
