@@ -184,6 +184,20 @@ class DebugConfig:
     min_cosine: float = 0.99
 
 
+def _check_request(config: DebugConfig, known: dict) -> None:
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+    if (config.against is None) == (config.target is None):
+        raise AlexNetEdgeError(
+            "give exactly one of --against MODEL (two models) or --target NAME (one model on two CPUs)"
+        )
+    if config.target is not None and config.target not in known:
+        raise AlexNetEdgeError(f"unknown target {config.target!r}; choose from {', '.join(known)}")
+    for path in (config.model, config.against):
+        if path is not None and not path.is_file():
+            raise AlexNetEdgeError(f"{path}: no such model file")
+
+
 def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> tuple[list[LayerDiff], str]:
     """Per-layer differences of ``config.model`` against ``config.against`` or against itself on the host."""
     from alexnet_edge.calibration import cifar10
@@ -194,16 +208,8 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     from .target_cpus import default_targets, prepare, read_cpu, read_outputs, run_on
     from .targets import sample_indices
 
-    if (config.against is None) == (config.target is None):
-        raise AlexNetEdgeError(
-            "give exactly one of --against MODEL (two models) or --target NAME (one model on two CPUs)"
-        )
     known = {t.name: t for t in default_targets()}
-    if config.target is not None and config.target not in known:
-        raise AlexNetEdgeError(f"unknown target {config.target!r}; choose from {', '.join(known)}")
-    for path in (config.model, config.against):
-        if path is not None and not path.is_file():
-            raise AlexNetEdgeError(f"{path}: no such model file")
+    _check_request(config, known)
     runs = (
         [(config.against, "host"), (config.model, "host")]
         if config.against
