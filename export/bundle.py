@@ -125,14 +125,7 @@ def write_bundle(
                 "files": {str(p.relative_to(staging)): manifest_entry(p) for p in files},
             },
         )
-        staging.chmod(0o755)  # mkdtemp makes it private
-        if bundle.exists():
-            kind = (
-                "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
-            )
-            log(f"  replacing {bundle}: {kind}, {sum(1 for p in bundle.rglob('*') if p.is_file())} files removed")
-            shutil.rmtree(bundle)
-        staging.rename(bundle)
+        _swap_in(staging, bundle, log)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -142,6 +135,16 @@ def write_bundle(
         with tarfile.open(fileobj=_Heartbeat(raw, log), mode="w:gz", compresslevel=GZIP_LEVEL) as tar:
             tar.add(bundle, arcname=bundle.name)
     return [bundle, archive]
+
+
+def _swap_in(staging: Path, bundle: Path, log: Callable[[str], None]) -> None:
+    """Replace ``bundle`` (saying what it was) by the complete ``staging`` folder."""
+    staging.chmod(0o755)  # mkdtemp makes it private
+    if bundle.exists():
+        kind = "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
+        log(f"  replacing {bundle}: {kind}, {sum(1 for p in bundle.rglob('*') if p.is_file())} files removed")
+        shutil.rmtree(bundle)
+    staging.rename(bundle)
 
 
 class _Heartbeat:
