@@ -24,7 +24,7 @@ from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.progress import HEARTBEAT_S
 
-from . import data_paths, onnx_export, output_dir, stages
+from . import data_paths, evaluate_stage, onnx_export, output_dir, stages
 from .architecture import walk
 from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES
 from .bundle import check_bundle_target, expected_figures, write_bundle
@@ -170,9 +170,9 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
         with clock.stage("engines"):
             exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
         with clock.stage("evaluate" + (" + benchmark" if config.bench else "")):
-            evaluation = stages.evaluate(
+            evaluation = evaluate_stage.evaluate(
                 config,
-                stages.open_runners(
+                evaluate_stage.open_runners(
                     stack, torch_runner, exported, backends=config.cpu_backends(), ov_precision=config.ov_precision
                 ),
                 data,
