@@ -59,7 +59,7 @@ from {module} import {function}  # noqa: E402
 if __name__ == "__main__":
     {function}()
 '''
-DEPLOY, INFER = "alexnet_edge.runtime.deploy", "alexnet_edge.runtime.infer_cli"
+DEPLOY, INFER = "alexnet_edge.runtime.bundle_cli", "alexnet_edge.runtime.infer_cli"
 SCRIPTS = {  # file -> (docstring, module, function)
     "build_engines.py": ("Build TensorRT engines on this device", DEPLOY, "build_engines_main"),
     "verify.py": ("Verify the bundle's models or engines on the bundled labelled images", DEPLOY, "verify_main"),

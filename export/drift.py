@@ -17,6 +17,7 @@ import numpy as np
 from alexnet_edge.calibration.cifar10 import batches_dir
 from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
 from alexnet_edge.calibration.errors import DatasetError
+from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import sha256_file
@@ -98,6 +99,8 @@ def rule_for(figure: str) -> tuple[str, float]:
         return TOLERANCES[f"vs_cuda/{parts[4]}/{parts[5]}"]
     if metric in ("max_abs_diff", "mean_abs_diff"):
         return TOLERANCES[f"{metric}/{precision}"]
+    if metric == "max_flipped_margin":  # an absolute bound: the precision's own (compare.DEFAULT_TOLERANCES)
+        return "max", DEFAULT_TOLERANCES[Precision(precision)].max_flipped_margin
     return TOLERANCES[metric]
 
 
@@ -111,7 +114,7 @@ def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[
         for name, value in zip(CLASS_NAMES, row.per_class_accuracy, strict=True):
             figures[f"{key}/per_class/{name}"] = value
         if row.backend != "torch":
-            for metric in ("top1_agreement", "max_abs_diff", "mean_abs_diff"):
+            for metric in ("top1_agreement", "max_abs_diff", "mean_abs_diff", "max_flipped_margin"):
                 figures[f"{key}/{metric}"] = getattr(row, metric)
         target = row.precision if row.precision in ("fp16", "fp32") else None
         if target in golden:

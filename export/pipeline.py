@@ -19,7 +19,7 @@ from alexnet_edge.calibration.user_data import probe as probe_user_data
 from alexnet_edge.runtime.backends import check_cpu_backends
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, Tolerance
+from alexnet_edge.runtime.compare import Tolerance, tolerance_for
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.progress import HEARTBEAT_S
@@ -75,8 +75,7 @@ class PipelineConfig:
 
     def tolerance(self, precision: Precision, images: int | None = None) -> Tolerance:
         """The precision's tolerance for ``images`` evaluated images; the user's overrides win."""
-        base = DEFAULT_TOLERANCES[precision] if images is None else DEFAULT_TOLERANCES[precision].for_sample(images)
-        return base.with_overrides(**self.tolerance_overrides.get(precision, {}))
+        return tolerance_for(precision, images, self.tolerance_overrides.get(precision))
 
 
 @dataclass

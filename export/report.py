@@ -7,6 +7,7 @@ import platform
 from collections.abc import Sequence
 from pathlib import Path
 
+from alexnet_edge.runtime.compare import flips_text
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 
 from .recommend import recommend, render_recommendation
@@ -23,6 +24,7 @@ def _fmt(value, spec: str, missing: str = "–") -> str:
 
 TABLE_HEADER = (
     "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| "
+    "| flips by reference's top-1 margin | max flipped margin "
     "| p50 ms @1 | images/s @256 | tolerance | within tolerance |"
 )
 
@@ -37,7 +39,7 @@ def render_markdown(report: dict) -> str:
         "",
         *_cpu_line(rows),
         TABLE_HEADER,
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|",
     ]
     for row in rows:
         latency = (row.get("latency_ms") or {}).get("1", {})
@@ -47,6 +49,7 @@ def render_markdown(report: dict) -> str:
             f"| {row['backend']} | {row['device']} | {_precision(row)} | {_fmt(row.get('size_mb'), '.1f')} | "
             f"{_fmt(100 * row['accuracy'], '.2f')}% | {_fmt(delta_points, '+.2f')} pt | "
             f"{_fmt(100 * row['top1_agreement'], '.2f')}% | {_max_diff(row)} | "
+            f"{flips_text(row.get('flips_by_margin'))} | {_fmt(row.get('max_flipped_margin'), '.2f')} | "
             f"{_fmt(latency.get('p50'), '.2f')} | {_fmt(throughput, '.0f')} | "
             f"{_tolerance_text(row.get('tolerance'))} | "
             f"{_verdict(row)} |"
@@ -87,6 +90,7 @@ def _tolerance_text(tolerance: dict | None) -> str:
         ("max_abs_diff", "\\|Δ\\| ≤ {:.3g}"),
         ("max_rel_diff", "rel ≤ {:.3g}"),
         ("min_cosine_similarity", "cos ≥ {:.6g}"),
+        ("max_flipped_margin", "flipped margin ≤ {:.3g}"),
     )
     for key, text in bounds:
         value = tolerance.get(key)

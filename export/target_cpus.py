@@ -44,7 +44,7 @@ class Target:
         return replace(self, onnxruntime=version, counts=counts)
 
 
-def default_targets(int8: int = 400, fp32: int = 50, fp16: int = 100) -> list[Target]:
+def default_targets(int8: int = 400, fp32: int = 30, fp16: int = 40) -> list[Target]:
     host_n = max(int8, fp32, fp16)
     a72_fp16 = min(fp16, 20)  # no FP16 arithmetic there: only shows that the FP16 model runs (in FP32)
     return [
@@ -60,7 +60,6 @@ def default_targets(int8: int = 400, fp32: int = 50, fp16: int = 100) -> list[Ta
             refuse=("AVX512", "VNNI"),
             counts={"fp32": fp32, "int8": int8},
         ),
-        # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
         # Snowridge (Atom P5900, Tremont): SSE4.2 without any AVX, the core of Elkhart Lake and Jasper Lake
         # edge boxes; the newest qemu model of that class (Denverton/Goldmont is older, Nehalem no Atom).
         Target(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 import sys
 import warnings
 
@@ -10,6 +12,8 @@ import click
 
 from .errors import AlexNetEdgeError
 
+#: The logger every module of the package logs under (``logging.getLogger(__name__)``).
+PACKAGE_LOGGER = "alexnet_edge"
 #: Modules only the [export] extra installs: a runtime-only ([cpu]/[gpu]) install lacks them.
 EXPORT_EXTRA_MODULES = {"torch", "onnx", "onnxscript", "onnxsim", "onnxslim", "onnxconverter_common", "matplotlib"}
 
@@ -28,18 +32,38 @@ def _exit_cleanly_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, terminate)
 
 
+@contextlib.contextmanager
+def _command_output():
+    """For one command's run: warnings as one ``warning:`` line each, and the package's log records (library
+    code logs, never prints) as plain lines on stderr. Both are undone when the command returns."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"warning: {message}", err=True)
+
+    handler = logging.StreamHandler(sys.stderr)  # this run's stderr (click's test runner swaps it before)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger(PACKAGE_LOGGER)
+    saved = warnings.showwarning, logger.level
+    warnings.showwarning = show_warning
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        warnings.showwarning = saved[0]
+        logger.removeHandler(handler)
+        logger.setLevel(saved[1])
+
+
 def one_line_errors(func):
     """Turn AlexNetEdgeError into ``error: <message>`` on stderr and its exit code; warnings into one line each."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        def show_warning(message, category, filename, lineno, file=None, line=None):
-            click.echo(f"warning: {message}", err=True)
-
-        warnings.showwarning = show_warning
         _exit_cleanly_on_sigterm()
         try:
-            return func(*args, **kwargs)
+            with _command_output():
+                return func(*args, **kwargs)
         except AlexNetEdgeError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)

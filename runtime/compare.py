@@ -67,6 +67,11 @@ def flipped_margins(logits: np.ndarray, reference: np.ndarray) -> tuple[dict[str
     return dict(zip(margin_band_names(), (int(c) for c in counts), strict=True)), float(flipped.max(initial=0.0))
 
 
+def flips_text(flips_by_margin: dict[str, int]) -> str:
+    """Flips per band of the reference's top-1 margin, only the bands that have any: ``2 (0-0.5), 1 (0.5-1)``."""
+    return ", ".join(f"{n} ({band})" for band, n in (flips_by_margin or {}).items() if n) or "none"
+
+
 def compare(logits: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Comparison:
     if logits.shape != reference.shape or len(labels) != len(logits):
         raise AlexNetEdgeError(
@@ -156,6 +161,13 @@ DEFAULT_TOLERANCES: dict[Precision, Tolerance] = {
         min_top1_agreement=0.985, max_accuracy_drop=0.003, min_cosine_similarity=0.99, max_flipped_margin=1.5
     ),
 }
+
+
+def tolerance_for(precision: Precision, images: int | None = None, overrides: dict | None = None) -> Tolerance:
+    """The one way to get a precision's bounds: its default, widened for a sample of ``images`` (see
+    ``Tolerance.for_sample``; None: as is), with a user's ``overrides`` (field -> value) on top."""
+    base = DEFAULT_TOLERANCES[precision] if images is None else DEFAULT_TOLERANCES[precision].for_sample(images)
+    return base.with_overrides(**(overrides or {}))
 
 
 def check(

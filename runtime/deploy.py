@@ -1,32 +1,31 @@
 """On-target side of a deployment bundle: manifest check, engine build, verification, trtexec lines.
 
-The bundle's ``build_engines.py``, ``verify.py`` and ``infer.py`` are thin wrappers around this
-module, which needs only numpy, onnxruntime (and tensorrt + cuda-python for engines).
+The bundle's ``build_engines.py`` and ``verify.py`` (``bundle_cli``) print what this module's
+``build_bundle_engines`` and ``verify_bundle`` return; it needs only numpy, onnxruntime (and
+tensorrt + cuda-python for engines).
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import click
 import numpy as np
 
 from .backends import open_runner
 from .backends.trt_builder import EngineBuildConfig, build_engine
 from .backends.trt_dla import engine_source
-from .backends.trt_features import HARDWARE_LEVELS
 from .bench import measure_latency
-from .cli_support import one_line_errors
-from .compare import DEFAULT_TOLERANCES
-from .cpu_features import detect
+from .compare import tolerance_for
 from .errors import AlexNetEdgeError, ModelFileError
 from .evaluation import evaluate
 from .fileio import sha256_file
 from .precision import Precision
 from .preprocess import normalize_uint8
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MODELS_DIR = "models"
@@ -81,10 +80,6 @@ def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
 
 
 # -- build_engines.py --------------------------------------------------------------------------
-def _bundle_dir(value: str | None) -> Path:
-    return Path(value) if value else Path(sys.argv[0]).resolve().parent
-
-
 def _precisions(bundle: Path, chosen: tuple[str, ...]) -> list[Precision]:
     available = [p for p in Precision if (bundle / MODELS_DIR / p.onnx_name).is_file()]
     if not chosen:
@@ -96,141 +91,42 @@ def _precisions(bundle: Path, chosen: tuple[str, ...]) -> list[Precision]:
     return wanted
 
 
-_FROM_MANIFEST = "[default: the exporter's, from manifest.json]"
-_PRECISIONS = [p.value for p in Precision]
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
-@click.option(
-    "--precision",
-    "chosen",
-    multiple=True,
-    type=click.Choice(_PRECISIONS),
-    help="repeat to choose [default: every model in the bundle]",
-)
-@click.option(
-    "--min-batch",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=None,
-    help=f"smallest batch the engine takes {_FROM_MANIFEST}",
-)
-@click.option(
-    "--opt-batch",
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=None,
-    help=f"batch TensorRT tunes for {_FROM_MANIFEST}",
-)
-@click.option(
-    "--max-batch", type=click.IntRange(min=1), metavar="N", default=None, help=f"largest batch {_FROM_MANIFEST}"
-)
-@click.option(
-    "--workspace-mb", type=click.IntRange(min=1), metavar="MB", default=None, help=f"builder workspace {_FROM_MANIFEST}"
-)
-@click.option(
-    "--dla-core",
-    type=click.IntRange(min=0),
-    metavar="N",
-    default=None,
-    help="build for this DLA core with GPU fallback (FP16/INT8; needs min = opt = max batch) [default: GPU]",
-)
-@click.option(
-    "--timing-cache", metavar="FILE", default=None, help="TensorRT timing cache [default: models/timing.cache]"
-)
-@click.option(
-    "--version-compatible/--no-version-compatible",
-    default=None,
-    help=f"TensorRT version-compatible engines {_FROM_MANIFEST}",
-)
-@click.option(
-    "--hardware-compatibility",
-    type=click.Choice(list(HARDWARE_LEVELS)),
-    default=None,
-    help=f"same_compute_capability needs TensorRT 10.9+; refused in one line where missing {_FROM_MANIFEST}",
-)
-@one_line_errors
-def build_engines_main(bundle_dir, chosen, **options) -> None:
-    """Build TensorRT engines on this device from the bundle's ONNX models, with the exporter's options
-    unless overridden. Each engine gets a JSON sidecar that the runtime checks before loading."""
-    bundle = _bundle_dir(bundle_dir)
+def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) -> list[dict]:
+    """Build TensorRT engines on this device from ``bundle``'s ONNX models (all if ``chosen`` is empty), with the
+    exporter's engine options from the manifest unless ``options`` override them. Returns each engine's sidecar."""
     manifest = check_manifest(bundle)
     config = engine_config_from(manifest, **options)
     if config.timing_cache is None:
         config = replace(config, timing_cache=bundle / MODELS_DIR / "timing.cache")
     elif not config.timing_cache.is_absolute():
         config = replace(config, timing_cache=bundle / config.timing_cache)
+    sidecars = []
     for precision in _precisions(bundle, chosen):
         if config.dla_core is not None and precision is Precision.FP32:
-            click.echo(f"skipping {precision.onnx_name}: DLA runs FP16 and INT8 only", err=True)
+            logger.warning("skipping %s: DLA runs FP16 and INT8 only", precision.onnx_name)
             continue
         models = {p: bundle / MODELS_DIR / p.onnx_name for p in Precision}
         # INT8 on DLA: the FP32 model and the calibration table's ranges (trt_dla)
         source, ranges = engine_source(precision, config, models, bundle / MODELS_DIR / "calibration_table.json")
         engine = bundle / MODELS_DIR / precision.engine_name
         sidecar = build_engine(source, engine, precision, config, calibration_table=ranges)
-        click.echo(
-            f"built {MODELS_DIR}/{precision.engine_name}: TensorRT {sidecar['tensorrt_version']} "
-            f"on {sidecar['gpu']['name']}, "
-            f"strongly typed: {sidecar['strongly_typed']}, flags: {', '.join(sidecar['builder_flags']) or 'none'}"
+        logger.info(
+            "built %s/%s: TensorRT %s on %s, strongly typed: %s, flags: %s",
+            MODELS_DIR,
+            precision.engine_name,
+            sidecar["tensorrt_version"],
+            sidecar["gpu"]["name"],
+            sidecar["strongly_typed"],
+            ", ".join(sidecar["builder_flags"]) or "none",
         )
+        sidecars.append(sidecar)
+    return sidecars
 
 
 # -- verify.py ---------------------------------------------------------------------------------
-def verification_tolerance(precision: Precision, images: int):
-    """The precision's tolerance, with the accuracy bound widened to 3 images on a small set."""
-    return DEFAULT_TOLERANCES[precision].for_sample(images)
-
-
 def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
     name = precision.engine_name if backend == "tensorrt" else precision.onnx_name
     return open_runner(bundle / MODELS_DIR / name, backend, providers=providers)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
-@click.option(
-    "--backend",
-    type=click.Choice(["onnxruntime", "openvino", "tensorrt"]),
-    default="onnxruntime",
-    show_default=True,
-    help="onnxruntime or openvino (pip install openvino; f32 arithmetic): the ONNX models; "
-    "tensorrt: the engines build_engines.py wrote",
-)
-@click.option(
-    "--precision",
-    "chosen",
-    multiple=True,
-    type=click.Choice(_PRECISIONS),
-    help="repeat to choose [default: all in the bundle]",
-)
-@click.option(
-    "--providers",
-    metavar="LIST",
-    default=None,
-    help="onnxruntime providers, comma-separated, e.g. cpu or cuda [default: best available]",
-)
-@click.option("--no-bench", is_flag=True, help="skip the p50 latency at batch 1 and 32")
-@click.option("--json", "as_json", is_flag=True, help="print the results as one JSON object")
-@one_line_errors
-def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> None:
-    """Check the manifest, then run each model (or engine) on the bundled labelled images and
-    compare with the pipeline's reference logits. Exit 1 when a figure is beyond its tolerance."""
-    bundle = _bundle_dir(bundle_dir)
-    result = verify_bundle(bundle, backend=backend, chosen=chosen, providers=providers, bench=not no_bench)
-    if as_json:
-        click.echo(
-            json.dumps(
-                {"reference_accuracy": result.reference_accuracy, "cpu": detect().as_dict(), "results": result.rows}
-            )
-        )
-    else:
-        _print_verification(result)
-    if result.failures:
-        for failure in result.failures:
-            click.echo(f"error: outside tolerance: {failure}", err=True)
-        sys.exit(1)
 
 
 @dataclass(frozen=True)
@@ -244,18 +140,28 @@ class VerifyResult:
     failures: list
 
 
+def _verify_data(bundle: Path, manifest: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled images and reference logits; only when the manifest lists them (so their sha256 was checked)."""
+    if VERIFY_DATA not in manifest["files"]:
+        raise ManifestError(f"{bundle / MANIFEST} does not list {VERIFY_DATA}: not a complete bundle")
+    with np.load(bundle / VERIFY_DATA, allow_pickle=False) as data:
+        missing = {"images", "labels", "reference_logits"} - set(data.files)
+        if missing:
+            raise ManifestError(f"{bundle / VERIFY_DATA} lacks {', '.join(sorted(missing))}: not this bundle's data")
+        return normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
+
+
 def verify_bundle(bundle: Path, *, backend="onnxruntime", chosen=(), providers=None, bench=True) -> VerifyResult:
     """Check ``bundle``'s manifest, then evaluate each ``chosen`` precision (all if empty) on its labelled images
     with ``backend`` (onnxruntime, openvino or tensorrt). Returns a VerifyResult, its failures empty when within
     tolerance."""
     manifest = check_manifest(bundle)
-    with np.load(bundle / VERIFY_DATA) as data:
-        images, labels, reference = normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
+    images, labels, reference = _verify_data(bundle, manifest)
     expected = manifest.get("expected", {})
     rows, failed = [], []
     for precision in _precisions(bundle, chosen):
         with _open(backend, bundle, precision, providers) as runner:
-            tolerance = verification_tolerance(precision, len(labels))
+            tolerance = tolerance_for(precision, len(labels))
             evaluated = evaluate(runner, precision, images, labels, reference, tolerance, batch_size=64)
             latency = measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5) if bench else {}
         row, failed = evaluated.row, failed + evaluated.failures
@@ -275,23 +181,3 @@ def verify_bundle(bundle: Path, *, backend="onnxruntime", chosen=(), providers=N
     source = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
     reference_accuracy = float((reference.argmax(1) == labels).mean())
     return VerifyResult(source, len(labels), reference_accuracy, rows, failed)
-
-
-def _print_verification(result: VerifyResult) -> None:
-    # The bundle holds the first N images of the evaluated set in its order: every figure here is
-    # on those N (e.g. 92.20% for the first 500 of test_batch, not the 10,000-image 88.66%).
-    n = result.images
-    click.echo(
-        f"{n} bundled images, the first {n} of {result.source}; PyTorch FP32 reference accuracy "
-        f"on them {100 * result.reference_accuracy:.2f}% (the full set's figure differs)"
-    )
-    click.echo(f"cpu: {detect().summary()}")
-    for r in result.rows:
-        exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
-        p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
-        cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
-        click.echo(
-            f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
-            f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
-            f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}"
-        )

@@ -54,7 +54,7 @@ def test_debug_leaves_nothing_in_tmpdir_and_sweeps_dead_runs(data_root, tiny, tm
             tiny,
             "--data-root",
             data_root,
-            "--images",
+            "--sample-size",
             8,
             tmpdir=tmpdir,
             timeout=240,
@@ -81,11 +81,11 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
         *run_args(checkpoint, data_root, tmp_path / "res"),
         "--target",
         "host",
-        "--int8-images",
+        "--int8-size",
         0,
-        "--fp32-images",
+        "--fp32-size",
         6,
-        "--fp16-images",
+        "--fp16-size",
         0,
         tmpdir=_tmp(tmp_path),
         timeout=240,
@@ -192,7 +192,7 @@ def test_sigkill_mid_export_is_swept_by_the_next_run(checkpoint, data_root, tiny
     twin = tmp_path / "twin.onnx"
     twin.write_bytes(tiny.read_bytes())
     nxt = run_command(
-        "alexnet-debug", "--model", twin, "--against", tiny, "--data-root", data_root, "--images", 4, tmpdir=tmpdir
+        "alexnet-debug", "--model", twin, "--against", tiny, "--data-root", data_root, "--sample-size", 4, tmpdir=tmpdir
     )
     assert nxt.returncode == 0 and "the work folder of a run that was killed" in nxt.stderr, nxt.stderr[-2000:]
     assert not leftovers(tmpdir), leftovers(tmpdir)

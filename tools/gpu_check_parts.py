@@ -204,10 +204,10 @@ def judged(
 ) -> Part:
     """One row through the reports' own path: runtime.evaluation.evaluate with the default tolerance of
     ``precision`` (against the golden FP32 logits, as the reports judge every artifact)."""
-    from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
+    from alexnet_edge.runtime.compare import tolerance_for
     from alexnet_edge.runtime.evaluation import evaluate
 
-    tolerance = DEFAULT_TOLERANCES[precision].with_overrides(**(overrides or {})).for_sample(len(labels))
+    tolerance = tolerance_for(precision, len(labels), overrides)
     try:
         with runner:
             evaluated = evaluate(runner, precision, images, labels, reference, tolerance, batch_size=batch_size)

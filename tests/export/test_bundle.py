@@ -150,3 +150,17 @@ def test_bundle_scripts_refuse_an_old_python_in_one_line(bundle):
         proc = subprocess.run([_old_python(), str(bundle / script)], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().startswith("error: this bundle needs Python >= 3.10") and "JetPack 5" in proc.stderr
+
+
+def test_build_engines_help_shows_this_bundles_defaults(bundle):
+    """Options that default to the exporter's engine settings show the values in this bundle's manifest."""
+    manifest = json.loads((bundle / "manifest.json").read_text())["engine_defaults"]
+    proc = subprocess.run(
+        [sys.executable, str(bundle / "build_engines.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())  # click wraps the help: compare with the line breaks undone
+    for option, key in (("--max-batch", "max_batch"), ("--workspace-mb", "workspace_mb")):
+        assert f"[default: {manifest[key]}, from manifest.json]" in text, (option, text)
+    shown = "on" if manifest["version_compatible"] else "off"
+    assert f"[default: {shown}, from manifest.json]" in text

@@ -126,6 +126,10 @@ def test_drift_rules():
     assert drift.Drift("x/gone", 0.5, float("nan"), "abs", 0.1).ok is False
     assert drift.rule_for("onnxruntime/cpu/int8/max_abs_diff") == ("rise", 5.0)
     assert drift.rule_for("torch/cpu/fp32/vs_cuda/fp32/top1_agreement") == ("min", 0.9995)
+    # the flipped-margin figure is bounded absolutely, by the precision's own bound (runtime/compare.py)
+    assert drift.rule_for("onnxruntime/cpu/int8/max_flipped_margin") == ("max", 1.5)
+    assert drift.rule_for("openvino/cpu/fp16/max_flipped_margin") == ("max", 0.5)
+    assert drift.Drift("x/int8/max_flipped_margin", 0.92, 2.3, "max", 1.5).ok is False
 
 
 def test_missing_or_broken_baseline(tmp_path, checkpoint, data_root):

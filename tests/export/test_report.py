@@ -11,7 +11,8 @@ from alexnet_edge.export.report import render_markdown
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
 from alexnet_edge.runtime.precision import Precision
 
-COLUMNS = 12
+COLUMNS = 14
+TOLERANCE = 12  # the tolerance column's index
 
 
 def _table_rows(markdown: str) -> list[list[str]]:
@@ -31,17 +32,30 @@ def _table_rows(markdown: str) -> list[list[str]]:
 def test_report_md_parses_as_one_table_with_every_row(exported):
     rows = _table_rows((exported.out / "report.md").read_text())
     header, body = rows[0], rows[1:]
-    assert len(header) == COLUMNS and header[7] == "max |Δlogit|" and header[10] == "tolerance"
+    assert len(header) == COLUMNS and header[7] == "max |Δlogit|" and header[TOLERANCE] == "tolerance"
     assert len(body) == len(exported.report["rows"]) and all(len(r) == COLUMNS for r in body)
 
 
 def test_each_row_states_its_tolerance_and_int8_says_max_diff_is_unbounded(exported):
     body = {(r[0], r[2].split(" ")[0]): r for r in _table_rows((exported.out / "report.md").read_text())[1:]}
-    assert body[("torch", "fp32")][10] == "reference"
+    assert body[("torch", "fp32")][TOLERANCE] == "reference"
     fp32, int8 = body[("onnxruntime", "fp32")], body[("onnxruntime", "int8")]
-    assert "agreement ≥ 99.90%" in fp32[10] and "|Δ| ≤ 0.001" in fp32[10] and "(not bounded)" not in fp32[7]
-    assert int8[2] == "int8 (7-bit weights)" and int8[7].endswith("(not bounded)") and "|Δ|" not in int8[10]
-    assert "agreement ≥ 98.50%" in int8[10] and "drop ≤ 0.30 pt" in int8[10]
+    assert (
+        "agreement ≥ 99.90%" in fp32[TOLERANCE] and "|Δ| ≤ 0.001" in fp32[TOLERANCE] and "(not bounded)" not in fp32[7]
+    )
+    assert int8[2] == "int8 (7-bit weights)" and int8[7].endswith("(not bounded)") and "|Δ|" not in int8[TOLERANCE]
+    assert "agreement ≥ 98.50%" in int8[TOLERANCE] and "drop ≤ 0.30 pt" in int8[TOLERANCE]
+    assert "flipped margin ≤ 1.5" in int8[TOLERANCE] and "flipped margin ≤ 0.01" in fp32[TOLERANCE]
+
+
+def test_each_row_shows_its_flips_by_margin_and_the_largest(exported):
+    header, *body = _table_rows((exported.out / "report.md").read_text())
+    assert header[8:10] == ["flips by reference's top-1 margin", "max flipped margin"]
+    by_key = {(r["backend"], r["precision"]): r for r in exported.report["rows"]}
+    for cells in body:
+        row = by_key[(cells[0], cells[2].split(" ")[0])]
+        flips = [f"{n} ({band})" for band, n in row["flips_by_margin"].items() if n]
+        assert cells[8] == (", ".join(flips) or "none") and cells[9] == f"{row['max_flipped_margin']:.2f}"
 
 
 def test_no_bench_says_no_plot_and_recommends_nothing(exported):

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from alexnet_edge.runtime.deploy import build_engines_main
+from alexnet_edge.runtime.bundle_cli import build_engines_main
 from alexnet_edge.runtime.precision import Precision
 
 pytestmark = pytest.mark.trt_contract
@@ -75,9 +75,9 @@ def test_bundle_scripts_help_shows_metavars_help_and_defaults(command):
 
     from click.testing import CliRunner
 
-    from alexnet_edge.runtime import deploy
+    from alexnet_edge.runtime import bundle_cli
 
-    script = getattr(deploy, command)
+    script = getattr(bundle_cli, command)
     text = CliRunner().invoke(script, ["--help"]).output
     assert not re.search(r"\b(TEXT|INTEGER)\b", text)  # real metavars: DIR, N, MB, FILE, LIST, choices
     assert [p.name for p in script.params if not p.help] == []  # every option says what it does

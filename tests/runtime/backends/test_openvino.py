@@ -115,7 +115,7 @@ def test_runtime_paths_never_import_openvino_or_torch(exported):
     proc = _run(f"""
         import numpy as np
         from alexnet_edge.runtime import OnnxRuntimeRunner, normalize_uint8
-        from alexnet_edge.runtime import deploy, infer_cli  # noqa: F401 - the bundle's verify.py and infer.py
+        from alexnet_edge.runtime import bundle_cli, deploy, infer_cli  # noqa: F401 - the bundle's scripts
         from alexnet_edge.runtime.backends import installed_cpu_backends, openvino  # noqa: F401 - our module
         installed_cpu_backends()
         with OnnxRuntimeRunner({str(exported.out / "model.int8.onnx")!r}) as runner:
@@ -171,7 +171,7 @@ def test_infer_and_bundle_verify_take_backend_openvino(exported, test_split, tmp
 
     from click.testing import CliRunner
 
-    from alexnet_edge.runtime.deploy import verify_main
+    from alexnet_edge.runtime.bundle_cli import verify_main
     from alexnet_edge.runtime.infer_cli import main as infer_main
 
     batch = tmp_path / "x.npy"
