@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
-from alexnet_edge.runtime.errors import CalibrationError
 from alexnet_edge.runtime.fileio import atomic_output
 from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.progress import Progress, track
@@ -44,7 +44,7 @@ class CalibrationSet:
     def __len__(self) -> int:
         return len(self.indices)
 
-    def describe(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         labelled = len(self.labels) and (self.labels >= 0).all()
         return {
             "source": self.source,
@@ -73,17 +73,27 @@ def select_balanced(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def _key(files: Sequence[str], indices: np.ndarray, checkpoint_sha256: str) -> str:
-    payload = json.dumps(
-        {
-            "checkpoint_sha256": checkpoint_sha256,
-            "files": {name: PUBLISHED_MD5[name] for name in files},
-            "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest(),
-            "preprocessing": PREPROCESSING_ID,
-        },
-        sort_keys=True,
+def _key(source: dict[str, object], indices: np.ndarray, checkpoint_sha256: str) -> str:
+    """What a saved set and its table are keyed by: the model, the images' identity (``source``: CIFAR-10's
+    published md5s, or the user's content sha256), which of them, and the preprocessing."""
+    payload = {
+        "checkpoint_sha256": checkpoint_sha256,
+        **source,
+        "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest(),
+        "preprocessing": PREPROCESSING_ID,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _normalized(images_uint8: np.ndarray, indices: np.ndarray, batch_size: int, progress: Progress) -> np.ndarray:
+    """The chosen images, normalized a batch at a time (the progress bar counts batches)."""
+    chunks = range(0, len(indices), batch_size)
+    return np.concatenate(
+        [
+            normalize_uint8(images_uint8[indices[i : i + batch_size]])
+            for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)
+        ]
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def validate_request(size: int, files: Sequence[str], *, batch_size: int) -> None:
@@ -115,19 +125,13 @@ def build_calibration_set(
     if size > len(split):
         raise CalibrationError(f"calibration size {size} exceeds the {len(split)} images in {', '.join(files)}")
     indices = select_balanced(split.labels, size, seed)
-    key = _key(files, indices, checkpoint_sha256)
+    key = _key({"files": {name: PUBLISHED_MD5[name] for name in files}}, indices, checkpoint_sha256)
     cache = Path(cache_dir) / f"calib_set.{key[:16]}.npz"
     if cache.is_file():
         with np.load(cache) as saved:
             if str(saved["key"]) == key and np.array_equal(saved["indices"], indices):
                 return CalibrationSet(saved["images"], saved["labels"], indices, tuple(files), seed, key, True)
-    chunks = range(0, size, batch_size)
-    images = np.concatenate(
-        [
-            normalize_uint8(split.images[indices[i : i + batch_size]])
-            for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)
-        ]
-    )
+    images = _normalized(split.images, indices, batch_size, progress)
     labels = split.labels[indices]
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     with atomic_output(cache) as tmp:
@@ -164,21 +168,9 @@ def build_user_calibration_set(
     indices = (
         np.arange(n) if wanted == n else np.sort(np.random.default_rng(seed).choice(n, size=wanted, replace=False))
     )
-    payload = {
-        "checkpoint_sha256": checkpoint_sha256,
-        "content_sha256": data.sha256,
-        "preprocessing": PREPROCESSING_ID,
-        "indices_sha256": hashlib.sha256(indices.astype(np.int64).tobytes()).hexdigest(),
-    }
-    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    key = _key({"content_sha256": data.sha256}, indices, checkpoint_sha256)
     Path(cache_dir).mkdir(parents=True, exist_ok=True)  # the calibration table is saved there, keyed by this set
-    chunks = range(0, wanted, batch_size)
-    images = np.concatenate(
-        [
-            normalize_uint8(data.images[indices[i : i + batch_size]])
-            for i in track(chunks, total=len(chunks), desc="calibration set", unit="batches", progress=progress)
-        ]
-    )
+    images = _normalized(data.images, indices, batch_size, progress)
     return CalibrationSet(
         images, data.labels[indices], indices, (), seed, key, False, source=data.source, content_sha256=data.sha256
     )

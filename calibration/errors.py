@@ -1,4 +1,5 @@
-"""The dataset's error: calibration reads CIFAR-10, so it owns what goes wrong with it."""
+"""The calibration package's errors: it reads CIFAR-10 and builds calibration sets, so it owns what goes
+wrong with them."""
 
 from __future__ import annotations
 
@@ -11,3 +12,7 @@ class DatasetError(AlexNetEdgeError):
     def __init__(self, message: str, *, path: str | None = None):
         super().__init__(message)
         self.path = path
+
+
+class CalibrationError(AlexNetEdgeError, ValueError):
+    """The calibration set or method is unusable (a bad size, method or split: a bad argument)."""

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_edge.runtime.constants import INPUT_NAME
-from alexnet_edge.runtime.errors import CalibrationError, InputError
+from alexnet_edge.runtime.errors import InputError
 from alexnet_edge.runtime.fileio import sha256_file, write_json
 from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.progress import Progress, track
 
 from .calib_set import CalibrationSet
 from .config import DEFAULTS, METHODS
+from .errors import CalibrationError
 
 TABLE_FORMAT = "alexnet-edge-calibration/1"
 DEFAULT_METHOD = DEFAULTS.method
@@ -170,7 +171,7 @@ def calibrate(
             "key": key,
             "method": method,
             "model_sha256": model_sha256,
-            "calibration_set": calib_set.describe(),
+            "calibration_set": calib_set.to_dict(),
             "tensors": tensors,
         },
     )

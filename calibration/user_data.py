@@ -45,7 +45,7 @@ class UserData:
     def labelled(self) -> bool:
         return bool(len(self.labels)) and bool((self.labels >= 0).all())
 
-    def describe(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {"source": self.source, "images": len(self), "content_sha256": self.sha256, "skipped": len(self.skipped)}
 
 

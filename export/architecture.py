@@ -21,7 +21,7 @@ class Layer:
     stride: int = 1
     padding: int = 0
 
-    def describe(self) -> str:
+    def summary(self) -> str:
         if self.kind == "conv":
             return f"Conv2d({self.in_ch}, {self.out_ch}, k={self.kernel}, s={self.stride}, p={self.padding})"
         if self.kind == "maxpool":
@@ -125,7 +125,7 @@ def walk(variant: str = "cifar", input_size: int = INPUT_SIZE) -> list[LayerShap
             padded = size + 2 * layer.padding
             if padded < layer.kernel:
                 raise InputSizeError(
-                    f"{variant} net cannot take {input_size}x{input_size} input: {name} {layer.describe()} "
+                    f"{variant} net cannot take {input_size}x{input_size} input: {name} {layer.summary()} "
                     f"gets a {size}x{size} map, smaller than its {layer.kernel}x{layer.kernel} window",
                     layer=name,
                     in_size=size,

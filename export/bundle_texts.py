@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from alexnet_edge.runtime.backends.ort_providers import ONNXRUNTIME_MIN
+
 # Python 3.10 (JetPack 6) gets onnxruntime 1.23.2 at most: the last release for 3.10.
-PY310_ONNXRUNTIME = "onnxruntime>=1.20,<1.24"
+PY310_ONNXRUNTIME = f"onnxruntime>={ONNXRUNTIME_MIN},<1.24"
 
 REQUIREMENTS_HEADER = """\
 # CPU target (any machine): what verify.py --backend onnxruntime and infer.py need. No torch.
@@ -35,7 +37,7 @@ def render_requirements(tool_versions: dict[str, str]) -> str:
         "tqdm>=4.66",
     ]
     if ort is None:  # no onnxruntime in the exporting environment: nothing measured to pin
-        lines.append("onnxruntime>=1.20")
+        lines.append(f"onnxruntime>={ONNXRUNTIME_MIN}")
     elif tuple(int(p) for p in ort.split(".")[:2] if p.isdigit()) >= (1, 24):  # a release without Python 3.10 wheels
         lines += [f'onnxruntime=={ort} ; python_version >= "3.11"', f'{PY310_ONNXRUNTIME} ; python_version < "3.11"']
     else:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from alexnet_edge.runtime.errors import AlexNetEdgeError
+from .errors import DataPathError
 
 ENV_VAR = "ALEXNET_EDGE_DATA"
 CIFAR_SUBDIR = "cifar10"
@@ -31,10 +31,6 @@ EPILOG = (
     f"${ENV_VAR}/{CHECKPOINT_SUBPATH}; set {ENV_VAR} to a folder laid out so, or pass both."
 )
 EPILOG_DATA_ONLY = f"Data: --data-root defaults to ${ENV_VAR}/{CIFAR_SUBDIR}; set {ENV_VAR}, or pass --data-root."
-
-
-class DataPathError(AlexNetEdgeError):
-    """Neither the option nor ALEXNET_EDGE_DATA says where an input is."""
 
 
 def _env_root(environ: Mapping[str, str] | None) -> Path | None:

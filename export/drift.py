@@ -17,7 +17,7 @@ import numpy as np
 from alexnet_edge.calibration.cifar10 import batches_dir
 from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, CalibrationConfig
 from alexnet_edge.calibration.errors import DatasetError
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
+from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, compare
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import sha256_file
@@ -118,9 +118,9 @@ def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[
                 figures[f"{key}/{metric}"] = getattr(row, metric)
         target = row.precision if row.precision in ("fp16", "fp32") else None
         if target in golden:
-            logits, gold = result.logits[key], golden[target][:n]
-            figures[f"{key}/vs_cuda/{target}/max_abs_diff"] = float(np.abs(logits - gold).max())
-            figures[f"{key}/vs_cuda/{target}/top1_agreement"] = float((logits.argmax(1) == gold.argmax(1)).mean())
+            vs_cuda = compare(result.logits[key], golden[target][:n], result.labels)  # the one comparison
+            figures[f"{key}/vs_cuda/{target}/max_abs_diff"] = vs_cuda.max_abs_diff
+            figures[f"{key}/vs_cuda/{target}/top1_agreement"] = vs_cuda.top1_agreement
     return figures
 
 
@@ -199,36 +199,6 @@ def compare_figures(baseline: dict, figures: dict[str, float]) -> list[Drift]:
         value = float("nan") if entry["value"] is None else entry["value"]  # strict JSON writes NaN as null
         drifts.append(Drift(figure, value, now, entry["rule"], entry["tolerance"]))
     return drifts
-
-
-def _num(value: float) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"
-
-
-def render(drifts: list[Drift], *, only_failed: bool) -> str:
-    shown = [d for d in drifts if not (only_failed and d.ok)]
-    rule_text = {"abs": "±{}", "drop": "drop ≤ {}", "rise": "rise ≤ {}", "max": "≤ {}", "min": "≥ {}"}
-    width = max([len(d.figure) for d in shown] + [6])
-    lines = [f"{'figure':<{width}}  {'baseline':>10}  {'now':>10}  {'change':>11}  {'tolerance':<14}  status"]
-    for d in shown:
-        change = d.now - d.baseline if not (math.isnan(d.now) or math.isnan(d.baseline)) else float("nan")
-        lines.append(
-            f"{d.figure:<{width}}  {_num(d.baseline):>10}  {_num(d.now):>10}  {_num(change):>11}  "
-            f"{rule_text[d.rule].format(_num(d.tolerance)):<14}  {'ok' if d.ok else 'MOVED'}"
-        )
-    return "\n".join(lines)
-
-
-def render_update(old: dict | None, new: dict) -> str:
-    old_figures = (old or {}).get("figures", {})
-    width = max(len(k) for k in new["figures"])
-    lines = [f"{'figure':<{width}}  {'old':>10}  {'new':>10}"]
-    for name, entry in new["figures"].items():
-        before = old_figures.get(name, {}).get("value", float("nan"))
-        lines.append(f"{name:<{width}}  {_num(before):>10}  {_num(entry['value']):>10}")
-    for name in sorted(set(old_figures) - set(new["figures"])):
-        lines.append(f"{name:<{width}}  {_num(old_figures[name]['value']):>10}  {'(gone)':>10}")
-    return "\n".join(lines)
 
 
 # -- the gate as a library API: the CLI only parses options and prints ------------------------

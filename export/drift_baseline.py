@@ -14,6 +14,8 @@ from pathlib import Path
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import write_json
 
+from .errors import DriftInputError
+
 SCHEMA = "alexnet-edge-drift/1"
 RULES = ("abs", "drop", "rise", "max", "min")
 _BASELINE_KEYS = {"schema": str, "settings": dict, "inputs": dict, "figures": dict}
@@ -27,14 +29,6 @@ def baseline_dir() -> Path:
 def default_baseline(variant: str) -> Path:
     """One baseline per variant (and, through its recorded sha256, per checkpoint)."""
     return baseline_dir() / ("reference_cpu.json" if variant == "cifar" else f"{variant}_cpu.json")
-
-
-class DriftInputError(AlexNetEdgeError):
-    """An input differs from the one the baseline was computed from."""
-
-    def __init__(self, message: str, *, name: str, expected: str, actual: str):
-        super().__init__(message)
-        self.name, self.expected, self.actual = name, expected, actual
 
 
 def check_variant(baseline: dict, variant: str, path: Path) -> None:

@@ -66,7 +66,7 @@ def alexnet_drift(
     """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
     committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
-    from . import drift
+    from . import drift, drift_text
 
     checkpoint, data_root = data_paths.checkpoint(checkpoint), data_paths.data_root(data_root)
     reference_dir = reference_dir if reference_dir is not None else checkpoint.parent
@@ -85,14 +85,14 @@ def alexnet_drift(
 
     if update:
         old, new = drift.update(request, eval_size=eval_size, log=log)
-        click.echo(drift.render_update(old, new))
+        click.echo(drift_text.render_update(old, new))
         click.echo(f"baseline written: {request.baseline_path}")
         return
     result = drift.check(request, log=log)
     for note in result.notes:
         click.echo(f"note: {note}")
     moved = result.moved
-    click.echo(drift.render(result.drifts, only_failed=not show_all) if (moved or show_all) else "")
+    click.echo(drift_text.render(result.drifts, only_failed=not show_all) if (moved or show_all) else "")
     click.echo(
         f"{len(result.drifts) - len(moved)} of {len(result.drifts)} figures "
         f"within tolerance of {result.baseline_path.name}"

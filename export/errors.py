@@ -1,4 +1,5 @@
-"""Errors of the workstation side only (checkpoints, architectures); the edge runtime never raises them."""
+"""The export package's errors, all of them (checkpoints, architectures, drift inputs, emulated targets, data
+paths); the edge runtime never raises them. Argument errors are also ``ValueError``s."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ class CheckpointError(AlexNetEdgeError):
         self.mismatched = list(mismatched)
 
 
-class InputSizeError(AlexNetEdgeError):
+class InputSizeError(AlexNetEdgeError, ValueError):
     """The network cannot take an input of this size: a layer would get a map smaller than its window."""
 
     def __init__(self, message: str, *, layer: str, in_size: int, window: int):
@@ -34,9 +35,25 @@ class InputSizeError(AlexNetEdgeError):
         self.window = window
 
 
-class UnknownVariantError(AlexNetEdgeError):
+class UnknownVariantError(AlexNetEdgeError, ValueError):
     """A model variant name that is not one of VARIANTS."""
 
     def __init__(self, message: str, *, variant: str, choices: Sequence[str]):
         super().__init__(message)
         self.variant, self.choices = variant, list(choices)
+
+
+class DriftInputError(AlexNetEdgeError):
+    """An input differs from the one the baseline was computed from."""
+
+    def __init__(self, message: str, *, name: str, expected: str, actual: str):
+        super().__init__(message)
+        self.name, self.expected, self.actual = name, expected, actual
+
+
+class TargetSetupError(AlexNetEdgeError):
+    """An emulator or userland could not be made ready; the run cannot say anything about that target."""
+
+
+class DataPathError(AlexNetEdgeError, ValueError):
+    """Neither the option nor ALEXNET_EDGE_DATA says where an input is."""

@@ -4,22 +4,38 @@ evaluation path, then timed; the results are the run's rows."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.bench import measure_latency
+from alexnet_edge.runtime.compare import Tolerance
 from alexnet_edge.runtime.evaluation import Row
 from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
 from alexnet_edge.runtime.precision import Precision
 
-from .stages import EvalData, Evaluation, Exported, Log, Reference
+from .artifacts import Converted, Engines, EvalData, EvaluatedRunners, Reference
+from .stages import Log
 from .torch_runner import TorchRunner
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """How the evaluate stage judges and times each runner (the pipeline's config fills it)."""
+
+    tolerance: Callable[[Precision, int], Tolerance]  # precision, images -> bounds (the user's overrides in)
+    bench: bool = True
+    batch_sizes: tuple[int, ...] = (1,)
+    bench_budget_s: float = 1.0
+    progress: object = False  # runtime.progress: a bar (True), heartbeat lines (a log function) or nothing
 
 
 def open_runners(
     stack: contextlib.ExitStack,
     torch_runner: TorchRunner,
-    exported: Exported,
+    converted: Converted,
+    engines: Engines,
     *,
     backends: tuple[str, ...] = ("onnxruntime",),
     ov_precision: str = "f32",
@@ -28,11 +44,12 @@ def open_runners(
     each entered on ``stack`` so an error anywhere closes them all."""
     runners: list[tuple[BaseRunner, Precision]] = [(torch_runner, Precision.FP32)]
     for backend in backends:
-        for precision, path in exported.models.items():
-            runner = open_runner(path, backend, name=f"{backend}:{precision.value}", ov_precision=ov_precision)
-            runners.append((stack.enter_context(runner), precision))
-    for path in (p for p in exported.engines if p.suffix == ".engine"):
-        runners.append((stack.enter_context(open_runner(path, "tensorrt")), Precision.parse(path.name.split(".")[1])))
+        for model in converted.models:
+            name = f"{backend}:{model.precision.value}"
+            runner = open_runner(model.path, backend, name=name, ov_precision=ov_precision, precision=model.precision)
+            runners.append((stack.enter_context(runner), model.precision))
+    for engine in engines.engines:
+        runners.append((stack.enter_context(open_runner(engine.path, "tensorrt")), engine.precision))
     return runners
 
 
@@ -45,15 +62,15 @@ def time_row(
     row.extra.update(runner.extra_timings())
 
 
-def evaluate(
-    config, runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, log: Log
-) -> Evaluation:
-    """The same comparison for every runner, the PyTorch reference first."""
-    evaluation = Evaluation([])
+def evaluate_runners(
+    runners: list[tuple[BaseRunner, Precision]], data: EvalData, ref: Reference, options: EvaluateOptions, log: Log
+) -> EvaluatedRunners:
+    """The same comparison for every runner, the PyTorch reference first; then each is timed."""
+    evaluated = []
     for runner, precision in runners:
         is_reference = isinstance(runner, TorchRunner)
-        tolerance = None if is_reference else config.tolerance(precision, len(data.labels))
-        evaluated = evaluate_runner(
+        tolerance = None if is_reference else options.tolerance(precision, len(data.labels))
+        result = evaluate_runner(
             runner,
             precision,
             data.images,
@@ -61,26 +78,20 @@ def evaluate(
             ref.logits,
             tolerance,
             logits=ref.logits if is_reference else None,
-            progress=config.progress_sink(log),
+            progress=options.progress,
         )
-        row = evaluated.row
+        row = result.row
         row.extra.update(runner.settings() | _weight_bits(runner, precision))
-        if config.bench:
-            log(f"timing {runner.name} at batch {', '.join(map(str, config.batch_sizes))}")
-            time_row(
-                row,
-                runner,
-                data,
-                config.batch_sizes,
-                config.bench_budget_s,
-                log=log if config.progress_sink(log) else None,
-            )
-        evaluation.evaluated.append(evaluated)
+        if options.bench:
+            log(f"timing {runner.name} at batch {', '.join(map(str, options.batch_sizes))}")
+            beat = log if options.progress else None
+            time_row(row, runner, data, options.batch_sizes, options.bench_budget_s, log=beat)
+        evaluated.append(result)
         log(
             f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "
             f"max |Δlogit| {row.max_abs_diff:.3g}"
         )
-    return evaluation
+    return EvaluatedRunners(tuple(evaluated))
 
 
 def _weight_bits(runner: BaseRunner, precision: Precision) -> dict:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from alexnet_edge.runtime.backends.ort_providers import ONNXRUNTIME_MIN
+
 COMMON = ("numpy>=1.24", "pillow>=10.0", "click>=8.1", "tqdm>=4.66")
 
 
@@ -48,7 +50,7 @@ GPU_TARGETS = (
         12,
         "10.x",
         (
-            'onnxruntime-gpu>=1.20,<1.27 ; platform_machine == "x86_64"',
+            'onnxruntime-gpu>=1.21,<1.27 ; platform_machine == "x86_64"',
             'tensorrt-cu12>=10.3,<11 ; platform_machine == "x86_64"',
             "cuda-python>=12.3,<13",
         ),
@@ -84,7 +86,7 @@ GPU_TARGETS = (
         "Jetson with JetPack 5.1.x (L4T 35)",
         11,
         "8.5.2",
-        ("onnxruntime>=1.20",),
+        (f"onnxruntime>={ONNXRUNTIME_MIN}",),
         (
             "JetPack 5 ships Python 3.8 and TensorRT 8.5.2 bindings for 3.8 only; this runtime needs Python 3.10+.",
             "So: install Python 3.10, verify the ONNX models with onnxruntime (CPU) here, and build engines",
@@ -97,7 +99,7 @@ GPU_TARGETS = (
         "Jetson Orin with JetPack 6.1 / 6.2 (L4T 36.4, CUDA 12.6, Python 3.10)",
         12,
         "10.3",
-        ("cuda-python>=12.6,<12.7", "onnxruntime>=1.20"),
+        ("cuda-python>=12.6,<12.7", f"onnxruntime>={ONNXRUNTIME_MIN}"),
         (
             "TensorRT comes with JetPack: create the venv with --system-site-packages, never pip-install tensorrt.",
             "cuda-python is held at 12.6.x, the CUDA of JetPack 6's driver: newer 12.x relies on minor version",
@@ -111,7 +113,7 @@ GPU_TARGETS = (
         "Jetson Thor (JetPack 7.0+) or Orin (JetPack 7.2+: L4T 39.2, CUDA 13.2, Python 3.12)",
         13,
         "10.x from JetPack (10.16 on 7.2), or 11.4.1+ SBSA build on AGX Orin / Thor with JetPack 7.2.2+",
-        ("cuda-python>=13,<14", "onnxruntime>=1.20"),
+        ("cuda-python>=13,<14", f"onnxruntime>={ONNXRUNTIME_MIN}"),
         (
             "TensorRT 11.4.0 supports no Jetson; 11.4.1+ comes as NVIDIA's Linux SBSA package on JetPack 7.2.2+.",
             "DLA: AGX Orin only, from TensorRT 11.4.1 with JetPack 7.2.2+; Thor has none.",

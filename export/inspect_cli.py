@@ -36,8 +36,7 @@ def alexnet_inspect(input_size: int, variant: str) -> None:
     click.echo(f"{'input':<14} {'':<36} {str([3, input_size, input_size]):<16} {'':>12} {'':>14}")
     for row in rows:
         click.echo(
-            f"{row.name:<14} {row.layer.describe():<36} {str(list(row.out_shape)):<16} "
-            f"{row.params:>12,} {row.macs:>14,}"
+            f"{row.name:<14} {row.layer.summary():<36} {str(list(row.out_shape)):<16} {row.params:>12,} {row.macs:>14,}"
         )
     spatial = [input_size] + [
         r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from alexnet_edge.runtime.compare import tensor_diff
 from alexnet_edge.runtime.constants import OUTPUT_NAME
 
 
@@ -113,20 +114,8 @@ def diff_layers(
     for name in order:
         if name not in run or name not in reference or run[name].shape != reference[name].shape:
             continue
-        a, b = run[name].astype(np.float64).ravel(), reference[name].astype(np.float64).ravel()
-        delta = a - b
-        norm_b = float(np.linalg.norm(b))
-        cosine = float(a @ b / max(np.linalg.norm(a) * norm_b, 1e-30))
-        rows.append(
-            LayerDiff(
-                name,
-                cosine,
-                float(np.abs(delta).max()),
-                float(np.abs(delta).mean()),
-                float(np.linalg.norm(delta) / max(norm_b, 1e-30)),
-                layers.get(name, ""),
-            )
-        )
+        d = tensor_diff(run[name], reference[name])
+        rows.append(LayerDiff(name, d.cosine, d.max_abs_diff, d.mean_abs_diff, d.relative_error, layers.get(name, "")))
     return rows
 
 
@@ -153,7 +142,7 @@ def verdict(rows: list[LayerDiff], min_cosine: float) -> str:
     return f"verdict: the logits agree ({agree}){inner}"
 
 
-def render(rows: list[LayerDiff], min_cosine: float, title: str) -> str:
+def render_layers_md(rows: list[LayerDiff], min_cosine: float, title: str) -> str:
     lines = [
         title,
         "",
@@ -222,7 +211,7 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     targets = [known["host"]] + ([known[config.target]] if config.target else [])
     with work_dirs.work_dir("debug", log) as work:  # removed on every exit; a killed run's, by the next run
         arm, stage = prepare(
-            targets, normalize_uint8(test.images[indices]), cache or target_env.DEFAULT_CACHE, work, log=log
+            targets, normalize_uint8(test.images[indices]), cache or target_env.default_cache(), work, log=log
         )
         paths, marked = {}, {}
         for i, model in enumerate(models):

@@ -39,7 +39,9 @@ def _module(layer: Layer) -> nn.Module:
         return nn.ReLU(inplace=True)
     if layer.kind == "batchnorm":
         return nn.BatchNorm2d(layer.out_ch)
-    return nn.Dropout(p=0.5)
+    if layer.kind == "dropout":
+        return nn.Dropout(p=0.5)
+    raise ValueError(f"no module for layer kind {layer.kind!r} ({layer})")  # a bug in the architecture table
 
 
 class AlexNet(nn.Module):

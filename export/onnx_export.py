@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.metadata
 import json
 import logging
 import shutil
@@ -15,7 +17,7 @@ import torch
 
 from alexnet_edge.runtime.constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
 from alexnet_edge.runtime.errors import ModelFileError
-from alexnet_edge.runtime.fileio import atomic_output
+from alexnet_edge.runtime.fileio import atomic_output, decode_metadata
 
 # TensorRT 8.6 (JetPack 5) parses ONNX up to opset 17; later versions take it too.
 DEFAULT_OPSET = 17
@@ -60,13 +62,7 @@ def set_metadata(model: onnx.ModelProto, metadata: dict[str, object]) -> None:
 
 
 def read_metadata(model: onnx.ModelProto) -> dict[str, object]:
-    out: dict[str, object] = {}
-    for prop in model.metadata_props:
-        try:
-            out[prop.key] = json.loads(prop.value)
-        except json.JSONDecodeError:
-            out[prop.key] = prop.value
-    return out
+    return decode_metadata({prop.key: prop.value for prop in model.metadata_props})
 
 
 def save_checked(model: onnx.ModelProto, path: str | Path) -> Path:
@@ -78,9 +74,9 @@ def save_checked(model: onnx.ModelProto, path: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet_loggers(*names: str):
-    """The exporter's progress and onnxscript's "version conversion is not supported" notice on
-    every export are not the user's business; errors still show."""
+def quiet_loggers(*names: str):
+    """Third-party notices (the exporter's progress, onnxscript's "version conversion is not supported",
+    the quantizer's advice; "" is the root logger) are not the user's business; errors still show."""
     loggers = [logging.getLogger(name) for name in names]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
@@ -125,7 +121,7 @@ def export_onnx(
     size = getattr(model, "input_size", 32)
     example = torch.zeros(2, 3, size, size)
     batch = torch.export.Dim("batch", min=1, max=65536)
-    quiet = contextlib.nullcontext() if verbose else _quiet_loggers("torch.onnx", "onnxscript")
+    quiet = contextlib.nullcontext() if verbose else quiet_loggers("torch.onnx", "onnxscript")
     with warnings.catch_warnings(), quiet, _inductor_cache_beside(Path(path)):
         if not verbose:
             warnings.simplefilter("ignore")
@@ -152,30 +148,47 @@ class SimplifyResult:
 
 
 def simplify(src: str | Path, dst: str | Path) -> SimplifyResult:
-    """onnxsim, else onnxslim, else the unsimplified model: never lose the export."""
+    """onnxsim, else onnxslim, else the unsimplified model: never lose the export.
+
+    Only the simplifiers' own failures (and a model of theirs that the ONNX checker rejects) become the
+    fallback note; an error of ours, or writing ``dst``, propagates."""
     model = onnx.load(str(src))
-    notes = []
-    try:
-        import onnxsim
-
-        simplified, ok = onnxsim.simplify(model)
-        if not ok:
-            raise RuntimeError("onnxsim's own check failed")
-        save_checked(simplified, dst)
-        return SimplifyResult("onnxsim", f"onnxsim {onnxsim.__version__}")
-    except Exception as exc:  # ImportError or any failure inside the simplifier
-        notes.append(f"onnxsim unavailable or failed ({exc.__class__.__name__}: {str(exc)[:80]})")
-    try:
-        import onnxslim
-
-        slimmed = onnxslim.slim(model)
-        save_checked(slimmed, dst)
-        return SimplifyResult("onnxslim", "; ".join(notes + [f"fell back to onnxslim {onnxslim.__version__}"]))
-    except Exception as exc:
-        notes.append(f"onnxslim unavailable or failed ({exc.__class__.__name__})")
+    notes: list[str] = []
+    for tool in ("onnxsim", "onnxslim"):
+        simplified = _simplified_by(tool, model, notes)
+        if simplified is not None:
+            try:
+                onnx.checker.check_model(simplified, full_check=True)
+            except onnx.checker.ValidationError as exc:
+                notes.append(f"{tool}'s model fails the ONNX checker ({str(exc)[:80]})")
+                continue
+            save_checked(simplified, dst)
+            version = importlib.metadata.version(tool)
+            fallback = [f"fell back to {tool} {version}"] if notes else [f"{tool} {version}"]
+            return SimplifyResult(tool, "; ".join(notes + fallback))
     with atomic_output(dst) as tmp:
         shutil.copyfile(src, tmp)
     return SimplifyResult("none", "; ".join(notes + ["kept the unsimplified export"]))
+
+
+def _simplified_by(tool: str, model: onnx.ModelProto, notes: list[str]) -> onnx.ModelProto | None:
+    """``tool``'s simplified copy of ``model``, or None with a note saying why not."""
+    try:
+        module = importlib.import_module(tool)
+    except ImportError:
+        notes.append(f"{tool} is not installed")
+        return None
+    try:
+        if tool == "onnxsim":
+            simplified, ok = module.simplify(model)
+            if not ok:
+                notes.append("onnxsim's own check failed")
+                return None
+            return simplified
+        return module.slim(model)
+    except Exception as exc:  # noqa: BLE001 - the simplifiers raise RuntimeError, their C++ errors, anything
+        notes.append(f"{tool} failed ({exc.__class__.__name__}: {str(exc)[:80]})")
+        return None
 
 
 def load_onnx(path: str | Path) -> onnx.ModelProto:

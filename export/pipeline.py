@@ -6,14 +6,14 @@ The CLI only parses options into a PipelineConfig and calls run().
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration.cifar10 import IMAGES_PER_BATCH
 from alexnet_edge.calibration.config import CalibrationConfig
 from alexnet_edge.calibration.user_data import probe as probe_user_data
 from alexnet_edge.runtime.backends import check_cpu_backends
@@ -26,14 +26,13 @@ from alexnet_edge.runtime.progress import HEARTBEAT_S
 
 from . import data_paths, evaluate_stage, onnx_export, output_dir, stages
 from .architecture import walk
-from .bundle import VERIFY_IMAGES as BUNDLE_IMAGES
-from .bundle import check_bundle_target, expected_figures, write_bundle
-from .report import REPORT_SCHEMA, host_info, write_reports
+from .artifacts import Converted, RunArtifacts
+from .bundle import check_bundle_target
+from .pipeline_outputs import build_manifest, build_report, write_run_bundle
+from .report import write_reports
 from .run_summary import StageClock
 from .torch_runner import TorchRunner
 from .train import Recipe
-
-CIFAR_BATCH_IMAGES = 10_000  # images in each CIFAR-10 batch file
 
 
 @dataclass
@@ -98,7 +97,7 @@ def validate(config: PipelineConfig) -> None:
     for size in (config.eval_size, calib.size if int8 else 1):
         if size is not None and size < 1:
             raise AlexNetEdgeError(f"sizes must be positive, got {size}")
-    available = CIFAR_BATCH_IMAGES * len(calib.files)
+    available = IMAGES_PER_BATCH * len(calib.files)
     if int8 and calib.data is None and calib.cifar_size > available:
         raise AlexNetEdgeError(
             f"--calib-size {calib.cifar_size} is more than the {available:,} images of {', '.join(calib.files)}"
@@ -110,9 +109,9 @@ def validate(config: PipelineConfig) -> None:
             raise AlexNetEdgeError(f"{option} {path}: no such file or folder")
         if path is not None:  # a .npy/.npz header its data does not match: refused now, not after the export
             probe_user_data(path, option)
-    if config.eval_data is None and config.eval_size is not None and config.eval_size > CIFAR_BATCH_IMAGES:
+    if config.eval_data is None and config.eval_size is not None and config.eval_size > IMAGES_PER_BATCH:
         raise AlexNetEdgeError(
-            f"--eval-size {config.eval_size} is more than the {CIFAR_BATCH_IMAGES:,} images of CIFAR-10's test_batch"
+            f"--eval-size {config.eval_size} is more than the {IMAGES_PER_BATCH:,} images of CIFAR-10's test_batch"
         )
     reads_cifar = (
         config.eval_data is None or config.checkpoint is None or (int8 and calib.data is None) or config.download
@@ -141,17 +140,53 @@ def run(config: PipelineConfig, *, log: Callable[[str], None] = print) -> Pipeli
 def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> PipelineResult:
     clock, load_before = StageClock(log, tick_s=HEARTBEAT_S if config.heartbeat else None), _load_average()
     log = clock  # every line below goes through the clock, which names the stage it belongs to
+    run_artifacts = _stages(config, out, clock)
+    tool_versions = onnx_export.tool_versions() | _tensorrt_version()
+    report = build_report(config, run_artifacts, load_before)
+    produced = run_artifacts.files
+    with clock.stage("report"):
+        files = write_reports(out, report, build_manifest(config, run_artifacts, tool_versions), produced)
+    if config.bundle is not None:
+        with clock.stage("bundle"):
+            files += write_run_bundle(config, run_artifacts, tool_versions, log)
+    note = run_artifacts.engines.note
+    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([note] if note else [])
+    evaluation = run_artifacts.evaluation
+    return PipelineResult(
+        report,
+        produced + files,
+        run_artifacts.failures,
+        evaluation.logits,
+        run_artifacts.data.labels,
+        evaluation.rows,
+        clock.seconds,
+        clock.total,
+        skipped,
+    )
+
+
+def _stages(config: PipelineConfig, out: Path, clock: StageClock) -> RunArtifacts:
+    """Every stage in order, each given only what it needs; the whole run's artifacts."""
+    log, progress = clock, config.progress_sink(clock)
     with clock.stage("data"):
         data = stages.load_data(
             config.data_root, config.eval_size, download=config.download, log=log, eval_data=config.eval_data
         )
     with clock.stage("checkpoint"):
-        ckpt = stages.load_or_train(config, out, log)
+        ckpt = stages.load_or_train(
+            config.checkpoint,
+            data_root=config.data_root,
+            recipe=config.recipe,
+            variant=config.variant,
+            out=out,
+            progress=progress,
+            log=log,
+        )
     log(f"checkpoint {ckpt.path} (sha256 {ckpt.sha256[:12]}…), {len(data.labels)} images of {data.source}")
     with contextlib.ExitStack() as stack:
         torch_runner = stack.enter_context(TorchRunner(ckpt.model))
         with clock.stage("reference"):
-            ref = stages.reference_logits(torch_runner, data, progress=config.progress_sink(log), log=log)
+            ref = stages.reference_logits(torch_runner, data, progress=progress, log=log)
         with clock.stage("export"):
             exported = stages.export_fp32(
                 ckpt,
@@ -165,47 +200,44 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
                 verbose=config.verbose,
             )
         with clock.stage("fp16/int8"):
-            exported = stages.convert_precisions(config, ckpt, exported, out, log)
+            converted = _convert(config, ckpt, exported, out, progress, log)
         with clock.stage("engines"):
-            exported = stages.build_engines(exported, out, config.engine, enabled=config.engines, log=log)
+            engines = stages.build_engines(converted, out, config.engine, enabled=config.engines, log=log)
         with clock.stage("evaluate" + (" + benchmark" if config.bench else "")):
-            evaluation = evaluate_stage.evaluate(
-                config,
-                evaluate_stage.open_runners(
-                    stack, torch_runner, exported, backends=config.cpu_backends(), ov_precision=config.ov_precision
-                ),
-                data,
-                ref,
-                log,
+            runners = evaluate_stage.open_runners(
+                stack,
+                torch_runner,
+                converted,
+                engines,
+                backends=config.cpu_backends(),
+                ov_precision=config.ov_precision,
             )
-    report = build_report(config, data, ckpt, ref, exported, evaluation, load_before)
-    manifest = {
-        "config": _config_dict(config, ckpt.path),
-        "tool_versions": onnx_export.tool_versions() | _tensorrt_version(),
-        "devices": sorted({f"{r.device}: {r.device_name}" for r in evaluation.rows}),
-        "dataset_md5": data.fingerprint(),
-    }
-    produced = list(exported.models.values()) + exported.engines
-    if exported.calibration:
-        produced += sorted((out / "calibration").glob("*"))
-    with clock.stage("report"):
-        files = write_reports(out, report, manifest, produced)
-    if config.bundle is not None:
-        with clock.stage("bundle"):
-            files += _bundle(config, data, ckpt, ref, exported, evaluation, manifest["tool_versions"], log)
-    skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + (
-        [exported.engine_note] if exported.engine_note else []
-    )
-    return PipelineResult(
-        report,
-        produced + files,
-        exported.failures + evaluation.failures,
-        evaluation.logits,
-        data.labels,
-        evaluation.rows,
-        clock.seconds,
-        clock.total,
-        skipped,
+            evaluation = evaluate_stage.evaluate_runners(runners, data, ref, _evaluate_options(config, progress), log)
+    return RunArtifacts(data, ckpt, ref, exported, converted, engines, evaluation)
+
+
+def _convert(config: PipelineConfig, ckpt, exported, out: Path, progress, log) -> Converted:
+    calibrated = None
+    if Precision.INT8 in config.precisions:
+        calibrated = stages.calibrate_int8(
+            config.calibration,
+            exported.model,
+            data_root=config.data_root,
+            checkpoint_sha256=ckpt.sha256,
+            out=out,
+            progress=progress,
+            log=log,
+        )
+    return stages.convert_precisions(exported, config.precisions, out, calibrated=calibrated, log=log)
+
+
+def _evaluate_options(config: PipelineConfig, progress) -> evaluate_stage.EvaluateOptions:
+    return evaluate_stage.EvaluateOptions(
+        tolerance=config.tolerance,
+        bench=config.bench,
+        batch_sizes=tuple(config.batch_sizes),
+        bench_budget_s=config.bench_budget_s,
+        progress=progress,
     )
 
 
@@ -216,109 +248,11 @@ def _load_average() -> list[float] | None:
         return None
 
 
-X86_FP16_NOTE = (
-    "onnxruntime's CPU provider has no FP16 kernels on x86: it runs FP16 models with FP32 arithmetic "
-    "(weights stay FP16-rounded), so the fp16 row checks the graph and weights, not FP16 arithmetic."
-)
-
-
-def build_report(
-    config: PipelineConfig, data, ckpt, ref, exported, evaluation, load_before: list[float] | None = None
-) -> dict:
-    notes = [X86_FP16_NOTE, "Accuracy rows use all evaluated images."]
-    if config.bench:
-        notes.append(
-            "Latency is wall-clock around each call (perf_counter), p50 of the timed runs counted in report.json."
-        )
-    if exported.engine_note:
-        notes.append(exported.engine_note)
-    notes += [f"**Outside tolerance** at the parity check: {failure}" for failure in exported.failures]
-    if config.eval_data is not None:
-        notes.append(
-            f"Evaluated on the user's images ({data.source}); the cross-device figures against the CUDA golden "
-            "logits apply only to CIFAR-10's test_batch and are not computed for them."
-        )
-    if ckpt.batchnorm_folded:
-        notes.append(
-            "BatchNorm was folded into the preceding convolutions before export; every ONNX row is "
-            "compared with the unfolded PyTorch model in eval mode."
-        )
-    return {
-        "schema": REPORT_SCHEMA,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "eval_images": len(data.labels),
-        "eval_source": data.source,
-        "eval_subset": data.subset,
-        "reference": {"backend": "torch", "device": ref.device, "precision": "fp32", "accuracy": ref.accuracy},
-        "checkpoint": {"path": str(ckpt.path), "sha256": ckpt.sha256},
-        "model": {"variant": config.variant, "batchnorm_folded": ckpt.batchnorm_folded},
-        "checks": exported.checks,
-        "simplifier": exported.simplifier,
-        "calibration": exported.calibration,
-        "rows": [row.to_dict() for row in evaluation.rows],
-        "host": host_info(),
-        "timing": _timing(config, load_before),
-        "notes": notes,
-    }
-
-
-def _timing(config: PipelineConfig, load_before: list[float] | None) -> dict:
-    """Whether latency was measured, and how busy the machine was when the run started."""
-    cores = os.cpu_count() or 1
-    busy = load_before is not None and load_before[0] > cores
-    return {
-        "measured": config.bench,
-        "load_average_at_start": load_before,
-        "cores": cores,
-        "busy": busy,
-        "budget_s_per_batch_size": config.bench_budget_s if config.bench else None,
-    }
-
-
-def _bundle(config: PipelineConfig, data, ckpt, ref, exported, evaluation, tool_versions: dict, log) -> list[Path]:
-    n = min(BUNDLE_IMAGES, len(data.labels))
-    labels, reference = data.labels[:n], ref.logits[:n]
-    files = write_bundle(
-        config.bundle,
-        models=exported.models,
-        calibration_table=exported.calibration_table.path if exported.calibration_table else None,
-        images_uint8=data.split.images[:n],
-        labels=labels,
-        reference_logits=reference,
-        expected=expected_figures(evaluation.evaluated, n, labels, reference),
-        engine_config=config.engine,
-        source={"checkpoint_sha256": ckpt.sha256, "tool_versions": tool_versions, "images": data.source},
-        log=log,
-    )
-    log(f"bundle written: {config.bundle} and {config.bundle.name}.tar.gz ({n} verification images)")
-    return files
-
-
 def _tensorrt_version() -> dict[str, str]:
+    """The installed TensorRT's version for the manifest; nothing where it is absent or will not load."""
     try:
         import tensorrt
 
         return {"tensorrt": tensorrt.__version__}
-    except ImportError:
+    except Exception:  # noqa: BLE001 - ImportError, or an OSError/RuntimeError from libnvinfer that will not load
         return {}
-
-
-def _config_dict(config: PipelineConfig, checkpoint: Path) -> dict:
-    data = asdict(config)
-    data["checkpoint"] = str(checkpoint)
-    data["precisions"] = [p.value for p in config.precisions]
-    data["tolerance_overrides"] = {p.value: v for p, v in config.tolerance_overrides.items()}
-    data["tolerances"] = {p.value: asdict(config.tolerance(p)) for p in Precision}
-    return _jsonable(data)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
-        return value.value
-    return value

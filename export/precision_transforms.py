@@ -10,21 +10,20 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import tempfile
 import warnings
 from pathlib import Path
 
 import onnx
 
+from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.calibration.table import CalibrationTable, ort_method
 from alexnet_edge.runtime.cpu_features import SATURATION_SAFE_WEIGHT_MAX
-from alexnet_edge.runtime.errors import BackendUnavailableError, CalibrationError
+from alexnet_edge.runtime.errors import BackendUnavailableError
 from alexnet_edge.runtime.precision import Precision
 
-from .onnx_export import load_onnx, read_metadata, save_checked, set_metadata
+from .onnx_export import load_onnx, quiet_loggers, read_metadata, save_checked, set_metadata
 
 # onnxruntime's quantizer settings; the closing note and docs/precision.md say why each one.
 INT8_EXTRA_OPTIONS = {
@@ -60,18 +59,6 @@ def strip_output_qdq(model: onnx.ModelProto) -> int:
     return removed
 
 
-@contextlib.contextmanager
-def _quiet_root_logger():
-    """onnxruntime's quantizer logs advice on the root logger; keep the user's console to our lines."""
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        root.setLevel(level)
-
-
 def _to_fp16(src: Path) -> onnx.ModelProto:
     from onnxconverter_common import float16
 
@@ -95,7 +82,7 @@ def _to_int8(src: Path, table: CalibrationTable, weight_bits: int) -> onnx.Model
         cache.write_text(json.dumps({**table.tensors, "smooth_quant": False}))
         out = Path(tmp) / "int8.onnx"
         try:
-            with _quiet_root_logger():
+            with quiet_loggers(""):  # onnxruntime's quantizer logs its advice on the root logger
                 quantize_static(
                     str(src),
                     str(out),

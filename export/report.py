@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from alexnet_edge.runtime.compare import flips_text
-from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
+from alexnet_edge.runtime.fileio import sha256_file, write_json, write_text
 
 from .recommend import recommend, render_recommendation
 from .report_plot import render_plot  # noqa: F401 - part of this module's API since before the split
@@ -29,7 +29,7 @@ TABLE_HEADER = (
 )
 
 
-def render_markdown(report: dict) -> str:
+def render_report_md(report: dict) -> str:
     rows = report["rows"]
     lines = [
         "# alexnet-edge report",
@@ -155,17 +155,12 @@ def artifact_entry(path: Path, base: Path) -> dict[str, object]:
 
 
 def host_info() -> dict[str, str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The report's host: the CPU as ``cpu_features.detect`` names it (the one place that reads it)."""
     import os
 
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "platform": platform.platform()}
+    from alexnet_edge.runtime.cpu_features import detect
+
+    return {"cpu": detect().name, "cores": str(os.cpu_count()), "platform": platform.platform()}
 
 
 def write_reports(out_dir: Path, report: dict, manifest: dict, artifacts: Sequence[Path]) -> list[Path]:
@@ -173,10 +168,7 @@ def write_reports(out_dir: Path, report: dict, manifest: dict, artifacts: Sequen
     The per-batch recommendation is added to ``report`` here when it has none."""
     report.setdefault("recommendation", recommend(report["rows"]))
     written = [write_json(out_dir / "report.json", report)]
-    md = out_dir / "report.md"
-    with atomic_output(md) as tmp:
-        tmp.write_text(render_markdown(report))
-    written.append(md)
+    written.append(write_text(out_dir / "report.md", render_report_md(report)))
     plot = render_plot(
         report["rows"], out_dir / "report.png", title=plot_title(report), recommendation=report.get("recommendation")
     )

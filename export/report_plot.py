@@ -27,13 +27,12 @@ def render_plot(
     timed = [r for r in rows if r.get("latency_ms")]
     if not timed:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot: no process-wide backend switch and no global figure registry.
+    from matplotlib.figure import Figure
 
     picks = (recommendation or {}).get("batch_sizes", {})
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), dpi=110)
+    fig = Figure(figsize=(13, 5.2), dpi=110)
+    left, right = fig.subplots(1, 2)
     for row in timed:
         _throughput_line(left, row, picks)
     ticks = sorted({int(k) for r in timed for k in r["latency_ms"]})
@@ -53,7 +52,6 @@ def render_plot(
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
     return Path(path)
 
 

@@ -1,24 +1,24 @@
-"""The pipeline's stages: each a small function from typed artifacts to a typed artifact.
+"""The pipeline's stages: each a small function from explicit, typed inputs to one frozen artifact
+(``artifacts.py``); none reads the whole config, none changes what it was given.
 
-load_data -> load_or_train -> reference_logits -> export_fp32 -> convert_precisions
--> build_engines -> evaluate (evaluate_stage.py) -> (pipeline.py) report and bundle.
+load_data -> load_or_train -> reference_logits -> export_fp32 -> [calibrate_int8] -> convert_precisions
+-> build_engines -> evaluate (evaluate_stage.py) -> (pipeline_outputs.py) report, manifest and bundle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
 
 from alexnet_edge.calibration import cifar10
 from alexnet_edge.calibration.calib_set import (
     build_calibration_set,
     build_user_calibration_set,
 )
-from alexnet_edge.calibration.errors import DatasetError
-from alexnet_edge.calibration.table import CalibrationTable, calibrate
+from alexnet_edge.calibration.config import CalibrationConfig
+from alexnet_edge.calibration.errors import CalibrationError, DatasetError
+from alexnet_edge.calibration.table import calibrate
 from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
@@ -26,84 +26,30 @@ from alexnet_edge.runtime.backends.trt_dla import engine_source
 from alexnet_edge.runtime.compare import Tolerance, accuracy
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import ToleranceError
-from alexnet_edge.runtime.evaluation import Evaluated, Row, judge
+from alexnet_edge.runtime.evaluation import judge
 from alexnet_edge.runtime.fileio import sha256_file
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
 from . import onnx_export, precision_transforms, work_dirs
 from .architecture import has_batchnorm
-from .model import AlexNet, alexnet_cifar10, fold_batchnorm
+from .artifacts import (
+    Artifact,
+    ArtifactKind,
+    Calibrated,
+    Checkpoint,
+    Converted,
+    Engines,
+    EvalData,
+    Exported,
+    Reference,
+)
+from .model import alexnet_cifar10, fold_batchnorm
 from .torch_runner import TorchRunner
-from .train import train
+from .train import Recipe, train
 
 PARITY_IMAGES = 512  # export/simplify parity check: enough real images to catch a broken graph quickly
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class EvalData:
-    split: cifar10.Split | UserData  # the whole source (uint8 NCHW images, for the bundle)
-    images: np.ndarray  # float32 [N,3,32,32], normalized
-    labels: np.ndarray
-
-    @property
-    def source(self) -> str:
-        return self.split.source if isinstance(self.split, UserData) else "CIFAR-10 test_batch"
-
-    @property
-    def subset(self) -> str:
-        n, name = len(self.labels), self.source
-        return f"all of {name}" if n == len(self.split) else f"the first {n} of {name}, original order"
-
-    def fingerprint(self) -> dict[str, str]:
-        if isinstance(self.split, UserData):
-            return {"eval_data": self.split.source, "content_sha256": self.split.sha256}
-        return cifar10.split_fingerprint(self.split)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    path: Path
-    sha256: str
-    model: AlexNet
-    batchnorm_folded: bool
-
-
-@dataclass(frozen=True)
-class Reference:
-    logits: np.ndarray
-    accuracy: float
-    device: str
-
-
-@dataclass
-class Exported:
-    models: dict[Precision, Path]
-    checks: list[dict]
-    simplifier: dict
-    calibration: dict | None = None
-    calibration_table: CalibrationTable | None = None
-    engines: list[Path] = field(default_factory=list)
-    engine_note: str | None = None
-    failures: list[ToleranceError] = field(default_factory=list)  # export/simplify parity beyond tolerance
-
-
-@dataclass
-class Evaluation:
-    evaluated: list[Evaluated]  # one per runner, the PyTorch reference first
-
-    @property
-    def rows(self) -> list[Row]:
-        return [e.row for e in self.evaluated]
-
-    @property
-    def failures(self) -> list[ToleranceError]:
-        return [f for e in self.evaluated for f in e.failures]
-
-    @property
-    def logits(self) -> dict[str, np.ndarray]:
-        return {e.row.key: e.logits for e in self.evaluated}
 
 
 def load_data(
@@ -129,28 +75,24 @@ def load_data(
     return EvalData(test, normalize_uint8(test.images[:n]), test.labels[:n])
 
 
-def load_or_train(config, out: Path, log: Log) -> Checkpoint:
-    path = config.checkpoint
+def load_or_train(
+    checkpoint: Path | None, *, data_root: Path, recipe: Recipe, variant: str, out: Path, progress, log: Log
+) -> Checkpoint:
+    """The given checkpoint (hash-checked by the builder), or one trained first into ``out``."""
+    path = checkpoint
     if path is None:
         log("no --checkpoint: training one first")
-        present = cifar10.available_train_batches(config.data_root)
-        missing = [f for f in config.recipe.train_files if f not in present]
+        present = cifar10.available_train_batches(data_root)
+        missing = [f for f in recipe.train_files if f not in present]
         if missing:
             raise DatasetError(
-                f"training reads {', '.join(config.recipe.train_files)} but {', '.join(missing)} "
-                f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(config.data_root)} "
+                f"training reads {', '.join(recipe.train_files)} but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not in {cifar10.batches_dir(data_root)} "
                 f"(present: {', '.join(present) or 'none'}); pass --train-batches to train on what is there"
             )
-        path = train(
-            config.data_root,
-            out,
-            recipe=config.recipe,
-            progress=config.progress_sink(log),
-            log=log,
-            variant=config.variant,
-        )
-    model = alexnet_cifar10(weights=path, variant=config.variant)
-    return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(config.variant))
+        path = train(data_root, out, recipe=recipe, progress=progress, log=log, variant=variant)
+    model = alexnet_cifar10(weights=path, variant=variant)
+    return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(variant))
 
 
 def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log: Log) -> Reference:
@@ -171,7 +113,7 @@ def _parity(
     result, _, failures = judge(logits, data.labels[:n], ref.logits[:n], tolerance, artifact=f"{stage} ({path.name})")
     for failure in failures:
         log(f"parity check outside tolerance: {failure}")
-    failed += failures
+    failed.extend(failures)
     return {
         "stage": stage,
         "images": n,
@@ -212,7 +154,8 @@ def export_fp32(
         simplified = onnx_export.simplify(raw, target)
     log(f"exported {target.name} (simplified with {simplified.tool})")
     checks.append(_parity(target, data, ref, "simplify", tolerance, failed, log))
-    return Exported({Precision.FP32: target}, checks, asdict(simplified), failures=failed)
+    fp32 = Artifact(Precision.FP32, target, ArtifactKind.ONNX)
+    return Exported(fp32, tuple(checks), asdict(simplified), failures=tuple(failed))
 
 
 def _log_skipped(user: UserData, log: Log) -> None:
@@ -221,85 +164,101 @@ def _log_skipped(user: UserData, log: Log) -> None:
         log(f"skipped {len(user.skipped)} unreadable file(s) in {user.source}: {shown}")
 
 
-def _calibration_set(config, ckpt: Checkpoint, calib_dir: Path, log: Log):
-    calib = config.calibration
-    if calib.data is None:
+def _calibration_set(
+    calibration: CalibrationConfig, data_root: Path, checkpoint_sha256: str, cache_dir: Path, progress, log: Log
+):
+    if calibration.data is None:
         return build_calibration_set(
-            config.data_root,
-            size=calib.cifar_size,
-            seed=calib.seed,
-            files=calib.files,
-            checkpoint_sha256=ckpt.sha256,
-            cache_dir=calib_dir,
-            progress=config.progress_sink(log),
+            data_root,
+            size=calibration.cifar_size,
+            seed=calibration.seed,
+            files=calibration.files,
+            checkpoint_sha256=checkpoint_sha256,
+            cache_dir=cache_dir,
+            progress=progress,
         )
-    user = read_unlabelled(calib.data)
+    user = read_unlabelled(calibration.data)
     _log_skipped(user, log)
     return build_user_calibration_set(
         user,
-        size=calib.size,
-        seed=calib.seed,
-        checkpoint_sha256=ckpt.sha256,
-        cache_dir=calib_dir,
-        progress=config.progress_sink(log),
+        size=calibration.size,
+        seed=calibration.seed,
+        checkpoint_sha256=checkpoint_sha256,
+        cache_dir=cache_dir,
+        progress=progress,
     )
 
 
-def calibrate_int8(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> None:
+def calibrate_int8(
+    calibration: CalibrationConfig,
+    fp32: Artifact,
+    *,
+    data_root: Path,
+    checkpoint_sha256: str,
+    out: Path,
+    progress,
+    log: Log,
+) -> Calibrated:
+    """The INT8 calibration set (CIFAR-10 train batches or ``--calib-data``) and its table for ``fp32``."""
     calib_dir = out / "calibration"
-    calib_set = _calibration_set(config, ckpt, calib_dir, log)
+    built = _calibration_set(calibration, data_root, checkpoint_sha256, calib_dir, progress, log)
     table = calibrate(
-        exported.models[Precision.FP32],
-        calib_set,
-        method=config.calibration.method,
-        table_path=calib_dir / f"calibration_table.{config.calibration.method}.json",
-        progress=config.progress_sink(log),
+        fp32.path,
+        built,
+        method=calibration.method,
+        table_path=calib_dir / f"calibration_table.{calibration.method}.json",
+        progress=progress,
     )
-    exported.calibration_table = table
-    exported.calibration = {
-        **calib_set.describe(),
+    summary = {
+        **built.to_dict(),
         "method": table.method,
         "table": str(table.path.relative_to(out)),
-        "set_reused": calib_set.reused,
+        "set_reused": built.reused,
         "table_reused": table.reused,
     }
     log(
-        f"calibration: {len(calib_set)} images of {calib_set.source}, "
-        f"{table.method}, table {'reused' if table.reused else 'computed'}"
+        f"calibration: {len(built)} images of {built.source}, {table.method}, "
+        f"table {'reused' if table.reused else 'computed'}"
     )
+    return Calibrated(table, summary, tuple(sorted(calib_dir.glob("*"))))
 
 
-def convert_precisions(config, ckpt: Checkpoint, exported: Exported, out: Path, log: Log) -> Exported:
-    for precision in config.precisions:
-        if precision is Precision.FP32:
-            continue
-        if precision is Precision.INT8:
-            calibrate_int8(config, ckpt, exported, out, log)
-        exported.models[precision] = precision_transforms.convert(
-            exported.models[Precision.FP32],
+def convert_precisions(
+    exported: Exported, precisions: tuple[Precision, ...], out: Path, *, calibrated: Calibrated | None, log: Log
+) -> Converted:
+    """The FP16 and INT8 models of ``exported``'s FP32 model (INT8 needs ``calibrated``)."""
+    models = [exported.model]
+    for precision in (p for p in precisions if p is not Precision.FP32):
+        if precision is Precision.INT8 and calibrated is None:
+            raise CalibrationError("INT8 needs a calibration table: run calibrate_int8 first")
+        path = precision_transforms.convert(
+            exported.model.path,
             precision,
             out / precision.onnx_name,
-            calibration=exported.calibration_table if precision is Precision.INT8 else None,
+            calibration=calibrated.table if precision is Precision.INT8 else None,
         )
+        models.append(Artifact(precision, path, ArtifactKind.ONNX))
         log(f"wrote {precision.onnx_name}")
-    return exported
+    return Converted(tuple(models), calibrated)
 
 
-def build_engines(exported: Exported, out: Path, engine_config, *, enabled: bool, log: Log) -> Exported:
+def build_engines(converted: Converted, out: Path, engine_config, *, enabled: bool, log: Log) -> Engines:
     """TensorRT engines where TensorRT and a GPU exist; otherwise a note says why not."""
     if not enabled:
-        return exported
+        return Engines()
     support = engine_support()
     if not support.ok:
-        exported.engine_note = f"TensorRT engines skipped: {support.reason}"
-        log(exported.engine_note)
-        return exported
-    table = exported.calibration_table.path if exported.calibration_table is not None else None
-    for precision in exported.models:
-        if engine_config.dla_core is not None and precision is Precision.FP32:
+        note = f"TensorRT engines skipped: {support.reason}"
+        log(note)
+        return Engines(note=note)
+    table = converted.calibration.table.path if converted.calibration is not None else None
+    engines = []
+    for model in converted.models:
+        if engine_config.dla_core is not None and model.precision is Precision.FP32:
             continue  # DLA runs FP16 and INT8 only
-        engine_path = out / precision.engine_name
-        source, ranges = engine_source(precision, engine_config, exported.models, table)  # INT8 on DLA: FP32 + ranges
-        build_engine(source, engine_path, precision, engine_config, calibration_table=ranges)
-        exported.engines += [engine_path, engine_path.with_suffix(".json")]
-    return exported
+        engine = Artifact(model.precision, out / model.precision.engine_name, ArtifactKind.ENGINE)
+        # INT8 on DLA: the FP32 model and the table's ranges, not the Q/DQ model (trt_dla)
+        source, ranges = engine_source(model.precision, engine_config, converted.paths(), table)
+        build_engine(source, engine.path, model.precision, engine_config, calibration_table=ranges)
+        engines.append(engine)
+    return Engines(tuple(engines))

@@ -44,7 +44,7 @@ class Target:
         return replace(self, onnxruntime=version, counts=counts)
 
 
-def default_targets(int8: int = 400, fp32: int = 30, fp16: int = 40) -> list[Target]:
+def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Target]:
     host_n = max(int8, fp32, fp16)
     a72_fp16 = min(fp16, 20)  # no FP16 arithmetic there: only shows that the FP16 model runs (in FP32)
     return [

@@ -23,9 +23,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from alexnet_edge.runtime.errors import AlexNetEdgeError
+from .errors import TargetSetupError
 
-DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet-edge" / "targets"
+
+def default_cache() -> Path:
+    """Where userlands and venvs are cached: $XDG_CACHE_HOME (else ~/.cache)/alexnet-edge/targets, read when asked."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet-edge" / "targets"
+
+
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SUITE = "stable"
 USERLAND_PACKAGES = "python3,python3-venv,python3-pip,libgomp1,libstdc++6,zlib1g"
@@ -54,10 +59,6 @@ CPU revision\t: 3
 X86_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 ARM_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64", "manylinux_2_17_aarch64")
 TOOLS = {"qemu-x86_64": "qemu-user", "qemu-aarch64": "qemu-user", "mmdebstrap": "mmdebstrap"}
-
-
-class TargetSetupError(AlexNetEdgeError):
-    """An emulator or userland could not be made ready; the run cannot say anything about that target."""
 
 
 @dataclass(frozen=True)
@@ -213,11 +214,11 @@ def cpu_root(rootfs: Path, qemu_cpu: str, cpuinfo: str, cache: Path) -> Path:
     return root
 
 
-def x86_venv(requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print) -> Path:
+def x86_venv(requirements: list[str], *, cache: Path | None = None, log=print) -> Path:
     """The python of an x86-64 venv (the host's interpreter) holding exactly ``requirements``: for an
     onnxruntime other than the host's, run natively or under qemu-x86_64."""
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    key = _key(python_version, requirements)
+    key, cache = _key(python_version, requirements), default_cache() if cache is None else cache
     wheels, venv = cache / f"wheels-x86_64-{key}", cache / f"venv-x86_64-{key}"
     if (venv / "bin" / "python3").exists():
         return venv / "bin" / "python3"
@@ -253,11 +254,12 @@ def x86_venv(requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print)
 
 
 def arm_userland(
-    requirements: list[str], *, cache: Path = DEFAULT_CACHE, log=print, cpuinfos: dict[str, str] | None = None
+    requirements: list[str], *, cache: Path | None = None, log=print, cpuinfos: dict[str, str] | None = None
 ) -> ArmUserland:
     """An arm64 userland with a venv holding ``requirements`` (exact pins), built once and reused;
     ``cpuinfos`` (qemu cpu -> /proc/cpuinfo text) gives each emulated CPU its own root."""
     require_tool("qemu-aarch64")
+    cache = default_cache() if cache is None else cache
     cache.mkdir(parents=True, exist_ok=True)
     rootfs = cache / f"rootfs-arm64-debian-{DEBIAN_SUITE}"
     if not rootfs.is_dir():

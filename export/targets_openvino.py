@@ -21,7 +21,7 @@ def openvino_host_rows(
     from alexnet_edge.runtime.backends import installed_cpu_backends, open_runner
     from alexnet_edge.runtime.cpu_features import detect
 
-    from .targets import judge
+    from .targets import judge_target
 
     if "openvino" not in installed_cpu_backends():
         from alexnet_edge.runtime.errors import BackendUnavailableError
@@ -38,7 +38,7 @@ def openvino_host_rows(
             logits = runner.infer_many(images[:n])
             seconds, version = time.perf_counter() - started, runner.settings()["openvino"]["version"]
         rows.append(
-            judge(
+            judge_target(
                 "host (openvino)",
                 precision,
                 logits,

@@ -16,10 +16,10 @@ from alexnet_edge.runtime.backends.trt_features import (
     UnsupportedOptionError,
     check_build_options,
 )
-from alexnet_edge.runtime.constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from alexnet_edge.runtime.constants import input_shape_text
+from alexnet_edge.runtime.deploy import MODELS_DIR  # the bundle's layout, defined once
 from alexnet_edge.runtime.precision import Precision
 
-MODELS_DIR = "models"
 TRTEXEC_LEVEL = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
 WHERE = {
     "8.5": "JetPack 5.1.x (Xavier, Orin)",
@@ -42,14 +42,13 @@ def trtexec_command(
     check_build_options(config, _with_dla(release, config))
     if precision is Precision.INT8 and config.dla_core is not None:
         _refuse_dla_int8(release)
-    shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
     parts = [
         "trtexec",
         f"--onnx={models_dir}/{precision.onnx_name}",
         f"--saveEngine={models_dir}/{precision.engine_name}",
-        f"--minShapes={shape(config.min_batch)}",
-        f"--optShapes={shape(config.opt_batch)}",
-        f"--maxShapes={shape(config.max_batch)}",
+        f"--minShapes={input_shape_text(config.min_batch)}",
+        f"--optShapes={input_shape_text(config.opt_batch)}",
+        f"--maxShapes={input_shape_text(config.max_batch)}",
         f"--memPoolSize=workspace:{config.workspace_mb}",
         f"--timingCacheFile={config.timing_cache or models_dir + '/timing.cache'}",
     ]

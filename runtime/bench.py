@@ -25,7 +25,7 @@ class LatencyStats:
     mean: float
     throughput: float  # images per second at the mean latency
 
-    def as_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
 

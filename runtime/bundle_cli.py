@@ -154,7 +154,7 @@ def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> No
     if as_json:
         click.echo(
             json.dumps(
-                {"reference_accuracy": result.reference_accuracy, "cpu": detect().as_dict(), "results": result.rows}
+                {"reference_accuracy": result.reference_accuracy, "cpu": detect().to_dict(), "results": result.rows}
             )
         )
     else:

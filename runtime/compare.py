@@ -29,7 +29,7 @@ class Comparison:
     flips_by_margin: dict[str, int] = field(default_factory=dict)
     max_flipped_margin: float = 0.0
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -65,6 +65,28 @@ def flipped_margins(logits: np.ndarray, reference: np.ndarray) -> tuple[dict[str
     flipped = top1_margins(reference)[logits.argmax(1) != reference.argmax(1)]
     counts = np.bincount(np.searchsorted(MARGIN_BANDS, flipped, side="right"), minlength=len(MARGIN_BANDS) + 1)
     return dict(zip(margin_band_names(), (int(c) for c in counts), strict=True)), float(flipped.max(initial=0.0))
+
+
+@dataclass(frozen=True)
+class TensorDiff:
+    """Two whole tensors (any shape) compared as flat vectors: alexnet-debug's per-layer figures."""
+
+    cosine: float
+    max_abs_diff: float
+    mean_abs_diff: float
+    relative_error: float  # ||a - b|| / ||b||
+
+
+def tensor_diff(a: np.ndarray, b: np.ndarray) -> TensorDiff:
+    """``a`` against the reference ``b`` (same shape), in float64."""
+    x, y = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    delta, norm_y = x - y, float(np.linalg.norm(y))
+    return TensorDiff(
+        cosine=float(x @ y / max(float(np.linalg.norm(x)) * norm_y, 1e-30)),
+        max_abs_diff=float(np.abs(delta).max(initial=0.0)),
+        mean_abs_diff=float(np.abs(delta).mean()) if delta.size else 0.0,
+        relative_error=float(np.linalg.norm(delta) / max(norm_y, 1e-30)),
+    )
 
 
 def flips_text(flips_by_margin: dict[str, int]) -> str:

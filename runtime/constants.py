@@ -28,3 +28,13 @@ INPUT_SIZE = 32
 CHANNELS = 3
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
+
+
+def input_shape(batch: int) -> tuple[int, int, int, int]:
+    """The model's input shape for ``batch`` images: (N, 3, 32, 32)."""
+    return (batch, CHANNELS, INPUT_SIZE, INPUT_SIZE)
+
+
+def input_shape_text(batch: int) -> str:
+    """The same as trtexec and onnxruntime's TensorRT provider write it: ``input:Nx3x32x32``."""
+    return f"{INPUT_NAME}:" + "x".join(map(str, input_shape(batch)))

@@ -39,7 +39,9 @@ _X86_FLAGS = {
     "avx512_fp16": "avx512_fp16",
 }
 _ARM_FLAGS = {"asimd": "neon", "asimddp": "dotprod", "i8mm": "i8mm", "asimdhp": "fp16", "sve": "sve", "bf16": "bf16"}
-_INT32_ACCUMULATING_X86 = ("avx512_vnni", "avx_vnni", "amx_int8")
+# In MLAS's order of preference (platform.cpp: AMX for QGEMM where the OS grants it (MlasInitAMX), else
+# AVX-512 VNNI, else AVX-VNNI); all three sum int8 products in int32.
+_INT32_ACCUMULATING_X86 = ("amx_int8", "avx512_vnni", "avx_vnni")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,12 @@ class CpuFeatures:
     features: tuple[str, ...]  # sorted names from the tables above that this CPU has
     source: str  # where they were read: "/proc/cpuinfo" or "unknown"
     system: str = "Linux"  # platform.system(): which MLAS build (MSVC's has other x86 kernels)
+    model: str = ""  # /proc/cpuinfo's "model name" (x86); else platform.processor() or the architecture
+
+    @property
+    def name(self) -> str:
+        """The CPU as a person reads it: "AMD EPYC 9R14 96-Core Processor", else the architecture."""
+        return self.model or platform.processor() or self.arch
 
     @property
     def int8_path(self) -> str:
@@ -79,7 +87,7 @@ class CpuFeatures:
         """Whether onnxruntime's CPU provider computes FP16 nodes in FP16 here (ARM fp16 only)."""
         return self.arch in ("aarch64", "arm64") and "fp16" in self.features
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "arch": self.arch,
             "features": list(self.features),
@@ -97,13 +105,19 @@ class CpuFeatures:
 def parse_cpuinfo(text: str, arch: str) -> CpuFeatures:
     """Features from the text of /proc/cpuinfo (its first processor's flag line)."""
     table = _ARM_FLAGS if arch in ("aarch64", "arm64") else _X86_FLAGS
-    flags: set[str] = set()
+    flags: set[str] | None = None
+    model = ""
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):
+        key = key.strip().lower()
+        if key in ("flags", "features") and flags is None:
             flags = set(value.split())
+        elif key == "model name" and not model:
+            model = value.strip()
+        if flags is not None and model:
             break
-    return CpuFeatures(arch, tuple(sorted(name for flag, name in table.items() if flag in flags)), "/proc/cpuinfo")
+    found = tuple(sorted(name for flag, name in table.items() if flag in (flags or set())))
+    return CpuFeatures(arch, found, "/proc/cpuinfo", model=model)
 
 
 def detect(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:

@@ -19,7 +19,7 @@ from .backends.trt_builder import EngineBuildConfig, build_engine
 from .backends.trt_dla import engine_source
 from .bench import measure_latency
 from .compare import tolerance_for
-from .errors import AlexNetEdgeError, ModelFileError
+from .errors import ManifestError, ModelFileError
 from .evaluation import evaluate
 from .fileio import sha256_file
 from .precision import Precision
@@ -30,10 +30,6 @@ logger = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 MODELS_DIR = "models"
 VERIFY_DATA = "data/verify_images.npz"
-
-
-class ManifestError(AlexNetEdgeError):
-    """A bundle file is missing or differs from what the manifest says."""
 
 
 def check_manifest(bundle: Path) -> dict:
@@ -126,7 +122,7 @@ def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) 
 # -- verify.py ---------------------------------------------------------------------------------
 def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
     name = precision.engine_name if backend == "tensorrt" else precision.onnx_name
-    return open_runner(bundle / MODELS_DIR / name, backend, providers=providers)
+    return open_runner(bundle / MODELS_DIR / name, backend, providers=providers, precision=precision)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,26 @@
-"""Typed errors. Each is a ``ValueError`` whose message is one line a user can act on.
+"""The runtime's errors, all of them: each an ``AlexNetEdgeError`` whose message is one line a user can act on.
 
-The command-line tools print ``error: <message>`` and exit nonzero for any of these; the
-attributes carry the numbers for callers that want them.
+The command-line tools print ``error: <message>`` and exit nonzero for any of these; the attributes
+carry the numbers for callers that want them. Only the errors that reject a bad argument or input
+(``InputError``, ``UnsupportedOptionError``) are also ``ValueError``s; a missing file, a failed check or
+a backend that is absent is not a bad value.
 """
 
 from __future__ import annotations
 
 
-class AlexNetEdgeError(ValueError):
+class AlexNetEdgeError(Exception):
     """Base of every error this package raises on bad input or a failed check."""
 
     exit_code = 2
 
 
-class InputError(AlexNetEdgeError):
+class InputError(AlexNetEdgeError, ValueError):
     """A batch or image given to a runner is of the wrong dtype, shape or size."""
+
+
+class RunnerStateError(AlexNetEdgeError):
+    """A runner used out of its lifecycle: ``infer()`` before ``activate()``, or activated twice."""
 
 
 class InferenceError(AlexNetEdgeError):
@@ -27,10 +33,6 @@ class ModelFileError(AlexNetEdgeError):
 
 class OutputDirError(AlexNetEdgeError):
     """The output folder cannot be created or written."""
-
-
-class CalibrationError(AlexNetEdgeError):
-    """The calibration set or method is unusable."""
 
 
 class BackendUnavailableError(AlexNetEdgeError):
@@ -60,3 +62,19 @@ class ToleranceError(AlexNetEdgeError):
         self.bound = bound  # "max" or "min"
         relation = "above the maximum" if bound == "max" else "below the minimum"
         super().__init__(f"{artifact}: {metric} = {value:.6g} is {relation} {tolerance:.6g}")
+
+
+class ManifestError(AlexNetEdgeError):
+    """A bundle file is missing or differs from what the manifest says."""
+
+
+class UnsupportedOptionError(AlexNetEdgeError, ValueError):
+    """A build option the installed TensorRT (or this platform) does not have."""
+
+    def __init__(self, message: str, *, option: str, running: str, needs: str):
+        super().__init__(message)
+        self.option, self.running, self.needs = option, running, needs
+
+
+class DlaInt8Error(AlexNetEdgeError):
+    """INT8 on DLA cannot be built here (this TensorRT has no implicit quantization, or no ranges)."""

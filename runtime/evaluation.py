@@ -52,7 +52,7 @@ class Row:
     def to_dict(self) -> dict:
         out = {name: getattr(self, name) for name in _IDENTITY}
         out |= {
-            **self.comparison.as_dict(),
+            **self.comparison.to_dict(),
             "accuracy_delta": self.accuracy_delta,
             "tolerance": self.tolerance,
             "within_tolerance": self.within_tolerance,

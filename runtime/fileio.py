@@ -8,7 +8,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .errors import OutputDirError
@@ -78,7 +78,26 @@ def write_json(path: str | Path, payload: object) -> Path:
     return Path(path)
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """``text`` (UTF-8) written atomically: readers see the old file or the whole new one."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
     return Path(path)
+
+
+def decode_metadata(pairs: Mapping[str, str]) -> dict[str, object]:
+    """An ONNX model's ``metadata_props`` (however a backend hands them over), JSON values decoded; a value
+    that is not JSON stays the string it is."""
+    decoded: dict[str, object] = {}
+    for key, value in pairs.items():
+        try:
+            decoded[key] = json.loads(value)
+        except (json.JSONDecodeError, TypeError):
+            decoded[key] = value
+    return decoded

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .backends.ort_providers import ONNXRUNTIME_MIN
+
 # What each optional module is, as PyPI names it (the same pins as pyproject.toml's extras).
 PACKAGES = {
-    "onnxruntime": ("cpu", "pip install 'onnxruntime>=1.20' (or onnxruntime-gpu on a CUDA machine)"),
+    "onnxruntime": ("cpu", f"pip install 'onnxruntime>={ONNXRUNTIME_MIN}' (or onnxruntime-gpu on a CUDA machine)"),
     "tensorrt": (
         "gpu",
         "pip install 'tensorrt-cu12>=10.3,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "

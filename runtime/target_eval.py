@@ -1,5 +1,6 @@
 """Run ONNX models on a prepared image array and save every graph output: the part of a cross-target
 run that executes on the target CPU (natively, or under qemu), so it needs only numpy and onnxruntime.
+This is the guest's command line: its progress lines go to stderr, which the host forwards.
 
     python -m alexnet_edge.runtime.target_eval --images images.npy --out DIR [--threads 1] \\
         model.int8.onnx:400 model.fp32.onnx:100
@@ -40,7 +41,7 @@ def cpu_record() -> dict[str, object]:
     import onnxruntime
 
     return {
-        "os": detect().as_dict(),
+        "os": detect().to_dict(),
         "numpy_features": numpy_cpu_features(),
         "machine": platform.machine(),
         "python": platform.python_version(),
@@ -50,25 +51,25 @@ def cpu_record() -> dict[str, object]:
 
 
 def run_model(path: Path, images: np.ndarray, *, threads: int, label: str) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
+    """Every graph output of ``path`` on ``images``, through the runtime's OnnxRuntimeRunner on the CPU (the
+    runner every other path uses), in small chunks with a progress line at least every 10 s."""
+    from .backends.onnxrt import OnnxRuntimeRunner
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    input_name = session.get_inputs()[0].name
-    names = [o.name for o in session.get_outputs()]
-    chunks: list[list[np.ndarray]] = []
-    start = shown = time.perf_counter()
-    for first in range(0, len(images), CHUNK):
-        chunks.append(session.run(names, {input_name: images[first : first + CHUNK]}))
-        done, now = min(first + CHUNK, len(images)), time.perf_counter()
-        if now - shown >= PROGRESS_EVERY_S or done == len(images):
-            shown = now
-            print(
-                f"[{label}] {path.name}: {done}/{len(images)} images, {now - start:.0f} s", file=sys.stderr, flush=True
-            )
-    return {name: np.concatenate([c[i] for c in chunks]) for i, name in enumerate(names)}
+    chunks: list[dict[str, np.ndarray]] = []
+    with OnnxRuntimeRunner(path, providers="cpu", threads=threads, name=f"{label}:{path.name}") as runner:
+        names = runner.output_names  # the logits, and what alexnet-debug marked
+        start = shown = time.perf_counter()
+        for first in range(0, len(images), CHUNK):
+            chunks.append(runner.infer_outputs(images[first : first + CHUNK], names))
+            done, now = min(first + CHUNK, len(images)), time.perf_counter()
+            if now - shown >= PROGRESS_EVERY_S or done == len(images):
+                shown = now
+                print(
+                    f"[{label}] {path.name}: {done}/{len(images)} images, {now - start:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return {name: np.concatenate([c[name] for c in chunks]) for name in names}
 
 
 def _model_spec(text: str) -> tuple[Path, int]:

@@ -93,7 +93,7 @@ def run_parts(
     return rows
 
 
-def render_table(gpu: str, rows: list[parts.Part]) -> str:
+def render_targets_md(gpu: str, rows: list[parts.Part]) -> str:
     lines = [
         f"# gpu-check on {gpu} ({platform.machine()}, Python {platform.python_version()})",
         "",
@@ -115,7 +115,7 @@ def write_results(out: Path, gpu: str, rows: list[parts.Part], elapsed_s: float)
     }
     json_path, table_path = out / "gpu_check.json", out / "gpu_check.md"
     json_path.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    table_path.write_text(render_table(gpu, rows))
+    table_path.write_text(render_targets_md(gpu, rows))
     return json_path, table_path
 
 
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"gpu-check on {gpu}")
     rows = run_parts(ctx, PARTS)
     json_path, table_path = write_results(args.out, gpu, rows, time.monotonic() - started)
-    print(render_table(gpu, rows) + f"\nwrote {json_path} and {table_path} ({time.monotonic() - started:.0f} s)")
+    print(render_targets_md(gpu, rows) + f"\nwrote {json_path} and {table_path} ({time.monotonic() - started:.0f} s)")
     return 1 if any(r.status == "fail" for r in rows) else 0
 
 

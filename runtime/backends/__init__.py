@@ -14,11 +14,18 @@ CPU_BACKENDS = ("onnxruntime", "openvino")  # what a report row can run on any h
 
 
 def open_runner(
-    path: str | Path, backend: str | None = None, *, providers=None, name: str | None = None, ov_precision: str = "f32"
+    path: str | Path,
+    backend: str | None = None,
+    *,
+    providers=None,
+    name: str | None = None,
+    ov_precision: str = "f32",
+    precision=None,
 ):
     """The one runner factory: ``backend`` "onnxruntime", "openvino" or "tensorrt", or None to choose by
     the file's suffix (.engine/.plan/.trt: TensorRT; anything else: onnxruntime). Not activated yet.
-    ``ov_precision``: OpenVINO's inference precision, "f32" (default) or "bf16"."""
+    ``ov_precision``: OpenVINO's inference precision, "f32" (default) or "bf16". ``precision``: the model's,
+    where the caller knows it (onnxruntime's TensorRT provider sets its flags from it)."""
     path = Path(path)
     backend = backend or ("tensorrt" if path.suffix in ENGINE_SUFFIXES else "onnxruntime")
     if backend == "tensorrt":
@@ -28,7 +35,7 @@ def open_runner(
     if backend == "onnxruntime":
         from .onnxrt import OnnxRuntimeRunner
 
-        return OnnxRuntimeRunner(path, providers=providers, name=name)
+        return OnnxRuntimeRunner(path, providers=providers, name=name, precision=precision)
     if backend == "openvino":
         from .openvino import OpenVINORunner
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from ..constants import INPUT_SIZE, NUM_CLASSES
-from ..errors import InputError
+from ..constants import INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
+from ..errors import InferenceError, InputError, RunnerStateError
 from ..preprocess import validate_batch
 from ..progress import Progress, track
 
@@ -29,7 +30,7 @@ class BaseRunner(ABC):
     # -- lifecycle ---------------------------------------------------------------------------
     def activate(self) -> BaseRunner:
         if self.is_active:
-            raise InputError(f"{self.name}: runner is already active")
+            raise RunnerStateError(f"{self.name}: runner is already active")
         self.activate_impl()
         self.is_active = True
         return self
@@ -51,14 +52,25 @@ class BaseRunner(ABC):
     # -- inference ---------------------------------------------------------------------------
     def infer(self, batch: np.ndarray) -> np.ndarray:
         if not self.is_active:
-            raise InputError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
+            raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
         batch = validate_batch(batch, size=INPUT_SIZE)
         logits = self.infer_impl(batch)
         if logits.shape != (batch.shape[0], NUM_CLASSES):
-            raise InputError(
+            raise InferenceError(
                 f"{self.name}: model returned shape {list(logits.shape)}, expected [{batch.shape[0]},{NUM_CLASSES}]"
             )
         return logits
+
+    def infer_outputs(self, batch: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Outputs by name (Polygraphy's ``infer(feed_dict) -> dict``): ``names`` among ``output_names``,
+        default the logits only. One runner so serves the comparison, the targets and the layer debugger."""
+        if not self.is_active:
+            raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
+        wanted = [OUTPUT_NAME] if names is None else list(names)
+        unknown = [n for n in wanted if n not in self.output_names]
+        if unknown:
+            raise InputError(f"{self.name}: no output(s) {', '.join(unknown)}; it has {', '.join(self.output_names)}")
+        return self.infer_outputs_impl(validate_batch(batch, size=INPUT_SIZE), wanted)
 
     def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: Progress = False) -> np.ndarray:
         """Run a large array through ``infer`` in chunks; returns float32 [N,10]. ``progress``: see runtime.progress."""
@@ -74,6 +86,11 @@ class BaseRunner(ABC):
     def artifact_path(self) -> Path | None:
         """The model or engine file this runner executes (None for an in-memory model)."""
         return None
+
+    @property
+    def output_names(self) -> list[str]:
+        """Every output ``infer_outputs`` can return; the logits only, unless the backend has more."""
+        return [OUTPUT_NAME]
 
     @property
     def max_batch(self) -> int | None:
@@ -99,15 +116,15 @@ class BaseRunner(ABC):
         return "cpu"
 
     def device_name(self) -> str:
-        import platform
+        from ..cpu_features import detect
 
-        return platform.processor() or platform.machine()
+        return detect().name
 
     def cpu_features(self) -> dict[str, object] | None:
         """The host CPU's instruction set where this runner computes on it (None on a GPU)."""
         from ..cpu_features import detect
 
-        return detect().as_dict() if self.device == "cpu" else None
+        return detect().to_dict() if self.device == "cpu" else None
 
     # -- subclass hooks ----------------------------------------------------------------------
     @abstractmethod
@@ -118,3 +135,7 @@ class BaseRunner(ABC):
 
     @abstractmethod
     def deactivate_impl(self) -> None: ...
+
+    def infer_outputs_impl(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """Override where the backend has outputs besides the logits."""
+        return {OUTPUT_NAME: self.infer_impl(batch)}

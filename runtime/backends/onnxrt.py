@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +11,9 @@ import numpy as np
 
 from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
 from ..cpu_features import detect, saturation_warning
-from ..errors import BackendUnavailableError, ModelFileError
+from ..errors import BackendUnavailableError, ModelFileError, RunnerStateError
+from ..fileio import decode_metadata
+from ..precision import Precision
 from .base import BaseRunner
 from .ort_providers import (  # noqa: F401
     GPU_PROVIDERS,
@@ -20,9 +21,11 @@ from .ort_providers import (  # noqa: F401
     choose_providers,
     fallback_warning,
     load_tensorrt_libraries,
-    precision_of,
     tensorrt_options,
+    unfused_int8_warning,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def import_onnxruntime():
@@ -35,8 +38,9 @@ def import_onnxruntime():
     return onnxruntime
 
 
-def physical_cores() -> int:
-    # onnxruntime is fastest with one intra-op thread per physical core; affinity respects cgroups/taskset.
+def usable_cpus() -> int:
+    """The logical CPUs this process may run on (its affinity mask, so taskset and cgroup cpusets count),
+    one intra-op thread each. Not physical cores: Python cannot tell SMT siblings apart portably."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
@@ -69,6 +73,16 @@ def check_signature(path: Path, model_input, model_output) -> None:
         )
 
 
+def _declared_precision(ort, path: Path) -> Precision | None:
+    """The precision the model's metadata declares (the exporter writes ``precision``), from a CPU session."""
+    try:
+        session = ort.InferenceSession(str(path), ort.SessionOptions(), ["CPUExecutionProvider"], [{}])
+    except Exception:  # noqa: BLE001 - not loadable: the real session says why, in one line
+        return None
+    value = session.get_modelmeta().custom_metadata_map.get("precision")
+    return next((p for p in Precision if p.value == value), None)
+
+
 class OnnxRuntimeRunner(BaseRunner):
     backend = "onnxruntime"
 
@@ -81,14 +95,19 @@ class OnnxRuntimeRunner(BaseRunner):
         name: str | None = None,
         trt_cache_dir: str | Path | None = None,
         trt_max_batch: int = 256,
+        precision: Precision | None = None,
     ):
+        """``precision``: the model's (the TensorRT provider's flags follow it); None: read from the model's
+        metadata when the TensorRT provider needs it."""
         self.model_path = Path(model_path)
+        self.precision = precision
         super().__init__(name or f"onnxruntime:{self.model_path.name}")
         self.requested_providers = providers
         self.threads = threads
         self.trt_cache_dir = Path(trt_cache_dir) if trt_cache_dir else self.model_path.parent / "trt_cache"
         self.trt_max_batch = trt_max_batch
         self.session = None
+        self._output_names: list[str] = []
         self.providers: list[str] = []
         self.tensorrt_libs: str | None = None  # where pip TensorRT's libraries were loaded from
         self._io_binding = None
@@ -100,7 +119,7 @@ class OnnxRuntimeRunner(BaseRunner):
         self.providers = choose_providers(self.requested_providers, ort.get_available_providers())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = self.threads or physical_cores()
+        options.intra_op_num_threads = self.threads or usable_cpus()
         options.inter_op_num_threads = 1  # a chain of ops: no parallel branches to feed
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.enable_cpu_mem_arena = True
@@ -110,24 +129,29 @@ class OnnxRuntimeRunner(BaseRunner):
         requested, self.providers = self.providers, list(self.session.get_providers())
         warning = fallback_warning(requested, self.providers, self.model_path, tensorrt_libs=self.tensorrt_libs)
         if warning:
-            print(warning, file=sys.stderr)
+            logger.warning(warning)
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
-        if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
+        # The logits first; more outputs (alexnet-debug's marked intermediate tensors) come by name only.
+        if inputs != [INPUT_NAME] or outputs[:1] != [OUTPUT_NAME]:
             raise ModelFileError(
                 f"{self.model_path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', "
                 f"got inputs {inputs} and outputs {outputs}"
             )
+        self._output_names = outputs
         check_signature(self.model_path, self.session.get_inputs()[0], self.session.get_outputs()[0])
         if self.session.get_providers()[0] in GPU_PROVIDERS:
             self._io_binding = self.session.io_binding()
         else:
-            warning = saturation_warning(self.metadata(), detect())
-            if warning:
-                print(warning, file=sys.stderr)
+            for warning in (
+                saturation_warning(self.metadata(), detect()),
+                unfused_int8_warning(ort.__version__, self.metadata()),
+            ):
+                if warning:
+                    logger.warning(warning)
 
     def _create_session(self, ort, options):
-        provider_options = [self._options_for(p, ort.__version__) for p in self.providers]
+        provider_options = [self._options_for(p, ort) for p in self.providers]
         if "TensorrtExecutionProvider" in self.providers:  # before the provider's dlopen of libnvinfer (#18597)
             self.tensorrt_libs = load_tensorrt_libraries()
         try:
@@ -143,13 +167,13 @@ class OnnxRuntimeRunner(BaseRunner):
                 ) from None
             raise ModelFileError(f"{self.model_path}: not a loadable ONNX model ({first[:200]})") from None
 
-    def _options_for(self, provider: str, ort_version: str) -> dict:
+    def _options_for(self, provider: str, ort) -> dict:
         if provider != "TensorrtExecutionProvider":
             return {}
         self.trt_cache_dir.mkdir(parents=True, exist_ok=True)
         return tensorrt_options(
-            ort_version=ort_version,
-            precision=precision_of(self.model_path),
+            ort_version=ort.__version__,
+            precision=self.precision or _declared_precision(ort, self.model_path),
             cache_dir=self.trt_cache_dir,
             max_batch=self.trt_max_batch,
             opt_batch=32,
@@ -166,6 +190,13 @@ class OnnxRuntimeRunner(BaseRunner):
             return binding.copy_outputs_to_cpu()[0]
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
 
+    def infer_outputs_impl(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(names, {INPUT_NAME: batch}), strict=True))
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._output_names)
+
     def deactivate_impl(self) -> None:
         self.session = None
         self._io_binding = None
@@ -181,12 +212,5 @@ class OnnxRuntimeRunner(BaseRunner):
     def metadata(self) -> dict[str, object]:
         """The model's ``metadata_props``, with JSON values decoded."""
         if self.session is None:
-            raise ModelFileError(f"{self.name}: activate the runner before reading metadata")
-        raw = self.session.get_modelmeta().custom_metadata_map
-        decoded: dict[str, object] = {}
-        for key, value in raw.items():
-            try:
-                decoded[key] = json.loads(value)
-            except (json.JSONDecodeError, TypeError):
-                decoded[key] = value
-        return decoded
+            raise RunnerStateError(f"{self.name}: activate the runner before reading metadata")
+        return decode_metadata(self.session.get_modelmeta().custom_metadata_map)

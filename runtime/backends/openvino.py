@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
-from ..errors import BackendUnavailableError, InputError, ModelFileError
+from ..errors import BackendUnavailableError, InputError, ModelFileError, RunnerStateError
+from ..fileio import decode_metadata
 from .base import BaseRunner
-from .onnxrt import physical_cores  # light: onnxruntime itself is imported on activate only
+from .onnxrt import usable_cpus  # light: onnxruntime itself is imported on activate only
 
 INFERENCE_PRECISIONS = ("f32", "bf16")
 HINTS = ("LATENCY", "THROUGHPUT")
@@ -59,15 +60,6 @@ class PerformanceHints:
         if hint.upper() not in HINTS:
             raise InputError(f"unknown OpenVINO performance hint {hint!r}; choose {', '.join(HINTS)}")
         return cls(throughput_from=1 if hint.upper() == "THROUGHPUT" else None)
-
-
-def _decode(value: str):
-    import json
-
-    try:
-        return json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return value
 
 
 class OpenVINORunner(BaseRunner):
@@ -144,7 +136,7 @@ class OpenVINORunner(BaseRunner):
             config = {
                 "INFERENCE_PRECISION_HINT": self.inference_precision,
                 "PERFORMANCE_HINT": hint,
-                "INFERENCE_NUM_THREADS": self.threads or physical_cores(),
+                "INFERENCE_NUM_THREADS": self.threads or usable_cpus(),
             }
             try:
                 compiled = self._core.compile_model(self._model, "CPU", config)
@@ -177,11 +169,11 @@ class OpenVINORunner(BaseRunner):
     def metadata(self) -> dict[str, object]:
         """The ONNX model's ``metadata_props`` (OpenVINO keeps them under rt_info "framework"), JSON decoded."""
         if self._model is None:
-            raise ModelFileError(f"{self.name}: activate the runner before reading metadata")
+            raise RunnerStateError(f"{self.name}: activate the runner before reading metadata")
         if not self._model.has_rt_info(["framework"]):
             return {}
         keys = list(self._model.get_rt_info()["framework"].keys())
-        return {k: _decode(self._model.get_rt_info(["framework", k]).astype(str)) for k in keys if "." not in k}
+        return decode_metadata({k: self._model.get_rt_info(["framework", k]).astype(str) for k in keys if "." not in k})
 
     def settings(self) -> dict[str, object]:
         """How this runner computes, for the report row: OpenVINO version, inference precision, hints used."""
@@ -191,6 +183,6 @@ class OpenVINORunner(BaseRunner):
                 "inference_precision": self.inference_precision,
                 "compiled_precision": self._compiled_precision,
                 "performance_hints": sorted(self._used_hints),
-                "threads": self.threads or physical_cores(),
+                "threads": self.threads or usable_cpus(),
             }
         }

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from ..constants import input_shape_text
 from ..errors import BackendUnavailableError
 from ..precision import Precision
 from .trt_common import version_tuple
@@ -26,6 +26,11 @@ ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "tens
 #: (TensorRT 8.x-10.x) the provider needs trt_fp16_enable / trt_int8_enable for FP16 and Q/DQ models,
 #: or it fails with "int8 is not configured" (#13381).
 STRONGLY_TYPED_ORT = (1, 27)
+# The oldest onnxruntime whose CPU provider fuses the INT8 model's Q/DQ pairs into QLinearConv/QGemm: 1.20.x
+# leaves them as DequantizeLinear -> FP32 Conv/Gemm (its optimized graph, measured for 1.20.0 and 1.20.1;
+# docs/targets.md), so there the INT8 model computes in FP32, gains no speed and moves its logits by ~0.12.
+FUSES_QDQ_ORT = (1, 21)
+ONNXRUNTIME_MIN = ".".join(map(str, FUSES_QDQ_ORT))  # what pyproject.toml and the bundle require
 
 
 def choose_providers(requested: Sequence[str] | str | None, available: Sequence[str]) -> list[str]:
@@ -42,10 +47,15 @@ def choose_providers(requested: Sequence[str] | str | None, available: Sequence[
     return names
 
 
-def precision_of(model_path: Path) -> Precision | None:
-    """``model.int8.onnx`` -> INT8; None for a name that does not say."""
-    suffix = Path(model_path).name.removesuffix(".onnx").rsplit(".", 1)[-1]
-    return next((p for p in Precision if p.value == suffix), None)
+def unfused_int8_warning(ort_version: str, metadata: dict[str, object]) -> str | None:
+    """One line when an INT8 model runs on an onnxruntime CPU provider that leaves its Q/DQ pairs unfused."""
+    if metadata.get("precision") != "int8" or version_tuple(ort_version)[:2] >= FUSES_QDQ_ORT:
+        return None
+    return (
+        f"warning: onnxruntime {ort_version} does not fuse this int8 model's Q/DQ nodes into integer kernels: "
+        f"it computes in FP32 on dequantized weights (no int8 speed-up; logits differ from {ONNXRUNTIME_MIN}+ by "
+        f"~0.1); install onnxruntime>={ONNXRUNTIME_MIN}"
+    )
 
 
 def tensorrt_options(
@@ -53,15 +63,14 @@ def tensorrt_options(
 ) -> dict:
     """TensorRT provider options: engine and timing caches under ``cache_dir``, one profile that covers
     every batch size we run (no rebuild on a new size), and precision flags where onnxruntime needs them."""
-    shape = lambda n: f"{INPUT_NAME}:{n}x{CHANNELS}x{INPUT_SIZE}x{INPUT_SIZE}"  # noqa: E731
     options = {
         "trt_engine_cache_enable": True,
         "trt_engine_cache_path": str(cache_dir),
         "trt_timing_cache_enable": True,
         "trt_timing_cache_path": str(cache_dir),
-        "trt_profile_min_shapes": shape(1),
-        "trt_profile_opt_shapes": shape(min(opt_batch, max_batch)),
-        "trt_profile_max_shapes": shape(max_batch),
+        "trt_profile_min_shapes": input_shape_text(1),
+        "trt_profile_opt_shapes": input_shape_text(min(opt_batch, max_batch)),
+        "trt_profile_max_shapes": input_shape_text(max_batch),
     }
     numbers = version_tuple(ort_version)[:2]
     if numbers < STRONGLY_TYPED_ORT and precision is Precision.FP16:

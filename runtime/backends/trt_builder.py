@@ -12,11 +12,11 @@ is missing (trt_features). TensorRT is imported when a build starts, never at im
 from __future__ import annotations
 
 import datetime as _dt
-import sys
+import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ..constants import CHANNELS, INPUT_NAME, INPUT_SIZE
+from ..constants import INPUT_NAME, input_shape
 from ..errors import AlexNetEdgeError, BackendUnavailableError, ModelFileError
 from ..fileio import atomic_output, sha256_file, write_bytes, write_json
 from ..precision import Precision
@@ -32,6 +32,8 @@ from .trt_common import (
 )
 from .trt_dla import DlaInt8Error, check_dla_int8, is_dla_int8, read_ranges, set_dynamic_ranges
 from .trt_features import HARDWARE_LEVELS, TensorRTFeatures, check_build_options
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,9 @@ def _configure(trt, builder, config: EngineBuildConfig, precision: Precision, st
     build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
     flags_set = precision_flags(trt, precision, strongly_typed, dla_int8=is_dla_int8(precision, config))
     profile = builder.create_optimization_profile()
-    profile.set_shape(INPUT_NAME, _shape(config.min_batch), _shape(config.opt_batch), _shape(config.max_batch))
+    profile.set_shape(
+        INPUT_NAME, input_shape(config.min_batch), input_shape(config.opt_batch), input_shape(config.max_batch)
+    )
     build_config.add_optimization_profile(profile)
     if config.dla_core is not None:
         build_config.default_device_type = trt.DeviceType.DLA
@@ -183,10 +187,6 @@ def _clear_tf32(trt, build_config, precision: Precision) -> list:
     return [tf32]
 
 
-def _shape(batch: int) -> tuple[int, int, int, int]:
-    return (batch, CHANNELS, INPUT_SIZE, INPUT_SIZE)
-
-
 def _use_timing_cache(build_config, path: Path | None) -> None:
     """Reuse the saved timing cache; one made by another TensorRT or GPU is replaced, and we say so.
 
@@ -198,9 +198,7 @@ def _use_timing_cache(build_config, path: Path | None) -> None:
     cache = build_config.create_timing_cache(data)
     if cache is not None and build_config.set_timing_cache(cache, False):
         return
-    print(
-        f"warning: timing cache {path} is from another TensorRT version or GPU; starting a fresh one", file=sys.stderr
-    )
+    logger.warning("warning: timing cache %s is from another TensorRT version or GPU; starting a fresh one", path)
     build_config.set_timing_cache(build_config.create_timing_cache(b""), False)
 
 
@@ -286,9 +284,9 @@ def _sidecar(
         "engine_sha256": sha256_file(engine_path),
         "profile": {
             INPUT_NAME: {
-                "min": list(_shape(config.min_batch)),
-                "opt": list(_shape(config.opt_batch)),
-                "max": list(_shape(config.max_batch)),
+                "min": list(input_shape(config.min_batch)),
+                "opt": list(input_shape(config.opt_batch)),
+                "max": list(input_shape(config.max_batch)),
             }
         },
         "build_options": {**config.to_dict(), "hardware_compatibility_level": config.hardware_compatibility.upper()},

@@ -21,15 +21,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import AlexNetEdgeError, ModelFileError
+from ..errors import DlaInt8Error, ModelFileError
 from ..fileio import sha256_file
 from ..precision import Precision
 
 CALIBRATION_FORMAT = "alexnet-edge-calibration/1"  # calibration/table.py TABLE_FORMAT (runtime may not import it)
-
-
-class DlaInt8Error(AlexNetEdgeError):
-    """INT8 on DLA cannot be built here (this TensorRT has no implicit quantization, or no ranges)."""
 
 
 def is_dla_int8(precision: Precision, config) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import platform
 from dataclasses import dataclass
 
-from ..errors import AlexNetEdgeError
+from ..errors import UnsupportedOptionError
 
 #: Lower-case option value -> TensorRT enum member name and the first release that has it.
 HARDWARE_LEVELS = {
@@ -20,14 +20,6 @@ HARDWARE_LEVELS = {
     "same_compute_capability": ("SAME_COMPUTE_CAPABILITY", "10.9"),
 }
 VERSION_COMPATIBLE_SINCE = "8.6"
-
-
-class UnsupportedOptionError(AlexNetEdgeError):
-    """A build option the installed TensorRT (or this platform) does not have."""
-
-    def __init__(self, message: str, *, option: str, running: str, needs: str):
-        super().__init__(message)
-        self.option, self.running, self.needs = option, running, needs
 
 
 @dataclass(frozen=True)

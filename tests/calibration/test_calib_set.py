@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from alexnet_edge.calibration.calib_set import build_calibration_set, select_balanced
-from alexnet_edge.runtime.errors import CalibrationError
+from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
 SHA = "0" * 64

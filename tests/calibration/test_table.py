@@ -3,8 +3,8 @@ import json
 import pytest
 
 from alexnet_edge.calibration.calib_set import build_calibration_set
+from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.calibration.table import calibrate
-from alexnet_edge.runtime.errors import CalibrationError
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ import pytest
 from image_files import write_pngs
 
 from alexnet_edge.calibration.calib_set import build_user_calibration_set
-from alexnet_edge.calibration.errors import DatasetError
+from alexnet_edge.calibration.errors import CalibrationError, DatasetError
 from alexnet_edge.calibration.user_data import read_labelled, read_unlabelled
 from alexnet_edge.runtime.constants import CLASS_NAMES
-from alexnet_edge.runtime.errors import CalibrationError
 
 
 def test_folder_of_images_is_read_bit_identically_and_sorted(test_split, tmp_path):
@@ -77,7 +76,7 @@ def test_calibration_set_from_user_images(test_split, tmp_path):
     assert (
         some.key == build_user_calibration_set(data, size=128, seed=1, checkpoint_sha256="ab", cache_dir=tmp_path).key
     )
-    described = some.describe()
+    described = some.to_dict()
     assert (
         described["source"] == str(tmp_path / "c.npy")
         and described["content_sha256"] == data.sha256

@@ -8,9 +8,10 @@ from click.testing import CliRunner
 
 from alexnet_edge.export import data_paths
 from alexnet_edge.export.cli import export_alexnet
+from alexnet_edge.export.debug_cli import alexnet_debug
 from alexnet_edge.export.drift_cli import alexnet_drift
 from alexnet_edge.export.inspect_cli import alexnet_inspect
-from alexnet_edge.export.targets_cli import alexnet_debug, alexnet_targets
+from alexnet_edge.export.targets_cli import alexnet_targets
 
 NO_ENV = {data_paths.ENV_VAR: None}  # CliRunner removes the variable for the call
 

@@ -10,7 +10,7 @@ from alexnet_edge.export.layer_debug import (
     diff_layers,
     first_drift,
     mark_all,
-    render,
+    render_layers_md,
     run_debug,
 )
 from alexnet_edge.runtime.errors import AlexNetEdgeError
@@ -47,7 +47,7 @@ def test_fp32_against_int8_names_no_drift_and_a_perturbed_layer_does(exported, d
     assert names[0] == "relu" and names[-1] == "logits" and len(names) >= 12
     assert first_drift(rows, 0.99) is None and rows[-1].cosine > 0.99
     assert "model.int8.onnx on host against model.fp32.onnx on host" in title
-    text = render(rows, 0.99, title)
+    text = render_layers_md(rows, 0.99, title)
     assert "first tensor below cosine 0.99: none" in text
     # ONNX tensors carry the PyTorch layer names alexnet-inspect shows; every row has a status; a verdict ends it
     assert (rows[0].layer, rows[-1].layer) == ("features.1", "classifier.6") and all(r.layer for r in rows)

@@ -62,3 +62,12 @@ def test_pickled_code_is_refused(tmp_path):
     path.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         alexnet_cifar10(weights=path)
+
+
+def test_an_unknown_layer_kind_is_refused_not_turned_into_dropout():
+    from alexnet_edge.export.architecture import Layer
+    from alexnet_edge.export.model import _module
+
+    layer = Layer("conv3d", in_ch=3, out_ch=8, kernel=3)
+    with pytest.raises(ValueError, match="no module for layer kind 'conv3d'"):
+        _module(layer)

@@ -1,4 +1,4 @@
-import builtins
+import sys
 
 import numpy as np
 import onnx
@@ -46,28 +46,33 @@ def test_simplify_uses_onnxsim_and_keeps_metadata(raw_export, tmp_path, test_ima
 
 
 def test_simplify_falls_back_when_onnxsim_is_missing(raw_export, tmp_path, monkeypatch):
-    real_import = builtins.__import__
-
-    def no_onnxsim(name, *args, **kwargs):
-        if name == "onnxsim":
-            raise ImportError("No module named 'onnxsim'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_onnxsim)
+    monkeypatch.setitem(sys.modules, "onnxsim", None)  # import onnxsim -> ImportError
     result = onnx_export.simplify(raw_export, tmp_path / "s.onnx")
-    assert result.tool == "onnxslim" and "onnxsim unavailable" in result.note
-    assert (tmp_path / "s.onnx").is_file()
+    assert result.tool == "onnxslim" and "onnxsim is not installed" in result.note
+    assert "fell back to onnxslim" in result.note and (tmp_path / "s.onnx").is_file()
 
 
 def test_simplify_keeps_the_export_when_both_simplifiers_fail(raw_export, tmp_path, monkeypatch):
-    real_import = builtins.__import__
+    import onnxslim
 
-    def neither(name, *args, **kwargs):
-        if name in ("onnxsim", "onnxslim"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
+    monkeypatch.setitem(sys.modules, "onnxsim", None)
 
-    monkeypatch.setattr(builtins, "__import__", neither)
+    def broken(model):
+        raise RuntimeError("shape inference failed")
+
+    monkeypatch.setattr(onnxslim, "slim", broken)
     result = onnx_export.simplify(raw_export, tmp_path / "s.onnx")
-    assert result.tool == "none" and "kept the unsimplified export" in result.note
+    assert result.tool == "none" and "onnxslim failed (RuntimeError: shape inference failed)" in result.note
+    assert "kept the unsimplified export" in result.note
     assert (tmp_path / "s.onnx").read_bytes() == raw_export.read_bytes()
+
+
+def test_an_error_of_ours_is_not_swallowed_into_the_fallback_note(raw_export, tmp_path, monkeypatch):
+    """Writing the simplified model is our code: its failure propagates instead of becoming "onnxsim failed"."""
+
+    def disk_full(model, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(onnx_export, "save_checked", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        onnx_export.simplify(raw_export, tmp_path / "s.onnx")

@@ -17,3 +17,15 @@ def test_a_bad_batch_profile_is_refused_by_the_api(data_root, checkpoint, tmp_pa
     with pytest.raises(AlexNetEdgeError, match="batch profile must satisfy"):
         validate(config)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tensorrt_whose_libraries_fail_to_load_gives_no_version(monkeypatch, tmp_path):
+    """The manifest's tool versions: a tensorrt package that imports but cannot load libnvinfer is absent."""
+    import sys
+
+    from alexnet_edge.export import pipeline
+
+    (tmp_path / "tensorrt.py").write_text("raise OSError('libnvinfer.so.10: cannot open shared object file')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "tensorrt", raising=False)
+    assert pipeline._tensorrt_version() == {}

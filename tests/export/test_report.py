@@ -7,7 +7,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from alexnet_edge.export.recommend import recommend, render_recommendation
-from alexnet_edge.export.report import render_markdown
+from alexnet_edge.export.report import render_report_md
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
 from alexnet_edge.runtime.precision import Precision
 
@@ -69,7 +69,7 @@ def test_a_failure_message_with_a_pipe_stays_in_its_cell(exported):
     report = dict(exported.report)
     row = dict(report["rows"][-1], within_tolerance=False, failures=["x: max |Δ| = 3 is above 1"])
     report["rows"] = [*report["rows"][:-1], row]
-    rows = _table_rows(render_markdown(report))
+    rows = _table_rows(render_report_md(report))
     assert all(len(r) == COLUMNS for r in rows) and rows[-1][-1] == "NO: x: max |Δ| = 3 is above 1"
 
 

@@ -9,7 +9,7 @@ from cli_args import run_args
 from click.testing import CliRunner
 
 from alexnet_edge.export.cli import export_alexnet
-from alexnet_edge.export.report import plot_title, render_markdown, render_plot
+from alexnet_edge.export.report import plot_title, render_plot, render_report_md
 from alexnet_edge.runtime import progress
 
 
@@ -97,7 +97,7 @@ def test_busy_machine_is_said_in_report_and_plot(tmp_path):
         "host": {"cpu": "AMD EPYC"},
         "timing": {"measured": True, "busy": True, "load_average_at_start": [3.5, 2.0, 1.0], "cores": 2},
     }
-    text = render_markdown(report)
+    text = render_report_md(report)
     assert "20–20 timed runs per figure" in text and "**The machine was busy** (load average 3.50 on 2 cores" in text
     assert (
         plot_title(report)

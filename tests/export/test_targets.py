@@ -8,7 +8,14 @@ import pytest
 
 from alexnet_edge.export import target_env
 from alexnet_edge.export.target_cpus import Guests, check_cpu, default_targets, host_onnxruntime
-from alexnet_edge.export.targets import TargetsConfig, _select, judge, render_table, run_targets, sample_indices
+from alexnet_edge.export.targets import (
+    TargetsConfig,
+    _select,
+    judge_target,
+    render_targets_md,
+    run_targets,
+    sample_indices,
+)
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 AVX2 = next(t for t in default_targets() if t.name == "x86-avx2")
@@ -111,12 +118,12 @@ def test_judge_passes_a_faithful_target_and_fails_a_drifting_one(rng):
     labels = rng.integers(0, 10, size=400)
     torch_logits = _logits(labels, 0, rng)
     host = torch_logits + rng.normal(scale=0.01, size=torch_logits.shape).astype(np.float32)
-    ok = judge(
+    ok = judge_target(
         "x86-avx2", "int8", host.copy(), 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
     )
     assert ok.ok and ok.accuracy == 1.0 and ok.accuracy_delta_vs_host == 0.0 and ok.max_abs_diff_vs_host == 0.0
     drifting = _logits(labels, 40, rng)  # 10% of predictions flipped, as the 8-bit model on AVX2
-    bad = judge(
+    bad = judge_target(
         "x86-avx2", "int8", drifting, 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
     )
     assert not bad.ok
@@ -127,7 +134,7 @@ def test_judge_passes_a_faithful_target_and_fails_a_drifting_one(rng):
         and "agreement with the host's run 90.00%" in text
     )
     assert "sure of (top-1 margin" in text  # the flips were confident ones
-    table = render_table([ok, bad])
+    table = render_targets_md([ok, bad])
     assert (
         table.count("\n") == 4
         and "| x86-avx2 |  | int8 | 400 | 100.00% | 100.00% | none | 0.00 |" in table

@@ -27,7 +27,7 @@ SNOWRIDGE = "processor : 0\nflags : fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt aes 
         (SKYLAKE_X, "x86_64", True, "avx2"),  # AVX-512 without VNNI still adds pairs into int16
         (ICELAKE, "x86_64", False, "avx512_vnni"),
         (ALDERLAKE, "x86_64", False, "avx_vnni"),
-        (SAPPHIRE, "x86_64", False, "avx512_vnni"),
+        (SAPPHIRE, "x86_64", False, "amx_int8"),  # MLAS picks AMX for QGEMM over VNNI (platform.cpp)
         (ORIN, "aarch64", False, "dotprod"),
         (CORTEX_A76_CPUINFO, "aarch64", False, "dotprod"),
         # No dot product: the NEON kernel with int16 intermediate sums (Raspberry Pi 4, Jetson Nano).
@@ -41,7 +41,7 @@ def test_int8_path_of_real_cpus(text, arch, saturating, path_word):
     cpu = parse_cpuinfo(text, arch)
     assert cpu.saturating_int8 is saturating
     assert path_word in cpu.int8_path
-    assert cpu.as_dict()["saturating_int8"] is saturating
+    assert cpu.to_dict()["saturating_int8"] is saturating
 
 
 def test_atom_class_saturates_only_in_msvc_builds():

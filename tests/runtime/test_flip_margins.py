@@ -64,7 +64,7 @@ def test_every_precision_has_a_finite_bound_and_rows_carry_the_figures():
     moved = reference.copy()
     moved[0, 1] += 1.0
     result, _, _ = judge(moved, np.zeros(2, dtype=np.int64), reference, None, artifact="x")
-    data = json.loads(json.dumps(result.as_dict()))
+    data = json.loads(json.dumps(result.to_dict()))
     assert data["flips_by_margin"]["0-0.5"] == 1 and data["max_flipped_margin"] == pytest.approx(0.2)
 
 

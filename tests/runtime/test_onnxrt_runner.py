@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner, choose_providers
-from alexnet_edge.runtime.errors import BackendUnavailableError, InputError, ModelFileError
+from alexnet_edge.runtime.errors import BackendUnavailableError, InputError, ModelFileError, RunnerStateError
 
 
 def test_cpu_runner_against_the_pytorch_reference(exported, test_images, torch_logits):
@@ -40,7 +40,7 @@ def test_wrong_dtype_and_shape(exported):
 
 
 def test_infer_before_activate():
-    with pytest.raises(InputError, match="activate"):
+    with pytest.raises(RunnerStateError, match="activate"):
         OnnxRuntimeRunner("x.onnx").infer(np.zeros((1, 3, 32, 32), np.float32))
 
 
@@ -57,7 +57,7 @@ def test_truncated_corrupt_and_missing_models(exported, tmp_path):
         OnnxRuntimeRunner(tmp_path / "nope.onnx").activate()
 
 
-def test_unsafe_int8_model_warns_once_on_a_saturating_cpu(exported, tmp_path, monkeypatch, capsys):
+def test_unsafe_int8_model_warns_once_on_a_saturating_cpu(exported, tmp_path, monkeypatch, caplog):
     import json
 
     import onnx
@@ -83,7 +83,8 @@ def test_unsafe_int8_model_warns_once_on_a_saturating_cpu(exported, tmp_path, mo
         monkeypatch.setattr(onnxrt, "detect", lambda cpu=cpu: cpu)
         with OnnxRuntimeRunner(path) as runner:
             runner.infer(np.zeros((2, 3, 32, 32), np.float32))
-        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+        lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("warning:")]
+        caplog.clear()
         assert len(lines) == (1 if warned else 0), lines
         if warned:
             assert "not marked saturation-safe" in lines[0] and "avx2" in lines[0]

@@ -57,7 +57,9 @@ def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_pa
     with OnnxRuntimeRunner(exported.out / "model.int8.onnx", trt_cache_dir=tmp_path / "cache") as runner:
         assert runner.providers == GPU and runner.device == "cuda"
         runner.infer(np.zeros((2, 3, 32, 32), np.float32))
-    (session,) = ort.sessions
+    # the precision is not given: read from the model's metadata on a CPU session first, not from its file name
+    metadata_read, session = ort.sessions
+    assert metadata_read == {"providers": ["CPUExecutionProvider"], "provider_options": [{}]}
     trt_options, cuda_options, cpu_options = session["provider_options"]
     assert cuda_options == {} and cpu_options == {}
     assert trt_options == {
@@ -83,13 +85,30 @@ def test_fp16_flag_only_where_onnxruntime_builds_weakly_typed(tmp_path):
     )
 
 
-def test_a_silent_fallback_to_cpu_is_reported(fake_ort, exported, tmp_path, capsys):
+def test_the_flags_follow_the_given_precision_not_the_file_name(fake_ort, exported, tmp_path):
+    """A model renamed, or one whose name says nothing: the caller's precision sets the flags, in one session."""
+    from alexnet_edge.runtime.precision import Precision
+
+    renamed = tmp_path / "classifier.onnx"
+    renamed.write_bytes((exported.out / "model.int8.onnx").read_bytes())
+    ort = fake_ort("1.26.0", started=GPU)
+    with OnnxRuntimeRunner(renamed, precision=Precision.INT8, trt_cache_dir=tmp_path / "cache"):
+        pass
+    (session,) = ort.sessions
+    assert session["provider_options"][0]["trt_int8_enable"] is True
+    ort.sessions.clear()
+    with OnnxRuntimeRunner(renamed, trt_cache_dir=tmp_path / "cache"):  # no precision given: its metadata says int8
+        pass
+    assert ort.sessions[-1]["provider_options"][0]["trt_int8_enable"] is True
+
+
+def test_a_silent_fallback_to_cpu_is_reported(fake_ort, exported, tmp_path, caplog):
     fake_ort("1.31.1", started=["CPUExecutionProvider"])  # TensorRT and CUDA providers failed to start
     with OnnxRuntimeRunner(exported.out / "model.fp32.onnx", providers="tensorrt", trt_cache_dir=tmp_path) as runner:
         assert runner.providers == ["CPUExecutionProvider"] and runner.device == "cpu"
     assert (
         "could not start TensorrtExecutionProvider for model.fp32.onnx and runs it on CPUExecutionProvider"
-        in capsys.readouterr().err
+        in caplog.text
     )
 
 
@@ -158,16 +177,16 @@ def small_model(tmp_path):
 
 
 def test_pip_tensorrt_is_loaded_before_the_tensorrt_provider_starts(
-    fake_ort, pip_tensorrt, small_model, tmp_path, capsys
+    fake_ort, pip_tensorrt, small_model, tmp_path, caplog
 ):
     _loader_dependent_ort(fake_ort)
     with OnnxRuntimeRunner(small_model, providers="tensorrt", trt_cache_dir=tmp_path / "c") as runner:
         assert runner.providers[0] == "TensorrtExecutionProvider" and runner.tensorrt_libs == str(pip_tensorrt)
-    assert "could not start" not in capsys.readouterr().err
+    assert "could not start" not in caplog.text
 
 
 def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(
-    fake_ort, small_model, tmp_path, monkeypatch, capsys
+    fake_ort, small_model, tmp_path, monkeypatch, caplog
 ):
     import sys
 
@@ -175,6 +194,37 @@ def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(
     _loader_dependent_ort(fake_ort)
     with OnnxRuntimeRunner(small_model, providers=["tensorrt", "cuda"], trt_cache_dir=tmp_path / "c") as runner:
         assert runner.providers[0] == "CUDAExecutionProvider" and runner.tensorrt_libs is None
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "could not start TensorrtExecutionProvider for model.fp16.onnx and runs it on CUDAExecutionProvider" in err
     assert "no pip TensorRT found: pip install tensorrt-cu12, or put libnvinfer's folder on LD_LIBRARY_PATH" in err
+
+
+def test_int8_on_an_onnxruntime_that_leaves_qdq_unfused_is_warned():
+    """1.20.x runs the INT8 model as DequantizeLinear -> FP32 Conv (measured: its optimized graph has no
+    QLinearConv); from 1.21 the Q/DQ pairs become QLinearConv/QGemm."""
+    from alexnet_edge.runtime.backends.ort_providers import unfused_int8_warning
+
+    int8 = {"precision": "int8"}
+    assert "does not fuse" in unfused_int8_warning("1.20.1", int8) and "onnxruntime>=1.21" in unfused_int8_warning(
+        "1.20.0", int8
+    )
+    assert unfused_int8_warning("1.21.0", int8) is None and unfused_int8_warning("1.32.0", int8) is None
+    assert unfused_int8_warning("1.20.1", {"precision": "fp32"}) is None
+
+
+def test_the_oldest_supported_onnxruntime_is_said_in_one_place():
+    import re
+    from pathlib import Path
+
+    import tomllib
+
+    from alexnet_edge.export.bundle_texts import PY310_ONNXRUNTIME
+    from alexnet_edge.runtime.backends.ort_providers import ONNXRUNTIME_MIN
+
+    root = Path(__file__).resolve().parents[3]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["cpu"] == [f"onnxruntime>={ONNXRUNTIME_MIN}"]
+    assert all(f"onnxruntime-gpu>={ONNXRUNTIME_MIN}," in extras[name][0] for name in ("gpu", "gpu-cuda12"))
+    assert PY310_ONNXRUNTIME.startswith(f"onnxruntime>={ONNXRUNTIME_MIN},")
+    oldest = re.search(r"^ORT_OLDEST\s*\?=\s*(\S+)", (root / "Makefile").read_text(), re.M).group(1)
+    assert oldest == f"{ONNXRUNTIME_MIN}.0"  # make test-targets proves the oldest release allowed

@@ -138,14 +138,20 @@ def test_read_ranges_takes_floats_and_numpy_dicts(models):
 @pytest.mark.parametrize("fake_trt", ["trt10.3"], indirect=True)
 def test_the_pipeline_builds_dla_int8_from_the_fp32_model(fake_trt, models, tmp_path):
     from alexnet_edge.export import stages
+    from alexnet_edge.export.artifacts import Artifact, ArtifactKind, Calibrated, Converted
 
     fake_trt.trt.dla_cores = 1
     by_precision, table = models
-    exported = types.SimpleNamespace(
-        models=dict(by_precision), calibration_table=types.SimpleNamespace(path=table), engines=[], engine_note=None
+    converted = Converted(
+        tuple(Artifact(p, path, ArtifactKind.ONNX) for p, path in by_precision.items()),
+        Calibrated(types.SimpleNamespace(path=table), {}, (table,)),
     )
-    stages.build_engines(exported, tmp_path, DLA, enabled=True, log=lambda line: None)
-    assert [p.name for p in exported.engines] == ["model.int8.engine", "model.int8.json"]  # FP32 skipped: not for DLA
+    engines = stages.build_engines(converted, tmp_path, DLA, enabled=True, log=lambda line: None)
+    (engine,) = engines.engines  # FP32 skipped: not for DLA
+    assert engine.precision is Precision.INT8 and [p.name for p in engine.files] == [
+        "model.int8.engine",
+        "model.int8.json",
+    ]
     assert json.loads((tmp_path / "model.int8.json").read_text())["source_onnx"] == "model.fp32.onnx"
 
 

@@ -76,24 +76,24 @@ def test_the_fake_refuses_a_bogus_stream_and_an_unset_dynamic_shape(fake_trt, on
 
 # -- bug 2: a corrupt or foreign timing cache ---------------------------------------------------
 @pytest.mark.parametrize("fake_trt", ["trt8.6", "trt10.3", "trt11.4"], indirect=True)
-def test_a_corrupt_timing_cache_is_replaced_not_a_crash(fake_trt, onnx_file, tmp_path, capsys):
+def test_a_corrupt_timing_cache_is_replaced_not_a_crash(fake_trt, onnx_file, tmp_path, caplog):
     cache = tmp_path / "timing.cache"
     cache.write_bytes(b"\x00\x01 half a file")
     assert fake_trt.trt.Builder(None).create_builder_config().create_timing_cache(cache.read_bytes()) is None
     build_engine(onnx_file, tmp_path / "m.engine", Precision.FP16, EngineBuildConfig(timing_cache=cache))
-    assert capsys.readouterr().err.count("starting a fresh one") == 1
+    assert caplog.text.count("starting a fresh one") == 1
     assert cache.read_bytes().startswith(TIMING_CACHE_MAGIC)
 
 
 @pytest.mark.parametrize("fake_trt", ["trt10.3"], indirect=True)
-def test_a_timing_cache_of_another_tensorrt_is_replaced(fake_trt, onnx_file, tmp_path, monkeypatch, capsys):
+def test_a_timing_cache_of_another_tensorrt_is_replaced(fake_trt, onnx_file, tmp_path, monkeypatch, caplog):
     cache = tmp_path / "timing.cache"
     build_engine(onnx_file, tmp_path / "a.engine", Precision.FP16, EngineBuildConfig(timing_cache=cache))
     newer = make_tensorrt("trt10.9")
     newer.enqueue, newer.stream_is_live = fake_trt.trt.enqueue, fake_trt.trt.stream_is_live
     monkeypatch.setitem(sys.modules, "tensorrt", newer)
     build_engine(onnx_file, tmp_path / "b.engine", Precision.FP16, EngineBuildConfig(timing_cache=cache))
-    assert capsys.readouterr().err.count("starting a fresh one") == 1
+    assert caplog.text.count("starting a fresh one") == 1
     assert b'"10.9.0"' in cache.read_bytes()
 
 

@@ -150,14 +150,14 @@ def test_cudart_failures_come_back_as_error_tuples(fake_trt):
 
 
 @pytest.mark.parametrize("fake_trt", ["trt10.3", "trt11.4"], indirect=True)
-def test_mismatched_timing_cache_is_replaced_and_said_once(fake_trt, onnx_file, tmp_path, capsys):
+def test_mismatched_timing_cache_is_replaced_and_said_once(fake_trt, onnx_file, tmp_path, caplog):
     from trt_fakes import TIMING_CACHE_MAGIC
 
     cache = tmp_path / "timing.cache"
     build_engine(onnx_file, tmp_path / "a.engine", Precision.INT8, EngineBuildConfig(timing_cache=cache))
     fake_trt.trt.gpu = "NVIDIA H100"  # the same TensorRT, another GPU: set_timing_cache refuses it
     build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, EngineBuildConfig(timing_cache=cache))
-    err = capsys.readouterr().err
+    err = caplog.text  # logged (runtime's logger); the CLIs print it as one line
     assert err.count("is from another TensorRT version or GPU; starting a fresh one") == 1
     assert cache.read_bytes().startswith(TIMING_CACHE_MAGIC) and b"NVIDIA H100" in cache.read_bytes()  # fresh one saved
 
