@@ -5,6 +5,7 @@ Kept free of torch so ``alexnet-inspect`` and the input-size guard run anywhere.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE, NUM_CLASSES
@@ -64,16 +65,25 @@ def _with_batchnorm(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
     return tuple(out)
 
 
+class Variant(str, enum.Enum):
+    """The network variants. A ``str`` enum: ``Variant.CIFAR == "cifar"``, so option values, metadata and
+    JSON keep reading and writing the plain names."""
+
+    CIFAR = "cifar"  # the seed's corrected first block for 32x32 input
+    CIFAR_BN = "cifar-bn"  # the same with BatchNorm after each of the five convolutions (folded away at export)
+    ORIGINAL = "original"  # the seed's original 224-style first block: too aggressive for 32x32
+
+    def __str__(self) -> str:
+        return self.value
+
+
 _CIFAR = (_conv(3, 64, 5, 1, 2), *_TAIL)
 FEATURES: dict[str, tuple[Layer, ...]] = {
-    # The seed's corrected first block for 32x32 input.
-    "cifar": _CIFAR,
-    # The same with BatchNorm after each of the five convolutions (folded away at export).
-    "cifar-bn": _with_batchnorm(_CIFAR),
-    # The seed's original 224-style first block: too aggressive for 32x32.
-    "original": (_conv(3, 64, 11, 4, 2), *_TAIL),
+    Variant.CIFAR: _CIFAR,
+    Variant.CIFAR_BN: _with_batchnorm(_CIFAR),
+    Variant.ORIGINAL: (_conv(3, 64, 11, 4, 2), *_TAIL),
 }
-VARIANTS = tuple(FEATURES)
+VARIANTS = tuple(v.value for v in Variant)
 FEATURE_CHANNELS = 256
 HIDDEN = 4096
 
@@ -177,3 +187,40 @@ def guess_variant(keys: set[str]) -> str | None:
 
 def flatten_size(variant: str = "cifar", input_size: int = INPUT_SIZE) -> int:
     return next(r.out_shape[0] for r in walk(variant, input_size) if r.name == "flatten")
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """What ``alexnet-inspect`` prints: every layer, the spatial sizes, and the totals for one image."""
+
+    variant: str
+    input_size: int
+    rows: tuple[LayerShape, ...]
+    spatial: tuple[int, ...]  # the map's side: input, then after each conv and pool
+    flatten: int  # features into the classifier
+    params: int
+    macs: int
+
+    @property
+    def fits_reference(self) -> bool:
+        """Whether the reference checkpoint's classifier (trained on 32x32) takes this many features."""
+        return self.flatten == flatten_size("cifar")
+
+
+def summarize(variant: str = "cifar", input_size: int = INPUT_SIZE) -> NetworkSummary:
+    """The shape walk of ``variant`` on an ``input_size`` square input, with its totals.
+
+    Args:
+        variant: one of VARIANTS.
+        input_size: the input's side in pixels.
+
+    Returns:
+        NetworkSummary; raises InputSizeError / UnknownVariantError as ``walk`` does.
+    """
+    rows = walk(variant, input_size)
+    spatial = [input_size] + [
+        r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")
+    ]
+    flatten = next(r.out_shape[0] for r in rows if r.name == "flatten")
+    params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
+    return NetworkSummary(variant, input_size, tuple(rows), tuple(spatial), flatten, params, macs)

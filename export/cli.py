@@ -157,13 +157,14 @@ def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
     against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
     from .pipeline import run
+    from .report import render_report_md
     from .run_summary import render_summary
 
     config = pipeline_config(opts)
     out_dir = config.out_dir
     with run_log(opts["log_file"]) as log:
         result = run(config, log=log)
-        click.echo((out_dir / "report.md").read_text())
+        click.echo(render_report_md(result.report))  # what report.md holds, from the run's result
         log(
             render_summary(
                 out_dir=out_dir,

@@ -64,14 +64,17 @@ def optional_data_root(given: Path | None, *, environ: Mapping[str, str] | None 
     return None if root is None else root / CIFAR_SUBDIR
 
 
-def checkpoint(given: Path | None, *, environ: Mapping[str, str] | None = None) -> Path:
-    """``given``, else ``$ALEXNET_EDGE_DATA/reference/alexnet_cifar10.pt``; neither: a DataPathError."""
+def checkpoint(
+    given: Path | None, *, environ: Mapping[str, str] | None = None, subpath: str = CHECKPOINT_SUBPATH
+) -> Path:
+    """``given``, else ``$ALEXNET_EDGE_DATA/<subpath>`` (the reference checkpoint by default); neither:
+    a DataPathError saying what to pass."""
     if given is not None:
         return given
     root = _env_root(environ)
     if root is None:
         raise DataPathError(
             f"no --checkpoint: pass --checkpoint PATH (a state_dict .pt), "
-            f"or set {ENV_VAR} to a folder holding {CHECKPOINT_SUBPATH}"
+            f"or set {ENV_VAR} to a folder holding {subpath}"
         )
-    return root / CHECKPOINT_SUBPATH
+    return root / subpath

@@ -6,7 +6,7 @@ import click
 
 from alexnet_edge.runtime.cli_support import one_line_errors
 
-from .architecture import VARIANTS, flatten_size, walk
+from .architecture import VARIANTS, flatten_size, summarize
 
 MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below sizes whose figures mean nothing
 
@@ -30,22 +30,18 @@ MAX_INSPECT_INPUT = 1024  # pixels per side: well past ImageNet's 224, far below
 @one_line_errors
 def alexnet_inspect(input_size: int, variant: str) -> None:
     """Print the output shape, parameters and multiply-accumulates of every layer."""
-    rows = walk(variant, input_size)
+    net = summarize(variant, input_size)
     click.echo(f"AlexNet ({variant}) on a {input_size}x{input_size} input")
     click.echo(f"{'layer':<14} {'op':<36} {'output':<16} {'params':>12} {'MACs':>14}")
     click.echo(f"{'input':<14} {'':<36} {str([3, input_size, input_size]):<16} {'':>12} {'':>14}")
-    for row in rows:
+    for row in net.rows:
         click.echo(
             f"{row.name:<14} {row.layer.summary():<36} {str(list(row.out_shape)):<16} {row.params:>12,} {row.macs:>14,}"
         )
-    spatial = [input_size] + [
-        r.out_shape[1] for r in rows if r.name.startswith("features") and r.layer.kind in ("conv", "maxpool")
-    ]
-    flatten = next(r.out_shape[0] for r in rows if r.name == "flatten")
-    click.echo(f"spatial: {' -> '.join(map(str, spatial))}; flatten {flatten}")
-    if flatten != flatten_size("cifar"):
+    click.echo(f"spatial: {' -> '.join(map(str, net.spatial))}; flatten {net.flatten}")
+    if not net.fits_reference:
         click.echo(
             f"note: the reference checkpoint's classifier.1 takes {flatten_size('cifar')} features; "
-            f"this input size needs a model trained for {flatten}"
+            f"this input size needs a model trained for {net.flatten}"
         )
-    click.echo(f"total: {sum(r.params for r in rows):,} parameters, {sum(r.macs for r in rows):,} MACs per image")
+    click.echo(f"total: {net.params:,} parameters, {net.macs:,} MACs per image")

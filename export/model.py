@@ -23,9 +23,9 @@ from alexnet_edge.runtime.fileio import sha256_file
 
 from .architecture import FEATURES, Layer, classifier_layers, flatten_size, guess_variant
 from .errors import CheckpointError
+from .weights import REFERENCE, Weights
 
-# sha256 of the reference checkpoint in ../shared/reference (meta.json).
-REFERENCE_SHA256 = "b14e73d7d1a3e1f75ed5f5ede70aa7d7816e595c38e2863e08d0a64d8c9770c4"
+REFERENCE_SHA256 = REFERENCE.sha256  # the reference checkpoint's, as its meta.json records it
 
 
 def _module(layer: Layer) -> nn.Module:
@@ -142,15 +142,25 @@ def apply_state_dict(model: nn.Module, state: dict[str, torch.Tensor], *, source
 
 def alexnet_cifar10(
     *,
-    weights: str | Path | None = None,
+    weights: str | Path | Weights | None = None,
     expected_sha256: str | None = None,
     variant: str = "cifar",
     input_size: int = INPUT_SIZE,
 ) -> AlexNet:
-    """Build the network, optionally loading a checkpoint (``weights_only=True``, optional sha256 check).
+    """Build the network, optionally loading a checkpoint (``weights_only=True``).
 
-    Returned in eval mode.
+    Args:
+        weights: a checkpoint file, or a ``Weights`` record (``weights.REFERENCE``: found under
+            $ALEXNET_EDGE_DATA, its sha256 checked, its variant used); None: untrained.
+        expected_sha256: for a file, refuse it unless its sha256 is this.
+        variant: one of ``Variant`` (a record brings its own).
+        input_size: the square input side the classifier is sized for.
+
+    Returns:
+        The model in eval mode.
     """
+    if isinstance(weights, Weights):
+        weights, expected_sha256, variant = weights.locate(), weights.sha256, weights.variant
     model = AlexNet(variant=variant, input_size=input_size)
     if weights is not None:
         apply_state_dict(model, load_state_dict(weights, expected_sha256=expected_sha256), source=str(weights))

@@ -21,6 +21,7 @@ from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
 from alexnet_edge.runtime.compare import Tolerance, tolerance_for
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
+from alexnet_edge.runtime.evaluation import Row
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.progress import HEARTBEAT_S
 
@@ -79,15 +80,30 @@ class PipelineConfig:
 
 @dataclass
 class PipelineResult:
-    report: dict
+    """One run: its typed artifacts (rows, logits, failures come from them), the report as written, the files."""
+
+    artifacts: RunArtifacts
+    report: dict  # report.json's content, as written (report.md renders it)
     files: list[Path]
-    failures: list[ToleranceError]
-    logits: dict[str, np.ndarray]  # Row.key -> logits on the evaluated images
-    labels: np.ndarray
-    rows: list = field(default_factory=list)  # typed report rows (runtime.evaluation.Row)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
     skipped: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[Row]:
+        return self.artifacts.evaluation.rows
+
+    @property
+    def failures(self) -> list[ToleranceError]:
+        return self.artifacts.failures
+
+    @property
+    def logits(self) -> dict[str, np.ndarray]:  # Row.key -> logits on the evaluated images
+        return self.artifacts.evaluation.logits
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.artifacts.data.labels
 
 
 def validate(config: PipelineConfig) -> None:
@@ -151,18 +167,7 @@ def _run(config: PipelineConfig, out: Path, log: Callable[[str], None]) -> Pipel
             files += write_run_bundle(config, run_artifacts, tool_versions, log)
     note = run_artifacts.engines.note
     skipped = ([] if config.bench else ["benchmark: --no-bench (no latency figures)"]) + ([note] if note else [])
-    evaluation = run_artifacts.evaluation
-    return PipelineResult(
-        report,
-        produced + files,
-        run_artifacts.failures,
-        evaluation.logits,
-        run_artifacts.data.labels,
-        evaluation.rows,
-        clock.seconds,
-        clock.total,
-        skipped,
-    )
+    return PipelineResult(run_artifacts, report, produced + files, clock.seconds, clock.total, skipped)
 
 
 def _stages(config: PipelineConfig, out: Path, clock: StageClock) -> RunArtifacts:

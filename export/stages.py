@@ -55,6 +55,18 @@ Log = Callable[[str], None]
 def load_data(
     data_root: Path, eval_size: int | None, *, download: bool, log: Log, eval_data: Path | None = None
 ) -> EvalData:
+    """The evaluation images: the first ``eval_size`` of CIFAR-10's test_batch (md5-checked), or the user's.
+
+    Args:
+        data_root: the folder holding cifar-10-batches-py/.
+        eval_size: how many images (None: all).
+        download: fetch the official archive where test_batch is absent.
+        log: one line per event.
+        eval_data: the user's labelled images instead (class folders or .npz).
+
+    Returns:
+        EvalData: the whole source (uint8, for the bundle), the normalized images and their labels.
+    """
     if eval_data is not None:
         user = read_labelled(eval_data, CLASS_NAMES)
         _log_skipped(user, log)
@@ -78,7 +90,17 @@ def load_data(
 def load_or_train(
     checkpoint: Path | None, *, data_root: Path, recipe: Recipe, variant: str, out: Path, progress, log: Log
 ) -> Checkpoint:
-    """The given checkpoint (hash-checked by the builder), or one trained first into ``out``."""
+    """The given checkpoint, or one trained first into ``out`` with ``recipe``.
+
+    Args:
+        checkpoint: a state_dict file, or None to train.
+        data_root, recipe, variant: what training reads and builds (and the variant the file must be).
+        out: where a trained checkpoint is written.
+        progress, log: where progress and lines go.
+
+    Returns:
+        Checkpoint: path, sha256, the model in eval mode, and whether its BatchNorms are folded at export.
+    """
     path = checkpoint
     if path is None:
         log("no --checkpoint: training one first")
@@ -95,7 +117,8 @@ def load_or_train(
     return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(variant))
 
 
-def reference_logits(runner: TorchRunner, data: EvalData, *, progress: bool, log: Log) -> Reference:
+def reference_logits(runner: TorchRunner, data: EvalData, *, progress, log: Log) -> Reference:
+    """PyTorch FP32's logits on every evaluation image: what each artifact is judged against."""
     logits = runner.infer_many(data.images, progress=progress)
     top1 = accuracy(logits, data.labels)
     log(f"PyTorch FP32 accuracy {100 * top1:.2f}%")
@@ -136,7 +159,12 @@ def export_fp32(
     log: Log,
     verbose: bool = False,
 ) -> Exported:
-    """Export, simplify, and check both against PyTorch (the unfolded model: the fold is checked too)."""
+    """Export, simplify, and check both against PyTorch (the unfolded model: the fold is checked too).
+
+    Returns:
+        Exported: the simplified FP32 model as an Artifact, both parity checks, and the checks beyond
+        ``tolerance`` (the run goes on, so that exit 1 comes with the report naming what moved).
+    """
     target = out / Precision.FP32.onnx_name
     metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision="fp32", opset=opset)
     metadata |= {"variant": variant, "batchnorm_folded": ckpt.batchnorm_folded}
@@ -199,7 +227,11 @@ def calibrate_int8(
     progress,
     log: Log,
 ) -> Calibrated:
-    """The INT8 calibration set (CIFAR-10 train batches or ``--calib-data``) and its table for ``fp32``."""
+    """The INT8 calibration set (CIFAR-10 train batches or ``--calib-data``) and its table for ``fp32``.
+
+    Returns:
+        Calibrated: the table (reused when its key matches), the report's entry, and the files written.
+    """
     calib_dir = out / "calibration"
     built = _calibration_set(calibration, data_root, checkpoint_sha256, calib_dir, progress, log)
     table = calibrate(
@@ -226,7 +258,11 @@ def calibrate_int8(
 def convert_precisions(
     exported: Exported, precisions: tuple[Precision, ...], out: Path, *, calibrated: Calibrated | None, log: Log
 ) -> Converted:
-    """The FP16 and INT8 models of ``exported``'s FP32 model (INT8 needs ``calibrated``)."""
+    """The FP16 and INT8 models of ``exported``'s FP32 model (INT8 needs ``calibrated``).
+
+    Returns:
+        Converted: one Artifact per precision asked for, FP32 first, and the calibration used.
+    """
     models = [exported.model]
     for precision in (p for p in precisions if p is not Precision.FP32):
         if precision is Precision.INT8 and calibrated is None:
@@ -243,7 +279,11 @@ def convert_precisions(
 
 
 def build_engines(converted: Converted, out: Path, engine_config, *, enabled: bool, log: Log) -> Engines:
-    """TensorRT engines where TensorRT and a GPU exist; otherwise a note says why not."""
+    """TensorRT engines where TensorRT and a GPU exist; otherwise a note says why not.
+
+    Returns:
+        Engines: one ENGINE Artifact (with its sidecar) per model built, or none and the note.
+    """
     if not enabled:
         return Engines()
     support = engine_support()

@@ -145,3 +145,24 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def hostile_files(tmp_path_factory, test_split):
+    """A good PNG, a tiny model that takes our input, and a folder of three good PNGs."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("inputs")
+    Image.fromarray(test_split.images[3].transpose(1, 2, 0)).save(root / "good.png")
+    (root / "three").mkdir()
+    for i in range(3):
+        Image.fromarray(test_split.images[i].transpose(1, 2, 0)).save(root / "three" / f"img{i}.png")
+    return root
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A tiny ONNX model that takes and gives what ours do (the hostile-input tests' stand-in)."""
+    from hostile_support import signature_model
+
+    return signature_model(tmp_path / "tiny.onnx")

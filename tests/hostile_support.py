@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
+from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 BIN = Path(sys.executable).parent
@@ -103,3 +106,28 @@ def leftovers(tmpdir: Path) -> list[str]:
     if not tmpdir.exists():
         return []
     return sorted(str(p.relative_to(tmpdir)) for p in tmpdir.iterdir() if p.name != ONNXRUNTIME_SESSION_FILE)
+
+
+def invoke(command, *args):
+    """Run a command in-process; the output holds stdout and stderr. Any exception other than a
+    clean exit is what a user would have seen as a traceback."""
+    result = CliRunner().invoke(command, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output, result.output
+    return result, [line for line in result.output.splitlines() if "error:" in line.lower()]
+
+
+def one_error(command, *args, code=2, match=""):
+    result, errors = invoke(command, *args)
+    assert result.exit_code == code, result.output
+    assert len(errors) == 1 and match in errors[0], errors
+    return errors[0]
+
+
+def manifest_matches_disk(out: Path) -> None:
+    from alexnet_edge.runtime.fileio import sha256_file
+
+    manifest = json.loads((out / "manifest.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    for entry in manifest["artifacts"]:
+        assert sha256_file(out / entry["file"]) == entry["sha256"], entry["file"]
+    json.loads((out / "report.json").read_text(), parse_constant=lambda c: pytest.fail(c))

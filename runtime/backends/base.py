@@ -29,6 +29,7 @@ class BaseRunner(ABC):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def activate(self) -> BaseRunner:
+        """Load the model or engine (``activate_impl``); returns self. Raises RunnerStateError if active."""
         if self.is_active:
             raise RunnerStateError(f"{self.name}: runner is already active")
         self.activate_impl()
@@ -36,6 +37,7 @@ class BaseRunner(ABC):
         return self
 
     def deactivate(self) -> None:
+        """Release what ``activate`` took (``deactivate_impl``); a no-op when not active."""
         if not self.is_active:
             return
         try:
@@ -51,6 +53,15 @@ class BaseRunner(ABC):
 
     # -- inference ---------------------------------------------------------------------------
     def infer(self, batch: np.ndarray) -> np.ndarray:
+        """The logits of one batch.
+
+        Args:
+            batch: float32 [N, 3, 32, 32], normalized (``preprocess.normalize_uint8``).
+
+        Returns:
+            float32 [N, 10] logits. Raises InputError for a bad batch, RunnerStateError before ``activate``,
+            InferenceError when the model returns another shape.
+        """
         if not self.is_active:
             raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
         batch = validate_batch(batch, size=INPUT_SIZE)

@@ -47,3 +47,13 @@ def test_inspect_other_sizes_note_the_checkpoint():
         and "flatten 12544" in result.output
         and "needs a model trained for 12544" in result.output
     )
+
+
+def test_summarize_is_what_alexnet_inspect_prints():
+    """The inspect numbers come from the API; the command only formats them."""
+    from alexnet_edge.export.architecture import summarize
+
+    net = summarize("cifar", 32)
+    assert net.spatial == (32, 32, 15, 15, 7, 7, 7, 7, 3) and net.flatten == 2304 and net.fits_reference
+    assert net.params == sum(r.params for r in net.rows) and net.macs == sum(r.macs for r in net.rows)
+    assert not summarize("cifar", 64).fits_reference

@@ -71,3 +71,21 @@ def test_an_unknown_layer_kind_is_refused_not_turned_into_dropout():
     layer = Layer("conv3d", in_ch=3, out_ch=8, kernel=3)
     with pytest.raises(ValueError, match="no module for layer kind 'conv3d'"):
         _module(layer)
+
+
+def test_the_reference_weights_record_finds_checks_and_builds(checkpoint, tmp_path):
+    """torchvision-style: the record carries sha256, variant and normalisation; the file is found under
+    $ALEXNET_EDGE_DATA and refused when its hash differs."""
+    from alexnet_edge.export.weights import REFERENCE
+    from alexnet_edge.runtime.constants import MEAN
+
+    env = {"ALEXNET_EDGE_DATA": str(checkpoint.parents[1])}
+    assert REFERENCE.locate(environ=env) == checkpoint.parents[1] / "reference" / "alexnet_cifar10.pt"
+    assert REFERENCE.variant == "cifar" and REFERENCE.mean == MEAN and len(REFERENCE.class_names) == 10
+    other = tmp_path / "reference" / "alexnet_cifar10.pt"
+    other.parent.mkdir()
+    torch.save(AlexNet().state_dict(), other)
+    with pytest.raises(CheckpointError, match="expected b14e73d7"):
+        alexnet_cifar10(
+            weights=REFERENCE.locate(environ={"ALEXNET_EDGE_DATA": str(tmp_path)}), expected_sha256=REFERENCE.sha256
+        )
