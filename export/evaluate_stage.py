@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
-from alexnet_edge.runtime.bench import measure_latency
+from alexnet_edge.runtime.bench import device_timings, measure_latency
 from alexnet_edge.runtime.compare import Tolerance
 from alexnet_edge.runtime.evaluation import Row
 from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
@@ -59,7 +59,7 @@ def time_row(
     stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s, log=log)
     row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean", "runs")} for k, s in stats.items()}
     row.throughput = {k: s.throughput for k, s in stats.items()}
-    row.extra.update(runner.extra_timings())
+    row.extra.update(device_timings(runner))
 
 
 def evaluate_runners(

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .constants import CHANNELS, INPUT_SIZE
+
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 32, 256)
 
 
@@ -84,3 +86,19 @@ def measure_latency(
             stats = results[str(batch_size)]
             log(f"  batch {batch_size}: p50 {stats.p50:.2f} ms, {stats.throughput:.0f} images/s ({stats.runs} runs)")
     return results
+
+
+def device_timings(runner) -> dict:
+    """A report row's addition for a runner that can time execution alone on its device (TensorRT's
+    ``device_latency_ms``, CUDA events, no host<->device copies): the p50 at batch 1 and at its largest
+    batch (at most 256). Empty for runners that cannot: their latency is all there is."""
+    timer = getattr(runner, "device_latency_ms", None)
+    if timer is None:
+        return {}
+    smallest, largest = runner.min_batch or 1, runner.max_batch or 256
+    out = {}
+    for n in sorted({1, min(256, largest)}):
+        if smallest <= n:
+            batch = np.zeros((n, CHANNELS, INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+            out[str(n)] = float(np.percentile(timer(batch), 50))
+    return {"latency_ms_device_p50": out, "latency_includes_copies": True}

@@ -47,6 +47,13 @@ def _manifest_engine_defaults() -> dict:
         return {}
 
 
+def _engine_size(name: str, metavar: str, help_text: str):
+    """A positive whole-number engine option whose default is the exporter's, from the manifest."""
+    return click.option(
+        name, cls=ManifestDefault, type=click.IntRange(min=1), metavar=metavar, default=None, help=help_text
+    )
+
+
 def _shown(value) -> str:
     return {True: "on", False: "off"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
@@ -63,33 +70,10 @@ _PRECISIONS = [p.value for p in Precision]
     type=click.Choice(_PRECISIONS),
     help="repeat to choose [default: every model in the bundle]",
 )
-@click.option(
-    "--min-batch",
-    cls=ManifestDefault,
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=None,
-    help="smallest batch the engine takes",
-)
-@click.option(
-    "--opt-batch",
-    cls=ManifestDefault,
-    type=click.IntRange(min=1),
-    metavar="N",
-    default=None,
-    help="batch TensorRT tunes for",
-)
-@click.option(
-    "--max-batch", cls=ManifestDefault, type=click.IntRange(min=1), metavar="N", default=None, help="largest batch"
-)
-@click.option(
-    "--workspace-mb",
-    cls=ManifestDefault,
-    type=click.IntRange(min=1),
-    metavar="MB",
-    default=None,
-    help="builder workspace",
-)
+@_engine_size("--min-batch", "N", "smallest batch the engine takes")
+@_engine_size("--opt-batch", "N", "batch TensorRT tunes for")
+@_engine_size("--max-batch", "N", "largest batch")
+@_engine_size("--workspace-mb", "MB", "builder workspace")
 @click.option(
     "--dla-core",
     type=click.IntRange(min=0),

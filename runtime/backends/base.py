@@ -104,6 +104,11 @@ class BaseRunner(ABC):
         return [OUTPUT_NAME]
 
     @property
+    def min_batch(self) -> int | None:
+        """The smallest batch one ``infer`` call takes (an engine's profile); None: any."""
+        return None
+
+    @property
     def max_batch(self) -> int | None:
         """The largest batch one ``infer`` call takes (an engine's profile); None: no limit."""
         return None
@@ -115,10 +120,6 @@ class BaseRunner(ABC):
     def settings(self) -> dict[str, object]:
         """How this runner computes where the backend has choices (e.g. OpenVINO's inference precision),
         for a report row."""
-        return {}
-
-    def extra_timings(self) -> dict:
-        """Backend-specific timings to add to a report row (e.g. TensorRT's device-side latency)."""
         return {}
 
     # -- what the device is, for reports -----------------------------------------------------

@@ -192,14 +192,9 @@ class TensorRTRunner(BaseRunner):
     def max_batch(self) -> int | None:
         return self.profile[1] or None
 
-    def extra_timings(self) -> dict:
-        """Report addition: device-only p50 per batch size (the main latency includes copies)."""
-        out = {}
-        for n in (1, min(256, self.profile[1])):
-            if self.profile[0] <= n:
-                batch = np.zeros((n, *self._host_shape()[1:]), dtype=np.float32)
-                out[str(n)] = float(np.percentile(self.device_latency_ms(batch), 50))
-        return {"latency_ms_device_p50": out, "latency_includes_copies": True}
+    @property
+    def min_batch(self) -> int | None:
+        return self.profile[0] or None
 
     @property
     def device(self) -> str:

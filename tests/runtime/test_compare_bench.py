@@ -38,7 +38,7 @@ def test_check_carries_the_numbers():
     metrics = {f.metric: f for f in failures}
     assert set(metrics) == {"top1_agreement", "accuracy_drop", "max_abs_diff"}
     assert metrics["top1_agreement"].value == 0.75 and metrics["top1_agreement"].tolerance == 0.99
-    assert isinstance(metrics["max_abs_diff"], ValueError)
+    assert isinstance(metrics["max_abs_diff"], ToleranceError)
     assert str(metrics["accuracy_drop"]) == "model.int8.onnx: accuracy_drop = 0.25 is above the maximum 0.003"
 
 
@@ -99,9 +99,12 @@ def test_measure_latency_logs_a_line_per_batch_size():
     )  # log is optional
 
 
-def test_tolerance_error_is_a_value_error():
+def test_tolerance_error_is_a_failed_check_not_a_bad_value():
+    """ValueError only for input-validation errors (#18): a model outside its tolerance is a failed check."""
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
+
     err = ToleranceError(artifact="a", metric="m", value=1.0, tolerance=0.5, bound="max")
-    assert isinstance(err, ValueError) and err.exit_code == 1
+    assert isinstance(err, AlexNetEdgeError) and not isinstance(err, ValueError) and err.exit_code == 1
 
 
 def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(test_split, exported, tmp_path):

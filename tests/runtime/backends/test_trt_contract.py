@@ -12,6 +12,7 @@ from trt_fakes import VERSIONS
 
 from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_engine, engine_support
 from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
+from alexnet_edge.runtime.bench import device_timings
 from alexnet_edge.runtime.errors import AlexNetEdgeError, EngineCompatibilityError, InputError, ModelFileError
 from alexnet_edge.runtime.precision import Precision
 
@@ -153,7 +154,7 @@ def test_runner_round_trip(fake_trt, onnx_file, tmp_path, rng):
         np.testing.assert_allclose(runner.infer(batch[:1]), tf32_logits(batch[:1]), rtol=1e-5, atol=1e-5)
         with pytest.raises(InputError, match=r"batch 33 is outside the engine's profile \[1, 32\]"):
             runner.infer(np.zeros((33, 3, 32, 32), np.float32))
-        timings = runner.extra_timings()
+        timings = device_timings(runner)
     assert timings["latency_includes_copies"] and timings["latency_ms_device_p50"]["1"] == 0.25
     kinds = [c[1] for c in fake_trt.cudart.calls if c[0] == "cudaMemcpyAsync"]
     assert kinds[:2] == ["cudaMemcpyHostToDevice", "cudaMemcpyDeviceToHost"]
