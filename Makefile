@@ -57,7 +57,7 @@ test-all: install
 TARGET_MODELS ?= $(OUT)/targets-models
 # Every (CPU, onnxruntime) pair that is proven: each CPU on the host's (newest) onnxruntime and on the
 # oldest pyproject.toml allows, aarch64 also on JetPack 6's (docs/targets.md).
-ORT_OLDEST   ?= 1.21.0
+ORT_OLDEST   ?= 1.21.1
 ORT_JETPACK6 ?= 1.23.2
 TARGET_PAIRS ?= host x86-avx2 x86-sse aarch64 aarch64-a72 \
 	host@$(ORT_OLDEST) x86-avx2@$(ORT_OLDEST) x86-sse@$(ORT_OLDEST) aarch64@$(ORT_OLDEST) aarch64-a72@$(ORT_OLDEST) \

@@ -50,7 +50,7 @@ GPU_TARGETS = (
         12,
         "10.x",
         (
-            'onnxruntime-gpu>=1.21,<1.27 ; platform_machine == "x86_64"',
+            f'onnxruntime-gpu>={ONNXRUNTIME_MIN},<1.27 ; platform_machine == "x86_64"',
             'tensorrt-cu12>=10.3,<11 ; platform_machine == "x86_64"',
             "cuda-python>=12.3,<13",
         ),

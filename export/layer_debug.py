@@ -194,7 +194,8 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     from . import target_env, work_dirs
-    from .target_cpus import default_targets, prepare, read_cpu, read_outputs, run_on
+    from .target_cpus import default_targets, prepare
+    from .target_runs import read_cpu, read_outputs, run_on
     from .targets import sample_indices
 
     known = {t.name: t for t in default_targets()}

@@ -1,16 +1,11 @@
-"""The CPUs of the cross-target run, and how the evaluation is run on each: natively for the host,
-under qemu-user for the others, every (target, model) pair a process of its own. A target is a CPU
-and an onnxruntime version: the host's own by default, or another one from a cached venv.
+"""The CPUs of the cross-target run and what each needs: natively for the host, under qemu-user for the
+others (target_runs.py runs them). A target is a CPU and an onnxruntime version: the host's own by
+default, or another one from a cached venv.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -137,103 +132,6 @@ def guest_command(target: Target, *, arm: Guests | target_env.ArmUserland | None
 
 def model_specs(target: Target, models: dict[str, Path]) -> list[tuple[Path, int]]:
     return [(models[p], n) for p, n in target.counts.items() if n and p in models]
-
-
-def launch(
-    target: Target, specs: list[tuple[Path, int]], images: Path, work: Path, *, arm, stage: Path
-) -> subprocess.Popen:
-    """Start ``target_eval`` for ``specs`` (model, images) on ``target``; outputs land in work/<target>."""
-    threads = (os.cpu_count() or 1) if target.emulator is None else 1  # qemu-user: one emulated thread each
-    cmd = [
-        *guest_command(target, arm=arm),
-        "-m",
-        "alexnet_edge.runtime.target_eval",
-        "--images",
-        str(images),
-        "--out",
-        str(work / target.label),
-        "--threads",
-        str(threads),
-        "--label",
-        target.label,
-        *(f"{path}:{n}" for path, n in specs),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(stage), "OMP_NUM_THREADS": "1"}
-    env.pop("PYTHONHOME", None)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    proc.held_back = []  # a guest traceback: kept for the one error line, not shown
-    proc.forwarder = threading.Thread(target=_forward_progress, args=(proc.stderr, proc.held_back), daemon=True)
-    proc.forwarder.start()
-    return proc
-
-
-def _forward_progress(stream, held_back: list[str]) -> None:
-    # qemu lists every CPUID bit its TCG lacks at each start: not what the user is waiting for.
-    for line in stream:
-        if held_back or line.startswith("Traceback (most recent call last)"):
-            held_back.append(line.rstrip())
-        elif "TCG doesn't support requested feature" not in line:
-            sys.stderr.write(line)
-
-
-# Seconds per image under qemu-user on one core of the development machines (AMD EPYC, 2026):
-# only used to start the longest jobs first so that the cores stay busy to the end.
-EMULATED_SECONDS_PER_IMAGE = {"fp16": 7.5, "fp32": 2.5, "int8": 0.35}
-
-
-def _cost(spec: tuple[Path, int]) -> float:
-    path, n = spec
-    return n * max((c for p, c in EMULATED_SECONDS_PER_IMAGE.items() if f".{p}." in path.name), default=1.0)
-
-
-def run_on(targets: list[Target], specs: dict[str, list[tuple[Path, int]]], work: Path, *, arm, stage: Path) -> None:
-    """The host first (it is the yardstick, all cores); then every emulated (target, model) pair as a
-    process of its own, longest first, one per core."""
-    for target in (t for t in targets if t.emulator is None):
-        _wait(target, launch(target, specs[target.label], work / "images.npy", work, arm=arm, stage=stage))
-    jobs = sorted(
-        ((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(j[1])
-    )
-    running: list[tuple[Target, subprocess.Popen]] = []
-    while jobs or running:
-        while jobs and len(running) < (os.cpu_count() or 1):
-            target, spec = jobs.pop(0)
-            running.append((target, launch(target, [spec], work / "images.npy", work, arm=arm, stage=stage)))
-        finished = [(t, p) for t, p in running if p.poll() is not None]
-        for target, proc in finished:
-            running.remove((target, proc))
-            _wait(target, proc)
-        if not finished:
-            time.sleep(0.5)
-
-
-def _wait(target: Target, proc: subprocess.Popen) -> None:
-    if proc.wait() != 0:
-        proc.forwarder.join(timeout=10)
-        why = next((line.strip() for line in reversed(proc.held_back) if line.strip()), "see its output above")
-        raise AlexNetEdgeError(f"target {target.label}: the guest run failed (exit {proc.returncode}): {why[:400]}")
-
-
-def read_cpu(work: Path, target: Target) -> dict:
-    try:
-        record = json.loads((work / target.label / "cpu.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise AlexNetEdgeError(
-            f"target {target.label}: the guest run wrote no cpu.json (see its output above)"
-        ) from None
-    if target.emulator is not None:
-        check_cpu(target, record)
-    if target.onnxruntime is not None and record.get("onnxruntime") != target.onnxruntime:
-        raise target_env.TargetSetupError(
-            f"target {target.label}: the guest ran onnxruntime {record.get('onnxruntime')}"
-        )
-    return record
-
-
-def read_outputs(work: Path, target: Target, model: Path) -> tuple[dict[str, np.ndarray], float]:
-    with np.load(work / target.label / f"{model.stem}.npz") as data:
-        outputs = {k: data[k] for k in data.files if k != "__seconds__"}
-        return outputs, float(data["__seconds__"])
 
 
 def stage_runtime(folder: Path) -> Path:

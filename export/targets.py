@@ -12,28 +12,20 @@ speed: its wall times say what the run cost, nothing about the target.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from alexnet_edge.runtime.compare import accuracy, compare, flips_text, tolerance_for
+from alexnet_edge.runtime.compare import accuracy, compare, tolerance_for
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.evaluation import judge as judge_logits
-from alexnet_edge.runtime.fileio import write_json, write_text
 from alexnet_edge.runtime.precision import Precision
 
 from . import target_env, work_dirs
-from .target_cpus import (
-    Target,
-    default_targets,
-    host_onnxruntime,
-    model_specs,
-    prepare,
-    read_cpu,
-    read_outputs,
-    run_on,
-)
+from .target_cpus import Target, default_targets, host_onnxruntime, model_specs, prepare
+from .target_runs import read_cpu, read_outputs, run_on
+from .targets_report import render_targets_md, write_results  # noqa: F401 - part of this API
 
 # A target may differ from the host only as far as one model's arithmetic legitimately can: the
 # done-criteria of the fidelity work (within 1 point of the host's accuracy, >= 98.5% identical top-1).
@@ -120,36 +112,6 @@ def judge_target(
     )
 
 
-def render_targets_md(rows: list[TargetRow]) -> str:
-    lines = [
-        "| target | onnxruntime | precision | images | accuracy | top-1 agreement (PyTorch FP32) | flips by PyTorch's "
-        "top-1 margin | max flipped margin | Δ accuracy vs host "
-        "| agreement vs host | max \\|Δlogit\\| vs host | wall s "
-        "| within tolerance |",
-        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} "
-            f"| {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
-            f"{flips_text(r.flips_by_margin)} | {r.max_flipped_margin:.2f} | "
-            f"{100 * r.accuracy_delta_vs_host:+.2f} pt | "
-            f"{100 * r.agreement_vs_host:.2f}% | {r.max_abs_diff_vs_host:.3g} "
-            f"| {r.seconds:.0f} | {'yes' if r.ok else 'NO'} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def write_results(out: Path, rows: list[TargetRow], cpus: dict[str, dict], sample: dict) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    js = write_json(
-        out / "targets.json",
-        {"schema": "alexnet-edge-targets/1", "sample": sample, "cpus": cpus, "rows": [asdict(r) for r in rows]},
-    )
-    md = write_text(out / "targets.md", "# alexnet-edge: cross-target fidelity\n\n" + render_targets_md(rows))
-    return [js, md]
-
-
 def sample_indices(total: int, n: int, seed: int) -> np.ndarray:
     """A seeded sample of the test split (not the first N: spread over the whole file)."""
     return np.random.default_rng(seed).permutation(total)[:n]
@@ -233,8 +195,30 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
             f"{n} test images (seed {config.seed}); targets: "
             f"{', '.join(t.label for t in targets)}; work folder {work} (removed at the end)"
         )
-        run_on(targets, {t.label: model_specs(t, models) for t in targets}, work, arm=guests, stage=stage)
-        return _judge_all(config, targets, models, work, indices, labels, torch_logits, images)
+        specs = {t.label: model_specs(t, models) for t in targets}
+        died = run_on(targets, specs, work, arm=guests, stage=stage, keep_going=True)
+        return _judge_all(config, targets, models, work, indices, labels, torch_logits, images, died)
+
+
+def _died(target: Target, precision: str, images: int, why: str) -> TargetRow:
+    """The row of a (target, model) pair whose guest died: no figures, one failure saying how."""
+    nan = float("nan")
+    failure = f"{target.label}:{precision}: the guest died: {why}"
+    return TargetRow(
+        target.label,
+        precision,
+        images,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        0.0,
+        "",
+        [failure],
+        target.onnxruntime or host_onnxruntime(),
+    )
 
 
 def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
@@ -255,13 +239,20 @@ def _judge_all(
     labels: np.ndarray,
     torch_logits: np.ndarray,
     images: np.ndarray | None = None,
+    died: dict[tuple[str, str], str] | None = None,
 ) -> tuple[list[TargetRow], list[Path]]:
-    rows, cpus, host = [], {}, {}
+    rows, cpus, host, died = [], {}, {}, died or {}
     for target in targets:
+        runs = [(p, models[p], n) for p, n in target.counts.items() if n and p in models]  # (precision, model, n)
+        if all((target.label, path.name) in died for _, path, _ in runs):  # none ran: it may have no cpu.json
+            rows += [_died(target, p, n, died[(target.label, path.name)]) for p, path, n in runs]
+            continue
         cpus[target.label] = record = read_cpu(work, target)
         cpu = ",".join(record["numpy_features"][-4:]) if target.emulator else record["os"]["int8_path"]
-        for path, _ in model_specs(target, models):
-            precision = Precision(path.name.split(".")[1]).value
+        for precision, path, n in runs:
+            if (target.label, path.name) in died:
+                rows.append(_died(target, precision, n, died[(target.label, path.name)]))
+                continue
             outputs, seconds = read_outputs(work, target, path)
             host.setdefault(precision, outputs["logits"])  # the first target is the host on its own onnxruntime
             rows.append(

@@ -30,7 +30,10 @@ STRONGLY_TYPED_ORT = (1, 27)
 # leaves them as DequantizeLinear -> FP32 Conv/Gemm (its optimized graph, measured for 1.20.0 and 1.20.1;
 # docs/targets.md), so there the INT8 model computes in FP32, gains no speed and moves its logits by ~0.12.
 FUSES_QDQ_ORT = (1, 21)
-ONNXRUNTIME_MIN = ".".join(map(str, FUSES_QDQ_ORT))  # what pyproject.toml and the bundle require
+# What pyproject.toml and the bundle require: 1.21.1, not 1.21.0, whose aarch64 wheel dies with SIGILL on
+# ARMv8.0 cores such as the Raspberry Pi 4's Cortex-A72 (onnxruntime #23957; measured here under
+# qemu -cpu cortex-a72, while 1.21.1 runs there).
+ONNXRUNTIME_MIN = "1.21.1"
 
 
 def choose_providers(requested: Sequence[str] | str | None, available: Sequence[str]) -> list[str]:

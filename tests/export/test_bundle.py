@@ -64,7 +64,7 @@ def test_bundle_contents_and_manifest(bundle, exported):
     assert pins == {"numpy": f"=={__import__('numpy').__version__}", "onnxruntime": f"=={versions['onnxruntime']}"}
     assert [
         str(r.specifier) for r in reqs if r.name == "onnxruntime" and r.marker.evaluate({"python_version": "3.10"})
-    ] == ["<1.24,>=1.21"]
+    ] == ["<1.24,>=1.21.1"]
     readme = (bundle / "README.md").read_text()
     assert "python3 -m venv .venv" in readme and "the first 500 of CIFAR-10 test_batch" in readme
     assert max(len(line) for line in readme.splitlines()) <= 120  # numbered steps, no 600-character line

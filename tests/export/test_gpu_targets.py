@@ -36,7 +36,7 @@ def test_each_set_matches_its_cuda_major(target):
         spec = active["cuda-python"]
         major = target.cuda_major
         assert f"{major}.6.2" in spec and f"{major + 1}.0" not in spec and f"{major - 1}.9" not in spec
-    if "onnxruntime-gpu" in active:  # 1.21-1.26: CUDA 12 + TensorRT 10; 1.27+: CUDA 13 + TensorRT 11
+    if "onnxruntime-gpu" in active:  # 1.21.1-1.26: CUDA 12 + TensorRT 10; 1.27+: CUDA 13 + TensorRT 11
         assert ("1.26.0" in active["onnxruntime-gpu"]) == (target.cuda_major == 12)
         assert ("1.27.0" in active["onnxruntime-gpu"]) == (target.cuda_major == 13 and target.machine == "x86_64")
     if target.machine == "x86_64" and "onnxruntime-gpu" in active:
