@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.precision import Precision
 
 from .errors import TargetSetupError
 from .target_cpus import Target, check_cpu, guest_command
@@ -59,14 +60,23 @@ def _forward_progress(stream, held_back: list[str]) -> None:
             sys.stderr.write(line)
 
 
-# Seconds per image under qemu-user on one core of the development machines (AMD EPYC, 2026):
-# only used to start the longest jobs first so that the cores stay busy to the end.
-EMULATED_SECONDS_PER_IMAGE = {"fp16": 7.5, "fp32": 2.5, "int8": 0.35}
+# Seconds per image under qemu by (qemu CPU, model), measured by make test-targets (docs/targets.md): FP32
+# under EPYC-Milan emulates its AVX2/FMA float code, FP16 on the A76 its FP16 arithmetic. Only the order
+# of the jobs uses it (longest first keeps both cores busy to the end), so a rough figure is enough.
+EMULATED_SECONDS_PER_IMAGE = {
+    ("EPYC-Milan", Precision.FP32.onnx_name): 11.0,
+    ("cortex-a76", Precision.FP16.onnx_name): 4.5,
+    ("cortex-a72", Precision.FP16.onnx_name): 2.3,
+    ("cortex-a76", Precision.FP32.onnx_name): 2.2,
+    ("cortex-a72", Precision.FP32.onnx_name): 2.2,
+    ("Snowridge", Precision.FP32.onnx_name): 1.5,
+}
+INT8_SECONDS_PER_IMAGE = 0.25
 
 
-def _cost(spec: tuple[Path, int]) -> float:
-    path, n = spec
-    return n * max((c for p, c in EMULATED_SECONDS_PER_IMAGE.items() if f".{p}." in path.name), default=1.0)
+def _cost(target: Target, spec: tuple[Path, int]) -> float:
+    path, n = spec  # a shipped model's file name; any other (alexnet-debug's marked copies) costs as INT8
+    return n * EMULATED_SECONDS_PER_IMAGE.get((target.qemu_cpu, path.name), INT8_SECONDS_PER_IMAGE)
 
 
 def run_on(
@@ -85,7 +95,7 @@ def run_on(
     for target in (t for t in targets if t.emulator is None):
         _wait(target, launch(target, specs[target.label], work / "images.npy", work, arm=arm, stage=stage))
     jobs = sorted(
-        ((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(j[1])
+        ((t, spec) for t in targets if t.emulator is not None for spec in specs[t.label]), key=lambda j: -_cost(*j)
     )
     running: list[tuple[Target, Path, subprocess.Popen]] = []
     while jobs or running:
