@@ -52,9 +52,10 @@ def launch(
 
 
 def _forward_progress(stream, held_back: list[str]) -> None:
-    # qemu lists every CPUID bit its TCG lacks at each start: not what the user is waiting for.
+    # Progress lines are shown; a traceback or the guest's own "error:" line is kept for the host's one
+    # error line; qemu lists every CPUID bit its TCG lacks at each start: not what the user is waiting for.
     for line in stream:
-        if held_back or line.startswith("Traceback (most recent call last)"):
+        if held_back or line.startswith(("Traceback (most recent call last)", "error: ")):
             held_back.append(line.rstrip())
         elif "TCG doesn't support requested feature" not in line:
             sys.stderr.write(line)
@@ -134,7 +135,7 @@ def _death(proc: subprocess.Popen) -> str | None:
         )
         return f"killed by {name}{meaning}"
     why = next((line.strip() for line in reversed(proc.held_back) if line.strip()), "see its output above")
-    return f"exit {proc.returncode}: {why[:400]}"
+    return f"exit {proc.returncode}: {why.removeprefix('error: ')[:400]}"
 
 
 def read_cpu(work: Path, target: Target) -> dict:

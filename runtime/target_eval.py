@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .cpu_features import detect
+from .errors import AlexNetEdgeError
 
 CHUNK = 5  # images per call: small, so that progress shows often even under emulation (FP16: 6 s an image)
 PROGRESS_EVERY_S = 10.0
@@ -94,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp.replace(args.out / "cpu.json")
     for path, count in args.models:
         start = time.perf_counter()
-        outputs = run_model(path, images[:count], threads=args.threads, label=args.label)
+        try:
+            outputs = run_model(path, images[:count], threads=args.threads, label=args.label)
+        except AlexNetEdgeError as exc:  # a model this runtime refuses: one line for the host to show
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         outputs["__seconds__"] = np.array(time.perf_counter() - start)
         tmp = args.out / f".{path.stem}.{os.getpid()}.tmp.npz"
         np.savez(tmp, **outputs)

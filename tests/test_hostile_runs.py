@@ -72,7 +72,7 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
     models.mkdir()
     if case == "judged":  # a model that runs but is far from PyTorch: exit 1, judged
         tiny.rename(models / "model.fp32.onnx")
-    else:  # a model the guest cannot feed (float16 input): the guest run fails, exit 2
+    else:  # a model the guest's runner refuses (float16 input): the guest run fails, exit 2
         signature_model(models / "model.fp32.onnx", elem=TensorProto.FLOAT16)
     proc = run_command(
         "alexnet-targets",
@@ -94,7 +94,8 @@ def test_targets_leave_nothing_in_tmpdir(case, checkpoint, data_root, tiny, tmp_
     if case == "judged":
         assert proc.returncode == 1 and all("outside tolerance" in e for e in error_lines(proc)), proc.stderr[-2000:]
     else:
-        assert_one_error(proc, code=2, match="the guest run failed (exit 1): onnxruntime")
+        line = assert_one_error(proc, code=2, match="target host: the guest run failed (exit 2: ")
+        assert "takes float16 [N, 3, 32, 32]" in line and "Error:" not in line  # the runner's sentence, no class
     assert not leftovers(_tmp(tmp_path)), leftovers(_tmp(tmp_path))
 
 
