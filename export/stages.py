@@ -63,7 +63,6 @@ def load_data(
         download: fetch the official archive where test_batch is absent.
         log: one line per event.
         eval_data: the user's labelled images instead (class folders or .npz).
-
     Returns:
         EvalData: the whole source (uint8, for the bundle), the normalized images and their labels.
     """
@@ -93,11 +92,8 @@ def load_or_train(
     """The given checkpoint, or one trained first into ``out`` with ``recipe``.
 
     Args:
-        checkpoint: a state_dict file, or None to train.
-        data_root, recipe, variant: what training reads and builds (and the variant the file must be).
-        out: where a trained checkpoint is written.
-        progress, log: where progress and lines go.
-
+        checkpoint: a state_dict file, or None to train (on ``data_root``, ``variant``, ``recipe``).
+        out, progress, log: where a trained checkpoint, progress and lines go.
     Returns:
         Checkpoint: path, sha256, the model in eval mode, and whether its BatchNorms are folded at export.
     """
