@@ -33,9 +33,7 @@ from .architecture import VARIANTS
     type=click.Path(path_type=Path, dir_okay=False),
     help="state_dict to export; without it, train one first",
 )
-@click.option(
-    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
-)
+@data_paths.data_root_option()
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True
 )

@@ -33,6 +33,15 @@ EPILOG = (
 EPILOG_DATA_ONLY = f"Data: --data-root defaults to ${ENV_VAR}/{CIFAR_SUBDIR}; set {ENV_VAR}, or pass --data-root."
 
 
+def data_root_option():
+    """Every command's ``--data-root``: the folder holding cifar-10-batches-py/, None to use ALEXNET_EDGE_DATA."""
+    import click
+
+    return click.option(
+        "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=DATA_ROOT_HELP
+    )
+
+
 def _env_root(environ: Mapping[str, str] | None) -> Path | None:
     value = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
     return Path(value) if value else None

@@ -9,8 +9,8 @@ import click
 
 from alexnet_edge.runtime.cli_support import one_line_errors
 
-from . import data_paths, target_env
-from .target_options import CACHE_SHOWN, TARGET_NAMES, deprecated_alias, take_aliases
+from . import data_paths
+from .target_options import TARGET_NAMES, cache_option, deprecated_alias, take_aliases
 
 
 @click.command(
@@ -32,9 +32,7 @@ from .target_options import CACHE_SHOWN, TARGET_NAMES, deprecated_alias, take_al
     default=None,
     help="or: run --model on this target against the host",
 )
-@click.option(
-    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
-)
+@data_paths.data_root_option()
 @click.option(
     "--sample-size",
     "images",
@@ -48,13 +46,7 @@ from .target_options import CACHE_SHOWN, TARGET_NAMES, deprecated_alias, take_al
 @click.option(
     "--min-cosine", type=click.FloatRange(0, 1), default=0.99, show_default=True, help="a tensor below this drifts"
 )
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=target_env.default_cache,
-    show_default=CACHE_SHOWN,
-    help="arm64 userland, wheels and venvs, shared with alexnet-targets",
-)
+@cache_option("arm64 userland, wheels and venvs, shared with alexnet-targets")
 @one_line_errors
 def alexnet_debug(cache, **opts) -> None:
     """Compare every intermediate tensor of two runs (two models, or one model on two CPUs) and name

@@ -22,9 +22,7 @@ from .architecture import VARIANTS
     default=None,
     help=f"the model to check {data_paths.CHECKPOINT_HELP}",
 )
-@click.option(
-    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
-)
+@data_paths.data_root_option()
 @click.option(
     "--baseline",
     type=click.Path(path_type=Path, dir_okay=False),

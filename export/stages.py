@@ -21,10 +21,10 @@ from alexnet_edge.calibration.errors import CalibrationError, DatasetError
 from alexnet_edge.calibration.table import calibrate
 from alexnet_edge.calibration.user_data import UserData, read_labelled, read_unlabelled
 from alexnet_edge.runtime.backends import open_runner
-from alexnet_edge.runtime.backends.trt_builder import build_engine, engine_support
-from alexnet_edge.runtime.backends.trt_dla import engine_source
+from alexnet_edge.runtime.backends.trt_builder import engine_support
 from alexnet_edge.runtime.compare import Tolerance, accuracy
 from alexnet_edge.runtime.constants import CLASS_NAMES
+from alexnet_edge.runtime.deploy import build_engines_for
 from alexnet_edge.runtime.errors import ToleranceError
 from alexnet_edge.runtime.evaluation import judge
 from alexnet_edge.runtime.fileio import sha256_file
@@ -288,13 +288,6 @@ def build_engines(converted: Converted, out: Path, engine_config, *, enabled: bo
         log(note)
         return Engines(note=note)
     table = converted.calibration.table.path if converted.calibration is not None else None
-    engines = []
-    for model in converted.models:
-        if engine_config.dla_core is not None and model.precision is Precision.FP32:
-            continue  # DLA runs FP16 and INT8 only
-        engine = Artifact(model.precision, out / model.precision.engine_name, ArtifactKind.ENGINE)
-        # INT8 on DLA: the FP32 model and the table's ranges, not the Q/DQ model (trt_dla)
-        source, ranges = engine_source(model.precision, engine_config, converted.paths(), table)
-        build_engine(source, engine.path, model.precision, engine_config, calibration_table=ranges)
-        engines.append(engine)
-    return Engines(tuple(engines))
+    precisions = [m.precision for m in converted.models]
+    built = build_engines_for(converted.paths(), precisions, out, engine_config, table)
+    return Engines(tuple(Artifact(precision, path, ArtifactKind.ENGINE) for precision, path, _ in built))

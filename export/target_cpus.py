@@ -130,8 +130,14 @@ def guest_command(target: Target, *, arm: Guests | target_env.ArmUserland | None
     return Guests(arm={None: arm} if arm is not None else {}).command(target)
 
 
+def target_models(target: Target, models: dict[str, Path]) -> list[tuple[str, Path, int]]:
+    """(precision, model, images) of every model ``target`` runs: its counts, for the models there are."""
+    return [(p, models[p], n) for p, n in target.counts.items() if n and p in models]
+
+
 def model_specs(target: Target, models: dict[str, Path]) -> list[tuple[Path, int]]:
-    return [(models[p], n) for p, n in target.counts.items() if n and p in models]
+    """What the guest is given: (model, images) per model of ``target_models``."""
+    return [(path, n) for _, path, n in target_models(target, models)]
 
 
 def stage_runtime(folder: Path) -> Path:

@@ -10,6 +10,21 @@ CACHE_SHOWN = "$XDG_CACHE_HOME/alexnet-edge/targets, ~/.cache when unset"
 TARGET_NAMES = [t.name for t in default_targets()]
 
 
+def cache_option(help_text: str):
+    """``--cache``: where userlands, wheels and venvs are kept; read from the environment at parse time."""
+    from pathlib import Path
+
+    from .target_env import default_cache
+
+    return click.option(
+        "--cache",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=default_cache,  # a callable: read when the command runs, not when this module is imported
+        show_default=CACHE_SHOWN,
+        help=help_text,
+    )
+
+
 class TargetSpec(click.ParamType):
     """NAME or NAME@VERSION: a CPU from TARGET_NAMES, optionally with an onnxruntime version."""
 

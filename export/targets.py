@@ -23,7 +23,7 @@ from alexnet_edge.runtime.evaluation import judge as judge_logits
 from alexnet_edge.runtime.precision import Precision
 
 from . import target_env, work_dirs
-from .target_cpus import Target, default_targets, host_onnxruntime, model_specs, prepare
+from .target_cpus import Target, default_targets, host_onnxruntime, model_specs, prepare, target_models
 from .target_runs import read_cpu, read_outputs, run_on
 from .targets_report import render_targets_md, write_results  # noqa: F401 - part of this API
 
@@ -205,19 +205,19 @@ def _died(target: Target, precision: str, images: int, why: str) -> TargetRow:
     nan = float("nan")
     failure = f"{target.label}:{precision}: the guest died: {why}"
     return TargetRow(
-        target.label,
-        precision,
-        images,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        nan,
-        0.0,
-        "",
-        [failure],
-        target.onnxruntime or host_onnxruntime(),
+        target=target.label,
+        precision=precision,
+        images=images,
+        accuracy=nan,
+        top1_agreement=nan,
+        accuracy_delta_vs_host=nan,
+        max_abs_diff_vs_host=nan,
+        agreement_vs_host=nan,
+        cosine_vs_torch=nan,
+        seconds=0.0,
+        cpu="",
+        failures=[failure],
+        onnxruntime=target.onnxruntime or host_onnxruntime(),
     )
 
 
@@ -243,7 +243,7 @@ def _judge_all(
 ) -> tuple[list[TargetRow], list[Path]]:
     rows, cpus, host, died = [], {}, {}, died or {}
     for target in targets:
-        runs = [(p, models[p], n) for p, n in target.counts.items() if n and p in models]  # (precision, model, n)
+        runs = target_models(target, models)
         if all((target.label, path.name) in died for _, path, _ in runs):  # none ran: it may have no cpu.json
             rows += [_died(target, p, n, died[(target.label, path.name)]) for p, path, n in runs]
             continue

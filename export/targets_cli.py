@@ -9,8 +9,8 @@ import click
 
 from alexnet_edge.runtime.cli_support import one_line_errors
 
-from . import data_paths, target_env
-from .target_options import CACHE_SHOWN, TargetSpec, deprecated_alias, take_aliases
+from . import data_paths
+from .target_options import TargetSpec, cache_option, deprecated_alias, take_aliases
 from .targets import TargetsConfig
 
 # checkpoint/data_root: filled in per run from the options or ALEXNET_EDGE_DATA (data_paths)
@@ -34,9 +34,7 @@ _DEFAULTS = TargetsConfig(models_dir=Path("artifacts"), checkpoint=Path(), data_
     default=None,
     help="the checkpoint the models came from: PyTorch FP32 on the host is the reference " + data_paths.CHECKPOINT_HELP,
 )
-@click.option(
-    "--data-root", type=click.Path(path_type=Path, file_okay=False), default=None, help=data_paths.DATA_ROOT_HELP
-)
+@data_paths.data_root_option()
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=_DEFAULTS.out_dir, show_default=True
 )
@@ -86,13 +84,7 @@ _DEFAULTS = TargetsConfig(models_dir=Path("artifacts"), checkpoint=Path(), data_
 @deprecated_alias("--fp32-images", "--fp32-size")
 @deprecated_alias("--fp16-images", "--fp16-size")
 @click.option("--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="which test images (seeded sample)")
-@click.option(
-    "--cache",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=target_env.default_cache,  # read at parse time, not when this module is imported
-    show_default=CACHE_SHOWN,
-    help="arm64 userland, wheels and venv, reused across runs",
-)
+@cache_option("arm64 userland, wheels and venv, reused across runs")
 @one_line_errors
 def alexnet_targets(targets, **opts) -> None:
     """Evaluate the models on every CPU target (host natively; x86 AVX2 without VNNI, x86 without AVX,

@@ -33,7 +33,9 @@ class ManifestDefault(click.Option):
         record = super().get_help_record(ctx)
         if record is None:
             return None
-        value = _manifest_engine_defaults().get(self.name)
+        if "manifest_engine_defaults" not in ctx.meta:  # read once per help text, not once per option
+            ctx.meta["manifest_engine_defaults"] = _manifest_engine_defaults()
+        value = ctx.meta["manifest_engine_defaults"].get(self.name)
         shown = "the exporter's" if value is None else _shown(value)
         return record[0], f"{record[1]}  [default: {shown}, from manifest.json]"
 
@@ -55,21 +57,30 @@ def _engine_size(name: str, metavar: str, help_text: str):
 
 
 def _shown(value) -> str:
-    return {True: "on", False: "off"}.get(value, str(value)) if isinstance(value, bool) else str(value)
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
+_BUNDLE_DIR = click.option(
+    "--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]"
+)
+
+
+def _precision_option(default_text: str):
+    return click.option(
+        "--precision",
+        "chosen",
+        multiple=True,
+        type=click.Choice(_PRECISIONS),
+        help=f"repeat to choose [default: {default_text}]",
+    )
 
 
 _PRECISIONS = [p.value for p in Precision]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
-@click.option(
-    "--precision",
-    "chosen",
-    multiple=True,
-    type=click.Choice(_PRECISIONS),
-    help="repeat to choose [default: every model in the bundle]",
-)
+@_BUNDLE_DIR
+@_precision_option("every model in the bundle")
 @_engine_size("--min-batch", "N", "smallest batch the engine takes")
 @_engine_size("--opt-batch", "N", "batch TensorRT tunes for")
 @_engine_size("--max-batch", "N", "largest batch")
@@ -105,7 +116,7 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--bundle-dir", metavar="DIR", default=None, help="the bundle [default: the folder of this script]")
+@_BUNDLE_DIR
 @click.option(
     "--backend",
     type=click.Choice(["onnxruntime", "openvino", "tensorrt"]),
@@ -114,13 +125,7 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
     help="onnxruntime or openvino (pip install openvino; f32 arithmetic): the ONNX models; "
     "tensorrt: the engines build_engines.py wrote",
 )
-@click.option(
-    "--precision",
-    "chosen",
-    multiple=True,
-    type=click.Choice(_PRECISIONS),
-    help="repeat to choose [default: all in the bundle]",
-)
+@_precision_option("all in the bundle")
 @click.option(
     "--providers",
     metavar="LIST",

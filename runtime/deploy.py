@@ -18,7 +18,7 @@ from .backends import open_runner
 from .backends.trt_builder import EngineBuildConfig, build_engine
 from .backends.trt_dla import engine_source
 from .bench import measure_latency
-from .compare import tolerance_for
+from .compare import accuracy, tolerance_for
 from .errors import ManifestError, ModelFileError
 from .evaluation import evaluate
 from .fileio import sha256_file
@@ -96,16 +96,10 @@ def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) 
         config = replace(config, timing_cache=bundle / MODELS_DIR / "timing.cache")
     elif not config.timing_cache.is_absolute():
         config = replace(config, timing_cache=bundle / config.timing_cache)
-    sidecars = []
-    for precision in _precisions(bundle, chosen):
-        if config.dla_core is not None and precision is Precision.FP32:
-            logger.warning("skipping %s: DLA runs FP16 and INT8 only", precision.onnx_name)
-            continue
-        models = {p: bundle / MODELS_DIR / p.onnx_name for p in Precision}
-        # INT8 on DLA: the FP32 model and the calibration table's ranges (trt_dla)
-        source, ranges = engine_source(precision, config, models, bundle / MODELS_DIR / "calibration_table.json")
-        engine = bundle / MODELS_DIR / precision.engine_name
-        sidecar = build_engine(source, engine, precision, config, calibration_table=ranges)
+    models = {p: bundle / MODELS_DIR / p.onnx_name for p in Precision}
+    table = bundle / MODELS_DIR / "calibration_table.json"
+    built = build_engines_for(models, _precisions(bundle, chosen), bundle / MODELS_DIR, config, table)
+    for precision, _, sidecar in built:
         logger.info(
             "built %s/%s: TensorRT %s on %s, strongly typed: %s, flags: %s",
             MODELS_DIR,
@@ -115,8 +109,24 @@ def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) 
             sidecar["strongly_typed"],
             ", ".join(sidecar["builder_flags"]) or "none",
         )
-        sidecars.append(sidecar)
-    return sidecars
+    return [sidecar for _, _, sidecar in built]
+
+
+def build_engines_for(
+    models: dict[Precision, Path], precisions, out_dir: Path, config: EngineBuildConfig, calibration_table: Path | None
+) -> list[tuple[Precision, Path, dict]]:
+    """One engine per precision into ``out_dir`` (the pipeline's and the bundle's one build loop): FP32 is
+    skipped on DLA, which runs FP16 and INT8 only; INT8 on DLA builds from the FP32 model and the
+    calibration table's ranges (trt_dla). Returns (precision, engine path, sidecar) per engine built."""
+    built = []
+    for precision in precisions:
+        if config.dla_core is not None and precision is Precision.FP32:
+            logger.warning("skipping %s: DLA runs FP16 and INT8 only", precision.onnx_name)
+            continue
+        source, ranges = engine_source(precision, config, models, calibration_table)
+        engine = out_dir / precision.engine_name
+        built.append((precision, engine, build_engine(source, engine, precision, config, calibration_table=ranges)))
+    return built
 
 
 # -- verify.py ---------------------------------------------------------------------------------
@@ -175,5 +185,4 @@ def verify_bundle(bundle: Path, *, backend="onnxruntime", chosen=(), providers=N
             }
         )
     source = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
-    reference_accuracy = float((reference.argmax(1) == labels).mean())
-    return VerifyResult(source, len(labels), reference_accuracy, rows, failed)
+    return VerifyResult(source, len(labels), accuracy(reference, labels), rows, failed)

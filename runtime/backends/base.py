@@ -62,8 +62,7 @@ class BaseRunner(ABC):
             float32 [N, 10] logits. Raises InputError for a bad batch, RunnerStateError before ``activate``,
             InferenceError when the model returns another shape.
         """
-        if not self.is_active:
-            raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
+        self._require_active()
         batch = validate_batch(batch, size=INPUT_SIZE)
         logits = self.infer_impl(batch)
         if logits.shape != (batch.shape[0], NUM_CLASSES):
@@ -75,13 +74,16 @@ class BaseRunner(ABC):
     def infer_outputs(self, batch: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Outputs by name (Polygraphy's ``infer(feed_dict) -> dict``): ``names`` among ``output_names``,
         default the logits only. One runner so serves the comparison, the targets and the layer debugger."""
+        self._require_active()
+        wanted, known = [OUTPUT_NAME] if names is None else list(names), self.output_names
+        unknown = [n for n in wanted if n not in known]
+        if unknown:
+            raise InputError(f"{self.name}: no output(s) {', '.join(unknown)}; it has {', '.join(known)}")
+        return self.infer_outputs_impl(validate_batch(batch, size=INPUT_SIZE), wanted)
+
+    def _require_active(self) -> None:
         if not self.is_active:
             raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
-        wanted = [OUTPUT_NAME] if names is None else list(names)
-        unknown = [n for n in wanted if n not in self.output_names]
-        if unknown:
-            raise InputError(f"{self.name}: no output(s) {', '.join(unknown)}; it has {', '.join(self.output_names)}")
-        return self.infer_outputs_impl(validate_batch(batch, size=INPUT_SIZE), wanted)
 
     def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: Progress = False) -> np.ndarray:
         """Run a large array through ``infer`` in chunks; returns float32 [N,10]. ``progress``: see runtime.progress."""

@@ -143,10 +143,8 @@ class OnnxRuntimeRunner(BaseRunner):
         if self.session.get_providers()[0] in GPU_PROVIDERS:
             self._io_binding = self.session.io_binding()
         else:
-            for warning in (
-                saturation_warning(self.metadata(), detect()),
-                unfused_int8_warning(ort.__version__, self.metadata()),
-            ):
+            metadata = self.metadata()
+            for warning in (saturation_warning(metadata, detect()), unfused_int8_warning(ort.__version__, metadata)):
                 if warning:
                     logger.warning(warning)
 
