@@ -28,15 +28,15 @@ BEGIN, END = "<!-- backend-ratios:begin -->", "<!-- backend-ratios:end -->"
 
 
 def make_runners(artifacts: Path, checkpoint: Path, with_openvino: bool) -> dict:
-    from alexnet_edge.export.model import alexnet_cifar10
-    from alexnet_edge.export.torch_runner import TorchRunner
-    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.export.model.alexnet import alexnet_cifar10
+    from alexnet_edge.export.model.torch_runner import TorchRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
     runners = {"torch fp32": TorchRunner(alexnet_cifar10(weights=checkpoint))}
     for precision in ("fp32", "int8"):
         runners[f"onnxruntime {precision}"] = OnnxRuntimeRunner(artifacts / f"model.{precision}.onnx")
     if with_openvino:
-        from alexnet_edge.runtime.backends.openvino import OpenVINORunner, PerformanceHints
+        from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner, PerformanceHints
 
         for precision in ("fp32", "int8"):
             model = artifacts / f"model.{precision}.onnx"
@@ -217,7 +217,7 @@ def main() -> int:
 
 
 def _cpu() -> str:
-    from alexnet_edge.export.report import host_info
+    from alexnet_edge.export.report.render import host_info
     from alexnet_edge.runtime.cpu_features import detect
 
     return f"{host_info()['cpu']} ({detect().summary()})"

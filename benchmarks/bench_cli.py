@@ -11,7 +11,7 @@ MODELS = ("model.fp32.onnx", "model.int8.onnx")
 
 def parser(doc: str) -> argparse.ArgumentParser:
     """--checkpoint, --data-root (both by the ALEXNET_EDGE_DATA convention), --artifacts and --rounds."""
-    from alexnet_edge.export import data_paths
+    from alexnet_edge.export.pipeline import data_paths
 
     out = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
@@ -27,7 +27,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 def resolve_data(args: argparse.Namespace) -> bool:
     """Fill in --checkpoint and --data-root; False (after one error line) when neither they nor the default say."""
-    from alexnet_edge.export import data_paths
+    from alexnet_edge.export.pipeline import data_paths
 
     try:
         args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)

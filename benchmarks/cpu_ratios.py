@@ -60,9 +60,9 @@ def main() -> int:
         return 2
 
     from alexnet_edge.calibration.cifar10 import load_test
-    from alexnet_edge.export.model import alexnet_cifar10
-    from alexnet_edge.export.torch_runner import TorchRunner
-    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.export.model.alexnet import alexnet_cifar10
+    from alexnet_edge.export.model.torch_runner import TorchRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
     from alexnet_edge.runtime.bench import summarize
     from alexnet_edge.runtime.preprocess import normalize_uint8
 

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration.cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
+from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, DEFAULTS, MAX_USER_CALIB_IMAGES
 from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
 from alexnet_edge.runtime.fileio import atomic_output
 from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.progress import Progress, track
-
-from .cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
-from .config import DEFAULT_CALIB_SIZE, DEFAULTS, MAX_USER_CALIB_IMAGES
 
 DEFAULT_CALIB_FILES: tuple[str, ...] = DEFAULTS.files
 MIN_RECOMMENDED = 300

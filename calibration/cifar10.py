@@ -14,10 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.fileio import file_digest
-
-from .errors import DatasetError
 
 BATCHES_DIR = "cifar-10-batches-py"
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"

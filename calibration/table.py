@@ -14,15 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from alexnet_edge.calibration.calib_set import CalibrationSet
+from alexnet_edge.calibration.config import DEFAULTS, METHODS
+from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.runtime.constants import INPUT_NAME
 from alexnet_edge.runtime.errors import InputError
 from alexnet_edge.runtime.fileio import sha256_file, write_json
 from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.progress import Progress, track
-
-from .calib_set import CalibrationSet
-from .config import DEFAULTS, METHODS
-from .errors import CalibrationError
 
 TABLE_FORMAT = "alexnet-edge-calibration/1"
 DEFAULT_METHOD = DEFAULTS.method

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE
 from alexnet_edge.runtime.errors import InputError
 from alexnet_edge.runtime.npy_file import check_regular_file, load_npy, load_npz, npy_header
 from alexnet_edge.runtime.preprocess import IMAGE_SUFFIXES, load_image
-
-from .errors import DatasetError
 
 UNLABELLED = -1
 

@@ -5,12 +5,12 @@ with OnnxRuntimeRunner("model.int8.onnx") as runner:
     logits = runner.infer(preprocess_images(["cat.png"]))
 """
 
-from .backends.base import BaseRunner
-from .backends.onnxrt import OnnxRuntimeRunner
-from .constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
-from .errors import AlexNetEdgeError
-from .precision import Precision
-from .preprocess import load_image, normalize_uint8, preprocess_images
+from alexnet_edge.runtime.backends.base import BaseRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
+from alexnet_edge.runtime.constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.preprocess import load_image, normalize_uint8, preprocess_images
 
 __all__ = [
     "BaseRunner",
@@ -31,7 +31,7 @@ __all__ = [
 def __getattr__(name: str):
     # The TensorRT runner pulls in nothing heavy at import, but keep it out of the eager path anyway.
     if name == "TensorRTRunner":
-        from .backends.trt_runner import TensorRTRunner
+        from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
 
         return TensorRTRunner
     raise AttributeError(name)

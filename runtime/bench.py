@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .constants import CHANNELS, INPUT_SIZE
+from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE
 
 DEFAULT_BATCH_SIZES: tuple[int, ...] = (1, 8, 32, 256)
 

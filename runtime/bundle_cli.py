@@ -12,11 +12,11 @@ from pathlib import Path
 
 import click
 
-from .backends.trt_features import HARDWARE_LEVELS
-from .cli_support import one_line_errors
-from .cpu_features import detect
-from .deploy import MANIFEST, VerifyResult, build_bundle_engines, verify_bundle
-from .precision import Precision
+from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS
+from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.cpu_features import detect
+from alexnet_edge.runtime.deploy import MANIFEST, VerifyResult, build_bundle_engines, verify_bundle
+from alexnet_edge.runtime.precision import Precision
 
 _PRECISIONS = [p.value for p in Precision]
 

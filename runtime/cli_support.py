@@ -10,7 +10,7 @@ import warnings
 
 import click
 
-from .errors import AlexNetEdgeError
+from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 #: The logger every module of the package logs under (``logging.getLogger(__name__)``).
 PACKAGE_LOGGER = "alexnet_edge"
@@ -73,7 +73,7 @@ def one_line_errors(func):
                 raise
             command = click.get_current_context(silent=True)
             name = command.info_name if command else "this command"
-            from .install_hints import install_hint
+            from alexnet_edge.runtime.install_hints import install_hint
 
             click.echo(
                 f"error: {name} needs the [export] extra, which is not installed (no module {top!r}): "
@@ -91,7 +91,7 @@ class LogFile:
     work; a later failure raises once, and the file is then left alone (also at close)."""
 
     def __init__(self, path, *, first_line: str):
-        from .errors import OutputDirError
+        from alexnet_edge.runtime.errors import OutputDirError
 
         self.path, self._error = path, OutputDirError
         try:

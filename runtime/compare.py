@@ -7,9 +7,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .constants import NUM_CLASSES
-from .errors import AlexNetEdgeError, ToleranceError
-from .precision import Precision
+from alexnet_edge.runtime.constants import NUM_CLASSES
+from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
+from alexnet_edge.runtime.precision import Precision
 
 
 @dataclass(frozen=True)

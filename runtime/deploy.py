@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import open_runner
-from .backends.trt_builder import EngineBuildConfig, build_engine
-from .backends.trt_dla import engine_source
-from .bench import measure_latency
-from .compare import accuracy, tolerance_for
-from .errors import ManifestError, ModelFileError
-from .evaluation import evaluate
-from .fileio import sha256_file
-from .precision import Precision
-from .preprocess import normalize_uint8
+from alexnet_edge.runtime.backends import open_runner
+from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig, build_engine
+from alexnet_edge.runtime.backends.tensorrt.dla import engine_source
+from alexnet_edge.runtime.bench import measure_latency
+from alexnet_edge.runtime.compare import accuracy, tolerance_for
+from alexnet_edge.runtime.errors import ManifestError, ModelFileError
+from alexnet_edge.runtime.evaluation import evaluate
+from alexnet_edge.runtime.fileio import sha256_file
+from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.preprocess import normalize_uint8
 
 logger = logging.getLogger(__name__)
 

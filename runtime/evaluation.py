@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .backends.base import BaseRunner
-from .compare import Comparison, Tolerance, accuracy, check, compare
-from .errors import ToleranceError
-from .precision import Precision
+from alexnet_edge.runtime.backends.base import BaseRunner
+from alexnet_edge.runtime.compare import Comparison, Tolerance, accuracy, check, compare
+from alexnet_edge.runtime.errors import ToleranceError
+from alexnet_edge.runtime.precision import Precision
 
 _IDENTITY = ("backend", "device", "device_name", "cpu", "precision", "artifact", "size_mb")
 _TIMING = ("latency_ms", "throughput")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import CLASS_NAMES, MEAN, STD
-from .errors import AlexNetEdgeError, InputError
-from .npy_file import load_npy
-from .preprocess import IMAGE_SUFFIXES, load_image, normalize_uint8, validate_batch
+from alexnet_edge.runtime.constants import CLASS_NAMES, MEAN, STD
+from alexnet_edge.runtime.errors import AlexNetEdgeError, InputError
+from alexnet_edge.runtime.npy_file import load_npy
+from alexnet_edge.runtime.preprocess import IMAGE_SUFFIXES, load_image, normalize_uint8, validate_batch
 
 
 @dataclass(frozen=True)

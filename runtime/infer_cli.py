@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from .backends import open_runner
-from .cli_support import one_line_errors
-from .constants import CLASS_NAMES
-from .infer import Prediction, classify
+from alexnet_edge.runtime.backends import open_runner
+from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.constants import CLASS_NAMES
+from alexnet_edge.runtime.infer import Prediction, classify
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

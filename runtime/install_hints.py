@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .backends.ort_providers import ONNXRUNTIME_MIN
+from alexnet_edge.runtime.backends.onnxruntime.providers import ONNXRUNTIME_MIN
 
 # What each optional module is, as PyPI names it (the same pins as pyproject.toml's extras).
 PACKAGES = {

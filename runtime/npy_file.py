@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import InputError
+from alexnet_edge.runtime.errors import InputError
 
 MAX_NPY_BYTES = 2 << 30  # 2 GiB: far above any batch of 32x32 images; a header claiming more is refused
 

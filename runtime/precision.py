@@ -23,7 +23,7 @@ class Precision(str, Enum):
         try:
             return cls(text.lower())
         except ValueError:
-            from .errors import AlexNetEdgeError
+            from alexnet_edge.runtime.errors import AlexNetEdgeError
 
             choices = ", ".join(p.value for p in cls)
             raise AlexNetEdgeError(f"unknown precision {text!r}; choose one of {choices}") from None

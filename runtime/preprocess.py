@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .constants import CHANNELS, INPUT_SIZE, MEAN, STD
-from .errors import InputError
-from .npy_file import check_regular_file
+from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE, MEAN, STD
+from alexnet_edge.runtime.errors import InputError
+from alexnet_edge.runtime.npy_file import check_regular_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .cpu_features import detect
-from .errors import AlexNetEdgeError
+from alexnet_edge.runtime.cpu_features import detect
+from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 CHUNK = 5  # images per call: small, so that progress shows often even under emulation (FP16: 6 s an image)
 PROGRESS_EVERY_S = 10.0
@@ -54,7 +54,7 @@ def cpu_record() -> dict[str, object]:
 def run_model(path: Path, images: np.ndarray, *, threads: int, label: str) -> dict[str, np.ndarray]:
     """Every graph output of ``path`` on ``images``, through the runtime's OnnxRuntimeRunner on the CPU (the
     runner every other path uses), in small chunks with a progress line at least every 10 s."""
-    from .backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
     chunks: list[dict[str, np.ndarray]] = []
     with OnnxRuntimeRunner(path, providers="cpu", threads=threads, name=f"{label}:{path.name}") as runner:

@@ -51,14 +51,14 @@ def test_images(test_split):
 
 @pytest.fixture(scope="session")
 def reference_model(checkpoint):
-    from alexnet_edge.export.model import REFERENCE_SHA256, alexnet_cifar10
+    from alexnet_edge.export.model.alexnet import REFERENCE_SHA256, alexnet_cifar10
 
     return alexnet_cifar10(weights=checkpoint, expected_sha256=REFERENCE_SHA256)
 
 
 @pytest.fixture(scope="session")
 def torch_logits(reference_model, test_images):
-    from alexnet_edge.export.torch_runner import TorchRunner
+    from alexnet_edge.export.model.torch_runner import TorchRunner
 
     with TorchRunner(reference_model) as runner:
         return runner.infer_many(test_images[0])
@@ -68,7 +68,7 @@ def torch_logits(reference_model, test_images):
 def exported(tmp_path_factory, data_root, checkpoint):
     """One real pipeline run (FP32 + FP16 + INT8, 1,000 test images, no benchmark, with a deployment
     bundle) shared by many tests."""
-    from alexnet_edge.export.pipeline import PipelineConfig, run
+    from alexnet_edge.export.pipeline.run import PipelineConfig, run
     from alexnet_edge.runtime.precision import Precision
 
     out = tmp_path_factory.mktemp("exported")
@@ -89,9 +89,9 @@ def exported(tmp_path_factory, data_root, checkpoint):
 @pytest.fixture
 def fake_trt(monkeypatch, request):
     """Install a fake tensorrt of the version in request.param ("trt8.6", ...) plus the real cuda-python
-    runtime with its driver calls faked (tests/cuda_fakes.py), reporting version 12.6.2."""
-    from cuda_fakes import make_cudart
-    from trt_fakes import make_tensorrt
+    runtime with its driver calls faked (tests/support/cuda_fakes.py), reporting version 12.6.2."""
+    from support.cuda_fakes import make_cudart
+    from support.trt_fakes import make_tensorrt
 
     trt = make_tensorrt(request.param)
     cudart = make_cudart()
@@ -163,6 +163,6 @@ def hostile_files(tmp_path_factory, test_split):
 @pytest.fixture
 def tiny(tmp_path):
     """A tiny ONNX model that takes and gives what ours do (the hostile-input tests' stand-in)."""
-    from hostile_support import signature_model
+    from support.hostile import signature_model
 
     return signature_model(tmp_path / "tiny.onnx")

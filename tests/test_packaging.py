@@ -28,7 +28,7 @@ def test_wheel_holds_the_namespace_and_imports(wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for module in (
         "alexnet_edge/export/pipeline.py",
-        "alexnet_edge/runtime/backends/trt_runner.py",
+        "alexnet_edge/runtime/backends/tensorrt/runner.py",
         "alexnet_edge/calibration/cifar10.py",
     ):
         assert module in names
@@ -42,7 +42,7 @@ def test_wheel_holds_the_namespace_and_imports(wheel, tmp_path):
     site = sysconfig.get_paths()["purelib"]
     code = (
         f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; import alexnet_edge.runtime as r, "
-        "alexnet_edge.calibration.cifar10, alexnet_edge.export.architecture; print(r.__file__)"
+        "alexnet_edge.calibration.cifar10, alexnet_edge.export.model.architecture; print(r.__file__)"
     )
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -53,15 +53,15 @@ def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     """The packaged baseline is found from an unpacked wheel; in an empty folder the gate reads it,
     then stops in one line at the first missing input: no --checkpoint and no ALEXNET_EDGE_DATA (no
     default points into this repository's ../shared)."""
-    assert "alexnet_edge/export/baselines/reference_cpu.json" in zipfile.ZipFile(wheel).namelist()
+    assert "alexnet_edge/export/drift/baselines/reference_cpu.json" in zipfile.ZipFile(wheel).namelist()
     target, empty = tmp_path / "site", tmp_path / "empty"
     zipfile.ZipFile(wheel).extractall(target)
     empty.mkdir()
     site = sysconfig.get_paths()["purelib"]
     code = (
         f"import sys; sys.path[:0] = [{str(target)!r}, {site!r}]; "
-        "from alexnet_edge.export.drift import DEFAULT_BASELINE; print(DEFAULT_BASELINE); "
-        "from alexnet_edge.export.drift_cli import alexnet_drift; alexnet_drift([])"
+        "from alexnet_edge.export.drift.gate import DEFAULT_BASELINE; print(DEFAULT_BASELINE); "
+        "from alexnet_edge.export.cli.drift import alexnet_drift; alexnet_drift([])"
     )
     env = {k: v for k, v in os.environ.items() if k != "ALEXNET_EDGE_DATA"}
     proc = subprocess.run(

@@ -43,7 +43,7 @@ def find_gpu(
     reasons = []
     try:
         if import_cudart is None:
-            from alexnet_edge.runtime.backends.trt_common import import_cudart
+            from alexnet_edge.runtime.backends.tensorrt.common import import_cudart
         cudart = import_cudart()
         err, count = cudart.cudaGetDeviceCount()
         if int(err) == 0 and count > 0:

@@ -31,8 +31,8 @@ def tensorrt_part(ctx: parts.Context) -> list[parts.Part]:
     models = model_paths(ctx)
     if isinstance(models, parts.Part):
         return [models]
-    from alexnet_edge.runtime.backends.trt_builder import EngineBuildConfig, build_engine, engine_support
-    from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
+    from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig, build_engine, engine_support
+    from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
 
     support = engine_support()
     if not support.ok:
@@ -119,7 +119,7 @@ def onnxruntime_part(ctx: parts.Context) -> list[parts.Part]:
     models = model_paths(ctx)
     if isinstance(models, parts.Part):
         return [models]
-    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
     images, labels = parts.eval_images(ctx)
     (reference, against), rows = parts.fp32_reference(ctx), []

@@ -58,7 +58,7 @@ def importable(module: str) -> bool:
 # -- cuda-python against the real driver ---------------------------------------------------------
 def cuda_python_part(ctx: Context, cudart=None) -> list[Part]:
     """Stream, ``int(stream)`` handed to copies, events, and a captured memcpy graph, verified byte for byte."""
-    from alexnet_edge.runtime.backends.trt_common import cuda_check, open_cudart, stream_handle
+    from alexnet_edge.runtime.backends.tensorrt.common import cuda_check, open_cudart, stream_handle
 
     try:
         cudart = cudart or open_cudart()
@@ -140,8 +140,8 @@ def torch_part(ctx: Context) -> list[Part]:
     missing = [p for p in (ctx.checkpoint, *(ctx.reference_dir / g for g in GOLDEN.values())) if not p.is_file()]
     if missing:
         return [Part("torch cuda", "skip", f"{missing[0]} is not here")]
-    from alexnet_edge.export.model import alexnet_cifar10
-    from alexnet_edge.export.torch_runner import TorchRunner
+    from alexnet_edge.export.model.alexnet import alexnet_cifar10
+    from alexnet_edge.export.model.torch_runner import TorchRunner
     from alexnet_edge.runtime.precision import Precision
 
     torch.backends.cuda.matmul.allow_tf32 = False  # FP32 means FP32 (as tests/export/test_drift.py's GPU test)

@@ -4,7 +4,7 @@ The contract tests' fake ``tensorrt`` modules are built from these listings, so 
 offer what the real module of that version lacks. Run against a clone of NVIDIA/TensorRT:
 
     python tools/trt_api_listing.py --repo /path/to/TensorRT --ref v10.3.0 --version 10.3.0 \
-        --bindings tensorrt-cu12-bindings==10.3.0 --out tests/trt_api/trt10.3.json
+        --bindings tensorrt-cu12-bindings==10.3.0 --out tests/support/trt_api/trt10.3.json
 
 It parses the pybind11 ``py::enum_`` / ``py::class_`` statements of ``python/src/**/*.cpp`` and
 the option names trtexec accepts (``samples/common/sampleOptions.cpp``), at one git ref.
@@ -17,7 +17,7 @@ against its own binary; ``--add Class.member`` adds a name that binary binds and
 
     python tools/trt_api_listing.py --repo TensorRT --ref v11.1 --version 11.4.0 \
         --bindings tensorrt-cu12-bindings==11.4.0.106 --add Runtime.dla_workspace_allocation_strategy \
-        --out tests/trt_api/trt11.4.json
+        --out tests/support/trt_api/trt11.4.json
 """
 
 from __future__ import annotations

@@ -29,18 +29,18 @@ def open_runner(
     path = Path(path)
     backend = backend or ("tensorrt" if path.suffix in ENGINE_SUFFIXES else "onnxruntime")
     if backend == "tensorrt":
-        from .trt_runner import TensorRTRunner
+        from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
 
         return TensorRTRunner(path, name=name)
     if backend == "onnxruntime":
-        from .onnxrt import OnnxRuntimeRunner
+        from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
         return OnnxRuntimeRunner(path, providers=providers, name=name, precision=precision)
     if backend == "openvino":
-        from .openvino import OpenVINORunner
+        from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner
 
         return OpenVINORunner(path, inference_precision=ov_precision, name=name)
-    from ..errors import AlexNetEdgeError
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
 
     raise AlexNetEdgeError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS)}")
 
@@ -54,7 +54,7 @@ def installed_cpu_backends() -> list[str]:
 
 def check_cpu_backends(names, ov_precision: str = "f32") -> None:
     """Refuse an unknown or uninstalled CPU backend (or OpenVINO precision) before any work is done."""
-    from ..errors import AlexNetEdgeError, BackendUnavailableError
+    from alexnet_edge.runtime.errors import AlexNetEdgeError, BackendUnavailableError
 
     unknown = [n for n in names if n not in CPU_BACKENDS]
     if unknown or not names:
@@ -62,7 +62,7 @@ def check_cpu_backends(names, ov_precision: str = "f32") -> None:
         raise AlexNetEdgeError(f"unknown CPU backend(s) {shown}; choose from {', '.join(CPU_BACKENDS)}")
     missing = [n for n in names if n not in installed_cpu_backends()]
     if missing:
-        from ..install_hints import install_hint
+        from alexnet_edge.runtime.install_hints import install_hint
 
         raise BackendUnavailableError(f"{missing[0]} not installed: {install_hint(missing[0])}")
     if ov_precision not in ("f32", "bf16"):

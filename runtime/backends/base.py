@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..constants import INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
-from ..errors import InferenceError, InputError, RunnerStateError
-from ..preprocess import validate_batch
-from ..progress import Progress, track
+from alexnet_edge.runtime.constants import INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
+from alexnet_edge.runtime.errors import InferenceError, InputError, RunnerStateError
+from alexnet_edge.runtime.preprocess import validate_batch
+from alexnet_edge.runtime.progress import Progress, track
 
 
 class BaseRunner(ABC):
@@ -130,13 +130,13 @@ class BaseRunner(ABC):
         return "cpu"
 
     def device_name(self) -> str:
-        from ..cpu_features import detect
+        from alexnet_edge.runtime.cpu_features import detect
 
         return detect().name
 
     def cpu_features(self) -> dict[str, object] | None:
         """The host CPU's instruction set where this runner computes on it (None on a GPU)."""
-        from ..cpu_features import detect
+        from alexnet_edge.runtime.cpu_features import detect
 
         return detect().to_dict() if self.device == "cpu" else None
 

@@ -3,7 +3,7 @@ skipped files listed, and one-line refusals."""
 
 import numpy as np
 import pytest
-from image_files import write_pngs
+from support.image_files import write_pngs
 
 from alexnet_edge.calibration.calib_set import build_user_calibration_set
 from alexnet_edge.calibration.errors import CalibrationError, DatasetError

@@ -114,7 +114,7 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
     from conftest import REFERENCE_DIR
     from onnx import numpy_helper
 
-    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     fp16, fp32 = (REFERENCE_DIR / f"test_logits_{p}_cuda.npy" for p in ("fp16", "fp32"))

@@ -14,8 +14,8 @@ ORIN = (
     "lrcpc dcpop asimddp\n"
 )
 CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32\n"
-# The fake cpuinfo files the emulated targets read (export/target_env.py), and an Atom's flags.
-from alexnet_edge.export.target_env import CORTEX_A72_CPUINFO, CORTEX_A76_CPUINFO  # noqa: E402
+# The fake cpuinfo files the emulated targets read (export/targets/env.py), and an Atom's flags.
+from alexnet_edge.export.targets.env import CORTEX_A72_CPUINFO, CORTEX_A76_CPUINFO  # noqa: E402
 
 SNOWRIDGE = "processor : 0\nflags : fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt aes sha_ni movbe\n"
 

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
 from alexnet_edge.runtime.evaluation import Row, evaluate, judge
 from alexnet_edge.runtime.precision import Precision

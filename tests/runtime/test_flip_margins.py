@@ -101,7 +101,7 @@ def _corrupt_class_scale(source, target, cls, factor):
 def test_an_int8_model_with_one_class_scale_off_fails_while_its_agreement_passes(
     exported, test_images, torch_logits, tmp_path
 ):
-    from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
     from alexnet_edge.runtime.evaluation import evaluate
 
     images, labels = test_images

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.infer import Prediction, classify
 from alexnet_edge.runtime.preprocess import normalize_uint8

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.infer_cli import main
 from alexnet_edge.runtime.preprocess import normalize_uint8, preprocess_images

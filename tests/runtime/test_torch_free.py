@@ -20,7 +20,8 @@ def test_runtime_runs_an_onnx_model_without_torch(exported):
         sys.meta_path.insert(0, Block())
         import numpy as np
         from alexnet_edge.runtime import OnnxRuntimeRunner, normalize_uint8
-        from alexnet_edge.runtime.backends import trt_runner, trt_builder  # importable without tensorrt too
+        from alexnet_edge.runtime.backends.tensorrt import builder as trt_builder  # importable without tensorrt too
+        from alexnet_edge.runtime.backends.tensorrt import runner as trt_runner
         with OnnxRuntimeRunner({str(exported.out / "model.int8.onnx")!r}) as runner:
             out = runner.infer(normalize_uint8(np.zeros((2, 3, 32, 32), np.uint8)))
         assert out.shape == (2, 10)

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.paths import REPO
 
 from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.precision import Precision
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from support.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
-API_DIR = ROOT / "tests" / "trt_api"
+ROOT = REPO
+API_DIR = ROOT / "tests" / "support" / "trt_api"
 
 
 def _load(name: str):

@@ -6,7 +6,7 @@ error first, of the real ``cudaError_t`` type. Without a driver the real calls a
 """
 
 import pytest
-from cuda_fakes import FAKED, make_cudart, real_cudart
+from support.cuda_fakes import FAKED, make_cudart, real_cudart
 
 
 def _sample_args(cudart) -> dict:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper, save
 
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 from alexnet_edge.runtime.errors import InputError, ModelFileError, RunnerStateError
 from alexnet_edge.runtime.target_eval import run_model
 

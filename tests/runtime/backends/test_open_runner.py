@@ -3,8 +3,8 @@
 import pytest
 
 from alexnet_edge.runtime.backends import open_runner
-from alexnet_edge.runtime.backends.onnxrt import OnnxRuntimeRunner
-from alexnet_edge.runtime.backends.trt_runner import TensorRTRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 
@@ -14,7 +14,7 @@ def test_by_suffix_and_by_name(tmp_path):
         assert isinstance(open_runner(tmp_path / f"m{suffix}"), TensorRTRunner)
     runner = open_runner(tmp_path / "m.onnx", "onnxruntime", providers="cpu", name="x")
     assert runner.name == "x" and runner.requested_providers == "cpu"
-    from alexnet_edge.runtime.backends.openvino import OpenVINORunner  # no openvino import until activate()
+    from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner  # no openvino import until activate()
 
     ov = open_runner(tmp_path / "m.onnx", "openvino", ov_precision="bf16")
     assert isinstance(ov, OpenVINORunner) and ov.inference_precision == "bf16"

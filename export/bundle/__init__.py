@@ -1,0 +1,1 @@
+"""The deployment bundle writer and its text files."""

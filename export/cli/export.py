@@ -1,0 +1,274 @@
+"""``export-alexnet`` and ``alexnet-inspect``: parse options into API objects and call the API."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from alexnet_edge.calibration.config import (
+    DEFAULT_CALIB_SIZE,
+    MAX_USER_CALIB_IMAGES,
+    METHODS,
+)
+from alexnet_edge.calibration.config import DEFAULTS as CALIB
+from alexnet_edge.export.model.architecture import VARIANTS
+from alexnet_edge.export.pipeline import data_paths
+from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
+from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS
+from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
+from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.precision import Precision
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=data_paths.EPILOG_DATA_ONLY + " --checkpoint has no default: without it, a model is trained.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="state_dict to export; without it, train one first",
+)
+@data_paths.data_root_option()
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True
+)
+@click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
+@click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
+@click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
+@click.option(
+    "--calib-size",
+    type=int,
+    default=None,
+    help=f"images for INT8 calibration [default: {DEFAULT_CALIB_SIZE} class-balanced CIFAR-10 train images; "
+    f"with --calib-data all of it, up to {MAX_USER_CALIB_IMAGES}]",
+)
+@click.option(
+    "--calib-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="calibrate on your images: a folder (searched recursively) or a .npy of uint8 NHWC images",
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)",
+)
+@click.option("--calib-method", type=click.Choice(METHODS), default=CALIB.method, show_default=True)
+@click.option("--calib-seed", type=int, default=CALIB.seed, show_default=True)
+@click.option(
+    "--calib-batches",
+    default=",".join(CALIB.files),
+    show_default=True,
+    help="comma-separated train batch files to draw from",
+)
+@click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
+@click.option("--no-bench", is_flag=True, help="skip latency measurement")
+@click.option(
+    "--backends",
+    default=None,
+    metavar="LIST",
+    help="comma-separated CPU backends for the ONNX rows: onnxruntime, openvino [default: every installed one]",
+)
+@click.option(
+    "--ov-precision",
+    type=click.Choice(["f32", "bf16"]),
+    default="f32",
+    show_default=True,
+    help="OpenVINO's inference precision; bf16 (OpenVINO's own default on bf16 CPUs) only on request",
+)
+@click.option(
+    "--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes"
+)
+@click.option(
+    "--engines/--no-engines",
+    default=True,
+    show_default=True,
+    help="build TensorRT engines when TensorRT and a GPU are present",
+)
+@click.option("--min-batch", type=int, default=EngineBuildConfig.min_batch, show_default=True)
+@click.option("--opt-batch", type=int, default=EngineBuildConfig.opt_batch, show_default=True)
+@click.option("--max-batch", type=int, default=EngineBuildConfig.max_batch, show_default=True)
+@click.option("--workspace-mb", type=int, default=EngineBuildConfig.workspace_mb, show_default=True)
+@click.option(
+    "--timing-cache",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TensorRT timing cache [default: OUT/timing.cache]",
+)
+@click.option(
+    "--dla-core", type=int, default=None, help="build for this DLA core with GPU fallback (needs min = opt = max batch)"
+)
+@click.option("--version-compatible", is_flag=True, help="TensorRT version-compatible engines")
+@click.option(
+    "--hardware-compatibility",
+    type=click.Choice(list(HARDWARE_LEVELS)),
+    default="none",
+    show_default=True,
+    help="same_compute_capability needs TensorRT 10.9+, the others 8.6+",
+)
+@click.option(
+    "--tolerance",
+    "tolerances",
+    multiple=True,
+    metavar="PREC.FIELD=N",
+    help="override a tolerance, e.g. int8.min_top1_agreement=0.99",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=None, help="training epochs when no --checkpoint [default: 60]"
+)
+@click.option("--train-size", type=click.IntRange(min=1), default=None, help="train on only the first N train images")
+@click.option("--train-batches", default=None, help="comma-separated train batch files [default: data_batch_1..5]")
+@click.option(
+    "--bundle",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="also write a deployment bundle folder PATH and PATH.tar.gz",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(VARIANTS),
+    default="cifar",
+    show_default=True,
+    help="cifar (first block k5 s1 p2), cifar-bn (the same with BatchNorm after each conv, folded at export), "
+    "or the original 224-style k11 s4 p2 (cannot take 32x32)",
+)
+@click.option("--force", is_flag=True, help="let --bundle replace a non-empty folder that is not an earlier bundle")
+@click.option(
+    "--download", is_flag=True, help="download the official CIFAR-10 archive (md5-checked) if --data-root lacks it"
+)
+@click.option("--quiet", is_flag=True, help="no progress bars or heartbeat lines")
+@click.option("--verbose", is_flag=True, help="also show the exporter's and onnxruntime's own notices")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="also append every log line, timestamped, to this file",
+)
+@one_line_errors
+def export_alexnet(**opts) -> None:
+    """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
+    against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
+    from alexnet_edge.export.pipeline.run import run
+    from alexnet_edge.export.pipeline.summary import render_summary
+    from alexnet_edge.export.report.render import render_report_md
+
+    config = pipeline_config(opts)
+    out_dir = config.out_dir
+    with run_log(opts["log_file"]) as log:
+        result = run(config, log=log)
+        click.echo(render_report_md(result.report))  # what report.md holds, from the run's result
+        log(
+            render_summary(
+                out_dir=out_dir,
+                files=result.files,
+                stage_seconds=result.stage_seconds,
+                total_s=result.total_seconds,
+                skipped=result.skipped,
+                failures=len(result.failures),
+                bundle=opts["bundle"],
+            )
+        )
+    if result.failures:
+        for failure in result.failures:
+            click.echo(f"error: outside tolerance: {failure}", err=True)
+        sys.exit(1)
+
+
+def pipeline_config(opts: dict):
+    """The PipelineConfig that ``export_alexnet``'s parsed options describe (the pipeline validates it)."""
+    from alexnet_edge.calibration.config import CalibrationConfig
+    from alexnet_edge.export.model.train import recipe_from_options
+    from alexnet_edge.export.pipeline.run import PipelineConfig
+    from alexnet_edge.runtime.compare import parse_tolerance_overrides
+
+    precisions = [Precision.FP32] + [
+        p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on
+    ]
+    out_dir = opts["out_dir"]
+    engine = EngineBuildConfig(
+        min_batch=opts["min_batch"],
+        opt_batch=opts["opt_batch"],
+        max_batch=opts["max_batch"],
+        workspace_mb=opts["workspace_mb"],
+        timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
+        dla_core=opts["dla_core"],
+        version_compatible=opts["version_compatible"],
+        hardware_compatibility=opts["hardware_compatibility"],
+    )
+    return PipelineConfig(
+        data_root=data_paths.optional_data_root(opts["data_root"]),
+        out_dir=out_dir,
+        checkpoint=opts["checkpoint"],
+        eval_size=opts["eval_size"],
+        precisions=tuple(precisions),
+        opset=opts["opset"],
+        eval_data=opts["eval_data"],
+        calibration=CalibrationConfig(
+            size=opts["calib_size"],
+            method=opts["calib_method"],
+            seed=opts["calib_seed"],
+            files=tuple(_csv(opts["calib_batches"])),
+            data=opts["calib_data"],
+        ),
+        bench=not opts["no_bench"],
+        batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
+        engines=opts["engines"],
+        engine=engine,
+        tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
+        recipe=recipe_from_options(
+            epochs=opts["epochs"],
+            train_size=opts["train_size"],
+            train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None,
+        ),
+        bundle=opts["bundle"],
+        force=opts["force"],
+        download=opts["download"],
+        variant=opts["variant"],
+        progress=not opts["quiet"] and sys.stderr.isatty(),
+        heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
+        verbose=opts["verbose"],
+        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None,
+        ov_precision=opts["ov_precision"],
+    )
+
+
+@contextlib.contextmanager
+def run_log(log_file: Path | None):
+    """A log function: each line to stderr, and timestamped to ``log_file`` when one is given."""
+    import os
+
+    from alexnet_edge.runtime.cli_support import LogFile
+
+    handle = LogFile(log_file, first_line=f"export-alexnet started (pid {os.getpid()})") if log_file else None
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+        if handle is not None:
+            handle.write(line)
+
+    try:
+        yield log
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_csv(text: str, option: str) -> list[int]:
+    from alexnet_edge.runtime.errors import AlexNetEdgeError
+
+    try:
+        values = [int(v) for v in _csv(text)]
+    except ValueError:
+        raise AlexNetEdgeError(f"{option} takes comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise AlexNetEdgeError(f"{option} needs positive batch sizes, got {text!r}")
+    return values

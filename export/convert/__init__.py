@@ -1,0 +1,1 @@
+"""ONNX export and the per-precision ONNX -> ONNX transforms."""

@@ -1,0 +1,1 @@
+"""The accuracy-drift gate: figures recomputed against packaged baselines."""

@@ -1,0 +1,1 @@
+"""The export pipeline: its configuration, stages, typed artifacts, output-folder transaction and run summary."""

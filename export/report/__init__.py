@@ -1,0 +1,1 @@
+"""What a run reports: report.json/.md/.png, the deployment recommendation."""

@@ -1,0 +1,1 @@
+"""Cross-target fidelity: the shipped models on each (CPU, onnxruntime) pair, native or under qemu-user."""

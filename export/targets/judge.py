@@ -1,0 +1,288 @@
+"""Cross-target fidelity: the shipped ONNX models on each CPU they ship to, judged against the host.
+
+Every target is a CPU (the host natively; x86 AVX2 without VNNI, x86 SSE4.2 without AVX, aarch64
+Cortex-A76 and Cortex-A72 under qemu-user) and an onnxruntime version (the host's, or another from a
+cached venv: ``aarch64@1.23.2``). Each runs ``alexnet_edge.runtime.target_eval`` on the same seeded
+sample of CIFAR-10 test images. The host then compares each target's logits with PyTorch FP32 on
+the host (the precision's tolerance, flipped margins included) and with the host's own run of the
+same model on its own onnxruntime (the cross-target bounds below). Emulation proves numerics, not
+speed: its wall times say what the run cost, nothing about the target.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_edge.export.pipeline import work_dirs
+from alexnet_edge.export.targets import env as target_env
+from alexnet_edge.export.targets.cpus import (
+    Target,
+    default_targets,
+    host_onnxruntime,
+    model_specs,
+    prepare,
+    target_models,
+)
+from alexnet_edge.export.targets.report import render_targets_md, write_results  # noqa: F401 - part of this API
+from alexnet_edge.export.targets.runs import read_cpu, read_outputs, run_on
+from alexnet_edge.runtime.compare import accuracy, compare, tolerance_for
+from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.evaluation import judge as judge_logits
+from alexnet_edge.runtime.precision import Precision
+
+# A target may differ from the host only as far as one model's arithmetic legitimately can: the
+# done-criteria of the fidelity work (within 1 point of the host's accuracy, >= 98.5% identical top-1).
+MAX_ACCURACY_DELTA_VS_HOST = 0.01
+MIN_AGREEMENT_VS_HOST = 0.985
+
+
+@dataclass
+class TargetRow:
+    target: str  # the target's label: CPU name, and @version for an onnxruntime other than the host's
+    precision: str
+    images: int
+    accuracy: float
+    top1_agreement: float  # with PyTorch FP32 on the host
+    accuracy_delta_vs_host: float  # this target's accuracy minus the host's, same model and images
+    max_abs_diff_vs_host: float
+    agreement_vs_host: float
+    cosine_vs_torch: float
+    seconds: float
+    cpu: str
+    failures: list[str]
+    onnxruntime: str = ""
+    flips_by_margin: dict[str, int] = field(default_factory=dict)  # vs PyTorch FP32, by its top-1 margin
+    max_flipped_margin: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def judge_target(
+    target: str,
+    precision: str,
+    logits: np.ndarray,
+    seconds: float,
+    *,
+    torch_logits: np.ndarray,
+    labels: np.ndarray,
+    host_logits: np.ndarray,
+    cpu: str,
+    onnxruntime: str = "",
+) -> TargetRow:
+    n = len(logits)
+    tolerance = tolerance_for(Precision(precision), n)
+    vs_torch, _, errors = judge_logits(
+        logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}"
+    )
+    vs_host = compare(logits, host_logits[:n], labels[:n])
+    host_accuracy = accuracy(host_logits[:n], labels[:n])
+    failures = [str(f) for f in errors]
+    delta = vs_torch.accuracy - host_accuracy
+    if abs(delta) > MAX_ACCURACY_DELTA_VS_HOST:
+        failures.append(
+            f"{target}:{precision}: accuracy differs from the host's by "
+            f"{100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})"
+        )
+    if vs_host.top1_agreement < MIN_AGREEMENT_VS_HOST:
+        failures.append(
+            f"{target}:{precision}: top-1 agreement with the host's run "
+            f"{100 * vs_host.top1_agreement:.2f}% (min {100 * MIN_AGREEMENT_VS_HOST:.1f}%)"
+        )
+    if vs_host.max_flipped_margin > tolerance.max_flipped_margin:
+        failures.append(
+            f"{target}:{precision}: an image the host's run was sure "
+            f"of (top-1 margin {vs_host.max_flipped_margin:.2f}) "
+            f"changed its top-1 (max {tolerance.max_flipped_margin:g})"
+        )
+    return TargetRow(
+        target,
+        precision,
+        n,
+        vs_torch.accuracy,
+        vs_torch.top1_agreement,
+        delta,
+        vs_host.max_abs_diff,
+        vs_host.top1_agreement,
+        vs_torch.cosine_similarity,
+        seconds,
+        cpu,
+        failures,
+        onnxruntime,
+        vs_torch.flips_by_margin,
+        vs_torch.max_flipped_margin,
+    )
+
+
+def sample_indices(total: int, n: int, seed: int) -> np.ndarray:
+    """A seeded sample of the test split (not the first N: spread over the whole file)."""
+    return np.random.default_rng(seed).permutation(total)[:n]
+
+
+@dataclass
+class TargetsConfig:
+    models_dir: Path
+    checkpoint: Path
+    data_root: Path
+    out_dir: Path = Path("artifacts/targets")
+    # NAME or NAME@VERSION (an onnxruntime version); the host at its own onnxruntime always runs first.
+    targets: tuple[str, ...] = ("host", "x86-avx2", "x86-sse", "aarch64", "aarch64-a72")
+    onnxruntime: tuple[str, ...] = ()  # versions for the targets named without @VERSION; empty: the host's
+    int8_images: int = 400
+    # FP32 and FP16 run 3-18 s per image under qemu (FP32 on the emulated AVX2+FMA CPU and FP16 arithmetic on the
+    # A76 most); the int8 paths are what differ between CPUs, so they get the most images.
+    fp32_images: int = 20
+    fp16_images: int = 40
+    other_version_share: float = 0.5  # of those image counts, on an onnxruntime other than the host's
+    seed: int = 0
+    cache: Path = field(default_factory=target_env.default_cache)
+    install_tools: bool = False  # apt-get install a missing qemu-user / mmdebstrap (as root)
+    host_openvino: bool = False  # also run the models on the host with OpenVINO (needs the [openvino] extra)
+
+
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
+def _select(config: TargetsConfig) -> list[Target]:
+    known = {t.name: t for t in default_targets(config.int8_images, config.fp32_images, config.fp16_images)}
+    host_version = host_onnxruntime()
+    chosen = {"host": known["host"]}  # label -> target; the host on its own onnxruntime is the yardstick
+    for spec in config.targets:
+        name, _, pinned = spec.partition("@")
+        if name not in known:
+            raise AlexNetEdgeError(f"unknown target(s) {name}; choose from {', '.join(known)}")
+        for version in [pinned] if pinned else list(config.onnxruntime) or [host_version]:
+            if not _VERSION.fullmatch(version):
+                raise AlexNetEdgeError(f"bad onnxruntime version {version!r} in target {spec!r}; write e.g. 1.23.2")
+            other = None if version == host_version else version
+            target = known[name].with_onnxruntime(other, share=1.0 if other is None else config.other_version_share)
+            chosen.setdefault(target.label, target)
+    return list(chosen.values())
+
+
+def _models(folder: Path) -> dict[str, Path]:
+    found = {p.value: folder / p.onnx_name for p in Precision if (folder / p.onnx_name).is_file()}
+    if "fp32" not in found:
+        raise AlexNetEdgeError(
+            f"{folder} holds no {Precision.FP32.onnx_name}: run export-alexnet --fp16 --int8 --out {folder} first"
+        )
+    return found
+
+
+def _variant_of(model: Path) -> str:
+    """The variant the models were exported from (their metadata), so the reference is built alike."""
+    from alexnet_edge.export.convert.onnx_export import load_onnx, read_metadata
+
+    return str(read_metadata(load_onnx(model)).get("variant", "cifar"))
+
+
+def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], list[Path]]:
+    """Evaluate the models of ``config.models_dir`` on every target; rows and the files written."""
+    from alexnet_edge.calibration import cifar10
+    from alexnet_edge.export.model.alexnet import alexnet_cifar10
+    from alexnet_edge.export.model.torch_runner import TorchRunner
+    from alexnet_edge.runtime.preprocess import normalize_uint8
+
+    targets, models = _select(config), _models(config.models_dir)
+    n = _sample_size(targets, models)
+    test = cifar10.load_test(config.data_root)
+    indices = sample_indices(len(test), n, config.seed)
+    images, labels = normalize_uint8(test.images[indices]), test.labels[indices]
+    with TorchRunner(alexnet_cifar10(weights=config.checkpoint, variant=_variant_of(models["fp32"]))) as torch_runner:
+        torch_logits = torch_runner.infer_many(images)
+    with work_dirs.work_dir("targets", log) as work:  # removed on every exit; a killed run's, by the next run
+        guests, stage = prepare(targets, images, config.cache, work, log=log, install_tools=config.install_tools)
+        log(
+            f"{n} test images (seed {config.seed}); targets: "
+            f"{', '.join(t.label for t in targets)}; work folder {work} (removed at the end)"
+        )
+        specs = {t.label: model_specs(t, models) for t in targets}
+        died = run_on(targets, specs, work, arm=guests, stage=stage, keep_going=True)
+        return _judge_all(config, targets, models, work, indices, labels, torch_logits, images, died)
+
+
+def _died(target: Target, precision: str, images: int, why: str) -> TargetRow:
+    """The row of a (target, model) pair whose guest died: no figures, one failure saying how."""
+    nan = float("nan")
+    failure = f"{target.label}:{precision}: the guest died: {why}"
+    return TargetRow(
+        target=target.label,
+        precision=precision,
+        images=images,
+        accuracy=nan,
+        top1_agreement=nan,
+        accuracy_delta_vs_host=nan,
+        max_abs_diff_vs_host=nan,
+        agreement_vs_host=nan,
+        cosine_vs_torch=nan,
+        seconds=0.0,
+        cpu="",
+        failures=[failure],
+        onnxruntime=target.onnxruntime or host_onnxruntime(),
+    )
+
+
+def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
+    """Images to sample: the most any (target, model) pair runs; refuses a run that would run none."""
+    n = max(t.counts.get(p, 0) for t in targets for p in models)
+    if n < 1:
+        counts = ", ".join(f"{p} {max(t.counts.get(p, 0) for t in targets)}" for p in models)
+        raise AlexNetEdgeError(f"nothing to evaluate: every image count is 0 for the models there ({counts})")
+    return n
+
+
+def _judge_all(
+    config: TargetsConfig,
+    targets: list[Target],
+    models: dict[str, Path],
+    work: Path,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    torch_logits: np.ndarray,
+    images: np.ndarray | None = None,
+    died: dict[tuple[str, str], str] | None = None,
+) -> tuple[list[TargetRow], list[Path]]:
+    rows, cpus, host, died = [], {}, {}, died or {}
+    for target in targets:
+        runs = target_models(target, models)
+        if all((target.label, path.name) in died for _, path, _ in runs):  # none ran: it may have no cpu.json
+            rows += [_died(target, p, n, died[(target.label, path.name)]) for p, path, n in runs]
+            continue
+        cpus[target.label] = record = read_cpu(work, target)
+        cpu = ",".join(record["numpy_features"][-4:]) if target.emulator else record["os"]["int8_path"]
+        for precision, path, n in runs:
+            if (target.label, path.name) in died:
+                rows.append(_died(target, precision, n, died[(target.label, path.name)]))
+                continue
+            outputs, seconds = read_outputs(work, target, path)
+            host.setdefault(precision, outputs["logits"])  # the first target is the host on its own onnxruntime
+            rows.append(
+                judge_target(
+                    target.label,
+                    precision,
+                    outputs["logits"],
+                    seconds,
+                    torch_logits=torch_logits,
+                    labels=labels,
+                    host_logits=host[precision],
+                    cpu=cpu,
+                    onnxruntime=str(record.get("onnxruntime", "")),
+                )
+            )
+    if config.host_openvino and images is not None:  # the host's models on OpenVINO too
+        from alexnet_edge.export.targets.host_openvino import openvino_host_rows
+
+        rows += openvino_host_rows(models, images, labels, torch_logits, host)
+    sample = {
+        "split": "test_batch",
+        "seed": config.seed,
+        "indices_first": indices[:10].tolist(),
+        "images": len(indices),
+        "host_onnxruntime": host_onnxruntime(),
+    }
+    return rows, write_results(config.out_dir, rows, cpus, sample)

@@ -1,0 +1,1 @@
+"""onnxruntime backend: the runner and its execution providers."""

@@ -1,0 +1,214 @@
+"""onnxruntime runner: provider chosen from what is installed (TensorRT EP, CUDA EP, CPU) or as asked."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from alexnet_edge.runtime.backends.base import BaseRunner
+from alexnet_edge.runtime.backends.onnxruntime.providers import (  # noqa: F401
+    GPU_PROVIDERS,
+    PROVIDER_PREFERENCE,
+    choose_providers,
+    fallback_warning,
+    load_tensorrt_libraries,
+    tensorrt_options,
+    unfused_int8_warning,
+)
+from alexnet_edge.runtime.constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
+from alexnet_edge.runtime.cpu_features import detect, saturation_warning
+from alexnet_edge.runtime.errors import BackendUnavailableError, ModelFileError, RunnerStateError
+from alexnet_edge.runtime.fileio import decode_metadata
+from alexnet_edge.runtime.precision import Precision
+
+logger = logging.getLogger(__name__)
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        from alexnet_edge.runtime.install_hints import install_hint
+
+        raise BackendUnavailableError(f"onnxruntime is not installed: {install_hint('onnxruntime')}") from None
+    return onnxruntime
+
+
+def usable_cpus() -> int:
+    """The logical CPUs this process may run on (its affinity mask, so taskset and cgroup cpusets count),
+    one intra-op thread each. Not physical cores: Python cannot tell SMT siblings apart portably."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def check_signature(path: Path, model_input, model_output) -> None:
+    """The model must take float32 [N,3,32,32] and give [N,10]; say what it takes otherwise."""
+
+    def fixed(dims) -> list:
+        return [d if isinstance(d, int) else None for d in dims]  # symbolic or unknown dims: None
+
+    shape_in, shape_out = fixed(model_input.shape), fixed(model_output.shape)
+    ok = (
+        model_input.type == "tensor(float)"
+        and len(shape_in) == 4
+        and shape_in[1:] == [CHANNELS, INPUT_SIZE, INPUT_SIZE]
+        and model_output.type == "tensor(float)"
+        and len(shape_out) == 2
+        and shape_out[1] in (NUM_CLASSES, None)
+    )
+    if not ok:
+
+        def shown(t, dims):
+            return f"{t.removeprefix('tensor(').rstrip(')')} [{', '.join('N' if d is None else str(d) for d in dims)}]"
+
+        raise ModelFileError(
+            f"{path}: takes {shown(model_input.type, shape_in)} and gives {shown(model_output.type, shape_out)}; "
+            f"alexnet-edge models take float [N,{CHANNELS},{INPUT_SIZE},{INPUT_SIZE}] and give float [N,{NUM_CLASSES}]"
+        )
+
+
+def _declared_precision(ort, path: Path) -> Precision | None:
+    """The precision the model's metadata declares (the exporter writes ``precision``), from a CPU session."""
+    try:
+        session = ort.InferenceSession(str(path), ort.SessionOptions(), ["CPUExecutionProvider"], [{}])
+    except Exception:  # noqa: BLE001 - not loadable: the real session says why, in one line
+        return None
+    value = session.get_modelmeta().custom_metadata_map.get("precision")
+    return next((p for p in Precision if p.value == value), None)
+
+
+class OnnxRuntimeRunner(BaseRunner):
+    backend = "onnxruntime"
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        providers: Sequence[str] | str | None = None,
+        threads: int | None = None,
+        name: str | None = None,
+        trt_cache_dir: str | Path | None = None,
+        trt_max_batch: int = 256,
+        precision: Precision | None = None,
+    ):
+        """``precision``: the model's (the TensorRT provider's flags follow it); None: read from the model's
+        metadata when the TensorRT provider needs it."""
+        self.model_path = Path(model_path)
+        self.precision = precision
+        super().__init__(name or f"onnxruntime:{self.model_path.name}")
+        self.requested_providers = providers
+        self.threads = threads
+        self.trt_cache_dir = Path(trt_cache_dir) if trt_cache_dir else self.model_path.parent / "trt_cache"
+        self.trt_max_batch = trt_max_batch
+        self.session = None
+        self._output_names: list[str] = []
+        self.providers: list[str] = []
+        self.tensorrt_libs: str | None = None  # where pip TensorRT's libraries were loaded from
+        self._io_binding = None
+
+    def activate_impl(self) -> None:
+        ort = import_onnxruntime()
+        if not self.model_path.is_file():
+            raise ModelFileError(f"{self.model_path}: no such model file")
+        self.providers = choose_providers(self.requested_providers, ort.get_available_providers())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = self.threads or usable_cpus()
+        options.inter_op_num_threads = 1  # a chain of ops: no parallel branches to feed
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.enable_cpu_mem_arena = True
+        options.enable_mem_pattern = True
+        options.log_severity_level = 3  # warnings from the optimizer are not the user's business
+        self.session = self._create_session(ort, options)
+        requested, self.providers = self.providers, list(self.session.get_providers())
+        warning = fallback_warning(requested, self.providers, self.model_path, tensorrt_libs=self.tensorrt_libs)
+        if warning:
+            logger.warning(warning)
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        # The logits first; more outputs (alexnet-debug's marked intermediate tensors) come by name only.
+        if inputs != [INPUT_NAME] or outputs[:1] != [OUTPUT_NAME]:
+            raise ModelFileError(
+                f"{self.model_path}: expected input '{INPUT_NAME}' and output '{OUTPUT_NAME}', "
+                f"got inputs {inputs} and outputs {outputs}"
+            )
+        self._output_names = outputs
+        check_signature(self.model_path, self.session.get_inputs()[0], self.session.get_outputs()[0])
+        if self.session.get_providers()[0] in GPU_PROVIDERS:
+            self._io_binding = self.session.io_binding()
+        else:
+            metadata = self.metadata()
+            for warning in (saturation_warning(metadata, detect()), unfused_int8_warning(ort.__version__, metadata)):
+                if warning:
+                    logger.warning(warning)
+
+    def _create_session(self, ort, options):
+        provider_options = [self._options_for(p, ort) for p in self.providers]
+        if "TensorrtExecutionProvider" in self.providers:  # before the provider's dlopen of libnvinfer (#18597)
+            self.tensorrt_libs = load_tensorrt_libraries()
+        try:
+            return ort.InferenceSession(
+                str(self.model_path), options, providers=self.providers, provider_options=provider_options
+            )
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            if "TensorrtExecutionProvider" in self.providers:
+                raise BackendUnavailableError(
+                    f"{self.model_path.name}: onnxruntime's TensorRT provider failed ({first[:200]}); "
+                    "try --providers cuda"
+                ) from None
+            raise ModelFileError(f"{self.model_path}: not a loadable ONNX model ({first[:200]})") from None
+
+    def _options_for(self, provider: str, ort) -> dict:
+        if provider != "TensorrtExecutionProvider":
+            return {}
+        self.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+        return tensorrt_options(
+            ort_version=ort.__version__,
+            precision=self.precision or _declared_precision(ort, self.model_path),
+            cache_dir=self.trt_cache_dir,
+            max_batch=self.trt_max_batch,
+            opt_batch=32,
+        )
+
+    def infer_impl(self, batch: np.ndarray) -> np.ndarray:
+        if self._io_binding is not None:
+            # On a GPU provider, IO binding makes ORT do exactly one host->device copy of the input
+            # and one device->host copy of the logits, with no per-call output allocation in Python.
+            binding = self._io_binding
+            binding.bind_cpu_input(INPUT_NAME, batch)
+            binding.bind_output(OUTPUT_NAME)
+            self.session.run_with_iobinding(binding)
+            return binding.copy_outputs_to_cpu()[0]
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: batch})[0]
+
+    def infer_outputs_impl(self, batch: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(names, {INPUT_NAME: batch}), strict=True))
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._output_names)
+
+    def deactivate_impl(self) -> None:
+        self.session = None
+        self._io_binding = None
+
+    @property
+    def artifact_path(self) -> Path:
+        return self.model_path
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.providers and self.providers[0] in GPU_PROVIDERS else "cpu"
+
+    def metadata(self) -> dict[str, object]:
+        """The model's ``metadata_props``, with JSON values decoded."""
+        if self.session is None:
+            raise RunnerStateError(f"{self.name}: activate the runner before reading metadata")
+        return decode_metadata(self.session.get_modelmeta().custom_metadata_map)

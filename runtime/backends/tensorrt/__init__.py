@@ -1,0 +1,1 @@
+"""TensorRT backend: builder, runner, DLA, version features and compatibility (tensorrt imported lazily)."""
