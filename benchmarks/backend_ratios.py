@@ -21,9 +21,10 @@ import sys
 from pathlib import Path
 
 import bench_cli
-import numpy as np
+from bench_cli import BATCHES
 
-BATCHES = (1, 256)
+from alexnet_edge.runtime.bench import images_per_s
+
 BEGIN, END = "<!-- backend-ratios:begin -->", "<!-- backend-ratios:end -->"
 
 
@@ -47,29 +48,6 @@ def make_runners(artifacts: Path, checkpoint: Path, with_openvino: bool) -> dict
     return runners
 
 
-def interleaved(runners: dict, images: np.ndarray, rounds: int) -> dict[tuple[str, int], list[float]]:
-    """Each round times every runner once per batch size (50 calls at batch 1, 5 at 256)."""
-    from alexnet_edge.runtime.bench import time_call
-
-    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in BATCHES}
-    for runner in runners.values():
-        runner.activate()
-    try:
-        for index in range(rounds):
-            print(f"round {index + 1}/{rounds} ...", file=sys.stderr, flush=True)
-            for name, runner in runners.items():
-                for batch in BATCHES:
-                    x = np.ascontiguousarray(images[:batch])
-                    calls = 50 if batch == 1 else 5
-                    samples[(name, batch)] += time_call(
-                        lambda r=runner, x=x: r.infer(x), warmup=2, min_runs=calls, max_runs=calls, budget_s=0
-                    )
-    finally:
-        for runner in runners.values():
-            runner.deactivate()
-    return samples
-
-
 def ratios(stats: dict, with_openvino: bool) -> list[dict]:
     """Per precision and batch size: the best CPU runtime, and its speed against onnxruntime and PyTorch."""
     out = []
@@ -85,7 +63,7 @@ def ratios(stats: dict, with_openvino: bool) -> list[dict]:
                     "batch": batch,
                     "best": best,
                     "best_p50_ms": mine.p50,
-                    "best_images_per_s": batch * 1000.0 / mine.p50,
+                    "best_images_per_s": images_per_s(batch, mine.p50),
                     "vs_onnxruntime": ort.p50 / mine.p50,
                     "vs_torch": torch.p50 / mine.p50,
                 }
@@ -107,15 +85,14 @@ def hint_lines(stats: dict) -> list[str]:
     return lines
 
 
-def render(
-    stats: dict, rows: list[dict], *, cpu: str, load: tuple, load_after: tuple, versions: dict, rounds: int
-) -> str:
+def render(stats: dict, rows: list[dict], *, cpu: str, load: tuple, load_after: tuple, versions: dict) -> str:
     names = sorted({n for n, _ in stats}, key=list(dict.fromkeys(n for n, _ in stats)).index)
     version_text = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines = [
         BEGIN,
         "",
-        f"`make bench` (`benchmarks/backend_ratios.py`), {_dt.date.today().isoformat()}, {rounds} interleaved rounds; "
+        f"`make bench` (`benchmarks/backend_ratios.py`), {_dt.date.today().isoformat()}, "
+        f"{bench_cli.timing_text(stats)}; "
         f"CPU: {cpu}, {os.cpu_count()} cores; load average {load[0]:.2f} at the start, {load_after[0]:.2f} at the end "
         f"(other jobs share this machine: compare ratios within this run only). {version_text}.",
         "",
@@ -123,7 +100,7 @@ def render(
         "|---|---:|---:|",
     ]
     for name in names:
-        lines.append(f"| {name} | {stats[(name, 1)].p50:.2f} | {256 * 1000.0 / stats[(name, 256)].p50:.0f} |")
+        lines.append(f"| {name} | {stats[(name, 1)].p50:.2f} | {stats[(name, 256)].throughput:.0f} |")
     lines += [
         "",
         "| precision | batch | best CPU runtime | p50 ms | images/s | vs onnxruntime | vs PyTorch FP32 |",
@@ -173,7 +150,7 @@ def _versions(with_openvino: bool) -> dict:
 
 
 def main() -> int:
-    from alexnet_edge.runtime.backends import installed_cpu_backends
+    from alexnet_edge.runtime.backends.registry import host_backends
 
     parser = bench_cli.parser(__doc__)
     parser.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
@@ -181,10 +158,10 @@ def main() -> int:
     args = parser.parse_args()
     if not bench_cli.resolve_data(args) or bench_cli.missing_model(args.artifacts, "run `make demo` first"):
         return 2
-    if args.rounds < 1:
-        print("error: --rounds must be at least 1", file=sys.stderr)
+    if args.min_runs < 2 or args.min_seconds < 0:
+        print("error: --min-runs must be at least 2 (a median) and --min-seconds not negative", file=sys.stderr)
         return 2
-    with_openvino = "openvino" in installed_cpu_backends()
+    with_openvino = "openvino" in host_backends(installed=True)
     if not with_openvino:
         print(
             "note: openvino is not installed (pip install 'alexnet-edge[openvino]'): "
@@ -193,13 +170,11 @@ def main() -> int:
         )
 
     from alexnet_edge.calibration.cifar10 import load_test
-    from alexnet_edge.runtime.bench import summarize
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
     load = os.getloadavg()
-    samples = interleaved(make_runners(args.artifacts, args.checkpoint, with_openvino), images, args.rounds)
-    stats = {key: summarize(key[1], values) for key, values in samples.items()}
+    stats = bench_cli.interleaved(make_runners(args.artifacts, args.checkpoint, with_openvino), images, args)
     section = render(
         stats,
         ratios(stats, with_openvino),
@@ -207,7 +182,6 @@ def main() -> int:
         load=load,
         load_after=os.getloadavg(),
         versions=_versions(with_openvino),
-        rounds=args.rounds,
     )
     print(section)
     if not args.no_write:

@@ -23,31 +23,6 @@ import bench_cli
 import numpy as np
 
 
-def _interleaved_samples(runners: dict, images: np.ndarray, rounds: int) -> dict[tuple[str, int], list[float]]:
-    """Each round times every runner once per batch size, so machine noise hits all of them alike."""
-    from alexnet_edge.runtime.bench import time_call
-
-    samples: dict[tuple[str, int], list[float]] = {(n, b): [] for n in runners for b in (1, 256)}
-    for runner in runners.values():
-        runner.activate()
-    try:
-        for _ in range(rounds):
-            for name, runner in runners.items():
-                for batch in (1, 256):
-                    x = images[:batch]
-                    samples[(name, batch)] += time_call(
-                        lambda r=runner, x=x: r.infer(x),
-                        warmup=2,
-                        min_runs=5 if batch == 256 else 50,
-                        max_runs=5 if batch == 256 else 50,
-                        budget_s=0,
-                    )
-    finally:
-        for runner in runners.values():
-            runner.deactivate()
-    return samples
-
-
 def main() -> int:
     parser = bench_cli.parser(__doc__)
     parser.add_argument("--pipeline", action="store_true", help="also time the whole export-alexnet --fp16 --int8 run")
@@ -63,7 +38,6 @@ def main() -> int:
     from alexnet_edge.export.model.alexnet import alexnet_cifar10
     from alexnet_edge.export.model.torch_runner import TorchRunner
     from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
-    from alexnet_edge.runtime.bench import summarize
     from alexnet_edge.runtime.preprocess import normalize_uint8
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
@@ -72,8 +46,8 @@ def main() -> int:
         "onnxruntime fp32": OnnxRuntimeRunner(args.artifacts / "model.fp32.onnx"),
         "onnxruntime int8": OnnxRuntimeRunner(args.artifacts / "model.int8.onnx"),
     }
-    samples = _interleaved_samples(runners, images, args.rounds)
-    stats = {key: summarize(key[1], vals) for key, vals in samples.items()}
+    stats = bench_cli.interleaved(runners, images, args)
+    print(bench_cli.timing_text(stats))
 
     print(f"{'runner':<20} {'p50 ms @1':>10} {'images/s @256':>14}")
     for name in runners:

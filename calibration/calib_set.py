@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from alexnet_edge.calibration.cifar10 import PUBLISHED_MD5, TRAIN_BATCHES, load_split
-from alexnet_edge.calibration.config import DEFAULT_CALIB_SIZE, DEFAULTS, MAX_USER_CALIB_IMAGES
+from alexnet_edge.calibration.config import BATCH_SIZE, DEFAULT_CALIB_SIZE, DEFAULTS, MAX_USER_CALIB_IMAGES
 from alexnet_edge.calibration.errors import CalibrationError
 from alexnet_edge.runtime.constants import MEAN, NUM_CLASSES, STD
 from alexnet_edge.runtime.fileio import atomic_output
@@ -25,6 +27,7 @@ from alexnet_edge.runtime.progress import Progress, track
 
 DEFAULT_CALIB_FILES: tuple[str, ...] = DEFAULTS.files
 MIN_RECOMMENDED = 300
+logger = logging.getLogger(__name__)
 PREPROCESSING_ID = f"rgb/255,mean={list(MEAN)},std={list(STD)},nchw,float32"
 
 
@@ -115,7 +118,7 @@ def build_calibration_set(
     files: Sequence[str] = DEFAULT_CALIB_FILES,
     checkpoint_sha256: str,
     cache_dir: str | Path,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     progress: Progress = False,
 ) -> CalibrationSet:
     """Choose, preprocess and save the set; reuse the saved one when its key matches."""
@@ -126,17 +129,42 @@ def build_calibration_set(
     indices = select_balanced(split.labels, size, seed)
     key = _key({"files": {name: PUBLISHED_MD5[name] for name in files}}, indices, checkpoint_sha256)
     cache = Path(cache_dir) / f"calib_set.{key[:16]}.npz"
-    if cache.is_file():
-        with np.load(cache) as saved:
-            if str(saved["key"]) == key and np.array_equal(saved["indices"], indices):
-                return CalibrationSet(saved["images"], saved["labels"], indices, tuple(files), seed, key, True)
+    saved = _saved_set(cache, key, indices)
+    if saved is not None:
+        return CalibrationSet(*saved, indices, tuple(files), seed, key, True)
     images = _normalized(split.images, indices, batch_size, progress)
     labels = split.labels[indices]
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     with atomic_output(cache) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, images=images, labels=labels, indices=indices, key=np.array(key))
+            content = np.array(_content_sha256(images, labels))  # checked before the set is reused
+            np.savez(handle, images=images, labels=labels, indices=indices, key=np.array(key), content_sha256=content)
     return CalibrationSet(images, labels, indices, tuple(files), seed, key, False)
+
+
+def _content_sha256(images: np.ndarray, labels: np.ndarray) -> str:
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    return digest.hexdigest()
+
+
+def _saved_set(cache: Path, key: str, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The images and labels saved for ``key``, when the file is whole (its content sha256 as recorded);
+    None when there is none, or it is damaged (said in one line: it is then rebuilt)."""
+    if not cache.is_file():
+        return None
+    try:
+        with np.load(cache, allow_pickle=False) as saved:
+            if str(saved["key"]) != key or not np.array_equal(saved["indices"], indices):
+                return None
+            images, labels, recorded = saved["images"], saved["labels"], str(saved["content_sha256"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.warning("calibration set %s is damaged (%s): rebuilding it", cache, exc.__class__.__name__)
+        return None
+    if recorded != _content_sha256(images, labels):
+        logger.warning("calibration set %s differs from the sha256 recorded when it was written: rebuilding it", cache)
+        return None
+    return images, labels
 
 
 def build_user_calibration_set(
@@ -146,7 +174,7 @@ def build_user_calibration_set(
     seed: int = 0,
     checkpoint_sha256: str,
     cache_dir: str | Path,
-    batch_size: int = 64,
+    batch_size: int = BATCH_SIZE,
     progress: Progress = False,
 ) -> CalibrationSet:
     """The calibration set from the user's images: ``size`` drawn with ``seed``, or all of them up to

@@ -6,9 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from alexnet_edge.calibration.cifar10 import TRAIN_BATCHES
+from alexnet_edge.calibration.errors import CalibrationError
+
 METHODS = ("percentile", "entropy", "minmax")
 DEFAULT_CALIB_SIZE = 512  # class-balanced CIFAR-10 train images
 MAX_USER_CALIB_IMAGES = 5000  # --calib-data without a size: all of it, up to this many
+BATCH_SIZE = 64  # images per calibration batch: a calibration set holds at least one batch
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,28 @@ class CalibrationConfig:
     @property
     def cifar_size(self) -> int:
         return self.size or DEFAULT_CALIB_SIZE
+
+    def check(self) -> None:
+        """Refuse, before any work, what calibration would refuse only after the export (52-109 s later).
+
+        Raises:
+            CalibrationError: a negative seed, fewer images than one calibration batch, a file that is
+                not a CIFAR-10 train batch.
+        """
+        if self.seed < 0:
+            raise CalibrationError(f"--calib-seed {self.seed}: a seed is 0 or more")
+        size = self.size if self.data is not None else self.cifar_size
+        if size is not None and size < BATCH_SIZE:
+            raise CalibrationError(
+                f"--calib-size {size} is smaller than one calibration batch ({BATCH_SIZE} images); "
+                "use at least 64, better 300+"
+            )
+        bad = [f for f in self.files if f not in TRAIN_BATCHES] if self.data is None else []
+        if bad or (self.data is None and not self.files):
+            raise CalibrationError(
+                f"--calib-batches {','.join(self.files) or '(none)'}: calibration draws from the train split only "
+                f"({', '.join(TRAIN_BATCHES)})"
+            )
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from alexnet_edge.runtime.errors import InputError
 from alexnet_edge.runtime.fileio import sha256_file, write_json
 from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.progress import Progress, track
+
+logger = logging.getLogger(__name__)
 
 TABLE_FORMAT = "alexnet-edge-calibration/1"
 DEFAULT_METHOD = DEFAULTS.method
@@ -133,13 +136,9 @@ def calibrate(
     model_sha256 = sha256_file(model_path)
     key = table_key(model_sha256, calib_set, method)
     table_path = Path(table_path)
-    if table_path.is_file():
-        try:
-            saved = json.loads(table_path.read_text())
-        except (OSError, json.JSONDecodeError):
-            saved = {}
-        if saved.get("format") == TABLE_FORMAT and saved.get("key") == key:
-            return CalibrationTable(method, key, saved["tensors"], table_path, True)
+    saved = _saved_tensors(table_path, key)
+    if saved is not None:
+        return CalibrationTable(method, key, saved, table_path, True)
 
     from onnxruntime.quantization import create_calibrator
     from onnxruntime.quantization.calibrate import CalibrationCacheEncoder
@@ -172,6 +171,34 @@ def calibrate(
             "model_sha256": model_sha256,
             "calibration_set": calib_set.to_dict(),
             "tensors": tensors,
+            "tensors_sha256": tensors_sha256(tensors),  # checked before the table is reused
         },
     )
     return CalibrationTable(method, key, tensors, table_path, False)
+
+
+def tensors_sha256(tensors: dict) -> str:
+    """The content hash of a table's ranges, recorded when it is written."""
+    return hashlib.sha256(json.dumps(tensors, sort_keys=True).encode()).hexdigest()
+
+
+def _saved_tensors(table_path: Path, key: str) -> dict | None:
+    """The ranges of the table saved for ``key``, when it is whole (its ranges' sha256 as recorded); None
+    when there is none, it is another key's, or it is damaged (said in one line: it is then recomputed)."""
+    if not table_path.is_file():
+        return None
+    try:
+        saved = json.loads(table_path.read_text())
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict) and (saved.get("format") != TABLE_FORMAT or saved.get("key") != key):
+        return None  # another model's, set's or method's table: replaced
+    tensors = saved.get("tensors") if isinstance(saved, dict) else None
+    if not isinstance(tensors, dict) or not tensors:
+        problem = "not readable JSON" if saved is None else "holds no ranges"
+    elif saved.get("tensors_sha256") != tensors_sha256(tensors):
+        problem = "its ranges differ from the sha256 recorded when it was written (or none was recorded)"
+    else:
+        return tensors
+    logger.warning("calibration table %s %s: recomputing it", table_path, problem)
+    return None

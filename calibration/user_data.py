@@ -12,6 +12,7 @@ a DatasetError (one line, exit 2). Every source gets a content hash over its pix
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_SIZE
 from alexnet_edge.runtime.errors import InputError
+from alexnet_edge.runtime.exit_status import shown_path
 from alexnet_edge.runtime.npy_file import check_regular_file, load_npy, load_npz, npy_header
 from alexnet_edge.runtime.preprocess import IMAGE_SUFFIXES, load_image
 
@@ -82,18 +84,43 @@ def _read_files(paths: Sequence[Path]) -> tuple[list[np.ndarray], list[str], lis
 
 
 def _image_files(root: Path) -> tuple[list[Path], list[str]]:
-    """Regular files under ``root`` (recursive, sorted), and what was passed over (with why)."""
-    files, passed_over = [], []
-    for p in sorted(root.rglob("*")):
+    """Regular files under ``root`` (recursive, sorted), and what was passed over (with why): also a
+    folder that cannot be listed (a path longer than PATH_MAX, no permission), never followed through
+    a symlink."""
+    passed_over: list[str] = []
+
+    def unlisted(exc: OSError) -> None:
+        passed_over.append(f"{shown_path(exc.filename)}: folder not read ({exc.strerror or exc})")
+
+    entries = []
+    for folder, folders, names in os.walk(root, onerror=unlisted):
+        here = Path(folder)
+        entries += [here / name for name in names] + [here / name for name in folders if _is_link(here / name)]
+    files = []
+    for p in sorted(entries):
         if p.name.startswith("."):
             continue
         try:
             check_regular_file(p)
             files.append(p)
         except InputError as exc:
-            if p.is_symlink() or not p.is_dir():  # a symlink loop, a dangling link, a FIFO: listed, never opened
+            if _is_link(p) or not _is_folder(p):  # a symlink loop, a dangling link, a FIFO: listed, never opened
                 passed_over.append(str(exc))
     return files, passed_over
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:  # a path longer than PATH_MAX: os.walk lists it as not read
+        return False
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _empty(path: Path, option: str) -> DatasetError:

@@ -3,35 +3,37 @@
 from alexnet_edge.runtime import OnnxRuntimeRunner, preprocess_images
 with OnnxRuntimeRunner("model.int8.onnx") as runner:
     logits = runner.infer(preprocess_images(["cat.png"]))
+
+The names below are this package's public API. Each is loaded from its owning module when first
+read (PEP 562), so importing any ``alexnet_edge.runtime.*`` module never executes the others: the
+package itself imports nothing, which keeps the import graph free of cycles through it.
 """
 
-from alexnet_edge.runtime.backends.base import BaseRunner
-from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
-from alexnet_edge.runtime.constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
-from alexnet_edge.runtime.errors import AlexNetEdgeError
-from alexnet_edge.runtime.precision import Precision
-from alexnet_edge.runtime.preprocess import load_image, normalize_uint8, preprocess_images
+import importlib
 
-__all__ = [
-    "BaseRunner",
-    "OnnxRuntimeRunner",
-    "CLASS_NAMES",
-    "INPUT_NAME",
-    "MEAN",
-    "OUTPUT_NAME",
-    "STD",
-    "AlexNetEdgeError",
-    "Precision",
-    "load_image",
-    "normalize_uint8",
-    "preprocess_images",
-]
+_OWNERS = {
+    "BaseRunner": "alexnet_edge.runtime.backends.base",
+    "OnnxRuntimeRunner": "alexnet_edge.runtime.backends.onnxruntime.runner",
+    "TensorRTRunner": "alexnet_edge.runtime.backends.tensorrt.runner",
+    "CLASS_NAMES": "alexnet_edge.runtime.constants",
+    "INPUT_NAME": "alexnet_edge.runtime.constants",
+    "MEAN": "alexnet_edge.runtime.constants",
+    "OUTPUT_NAME": "alexnet_edge.runtime.constants",
+    "STD": "alexnet_edge.runtime.constants",
+    "AlexNetEdgeError": "alexnet_edge.runtime.errors",
+    "Precision": "alexnet_edge.runtime.precision",
+    "load_image": "alexnet_edge.runtime.preprocess",
+    "normalize_uint8": "alexnet_edge.runtime.preprocess",
+    "preprocess_images": "alexnet_edge.runtime.preprocess",
+}
+__all__ = sorted(_OWNERS)
 
 
 def __getattr__(name: str):
-    # The TensorRT runner pulls in nothing heavy at import, but keep it out of the eager path anyway.
-    if name == "TensorRTRunner":
-        from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
+    if name not in _OWNERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_OWNERS[name]), name)
 
-        return TensorRTRunner
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return __all__

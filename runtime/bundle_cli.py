@@ -12,13 +12,15 @@ from pathlib import Path
 
 import click
 
+from alexnet_edge.runtime.backends.registry import BackendOptions
 from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS
-from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.cli_support import BackendChoice, PrecisionChoice, backend_option_flag, one_line_errors
 from alexnet_edge.runtime.cpu_features import detect
 from alexnet_edge.runtime.deploy import MANIFEST, VerifyResult, build_bundle_engines, verify_bundle
+from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
+from alexnet_edge.runtime.fileio import strict_json
 from alexnet_edge.runtime.precision import Precision
-
-_PRECISIONS = [p.value for p in Precision]
+from alexnet_edge.runtime.results import Result, View, metrics
 
 
 def _bundle_dir(value: str | None) -> Path:
@@ -70,12 +72,9 @@ def _precision_option(default_text: str):
         "--precision",
         "chosen",
         multiple=True,
-        type=click.Choice(_PRECISIONS),
+        type=PrecisionChoice(),
         help=f"repeat to choose [default: {default_text}]",
     )
-
-
-_PRECISIONS = [p.value for p in Precision]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -119,10 +118,10 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
 @_BUNDLE_DIR
 @click.option(
     "--backend",
-    type=click.Choice(["onnxruntime", "openvino", "tensorrt"]),
+    type=BackendChoice(),
     default="onnxruntime",
     show_default=True,
-    help="onnxruntime or openvino (pip install openvino; f32 arithmetic): the ONNX models; "
+    help="onnxruntime or openvino (pip install openvino; f32 unless openvino.precision=bf16): the ONNX models; "
     "tensorrt: the engines build_engines.py wrote",
 )
 @_precision_option("all in the bundle")
@@ -130,28 +129,29 @@ def build_engines_main(bundle_dir, chosen, **options) -> None:
     "--providers",
     metavar="LIST",
     default=None,
-    help="onnxruntime providers, comma-separated, e.g. cpu or cuda [default: best available]",
+    help="onnxruntime providers, comma-separated, e.g. cpu or cuda (the same as --backend-option "
+    "onnxruntime.providers=...) [default: best available]",
 )
+@backend_option_flag()
 @click.option("--no-bench", is_flag=True, help="skip the p50 latency at batch 1 and 32")
 @click.option("--json", "as_json", is_flag=True, help="print the results as one JSON object")
 @one_line_errors
-def verify_main(bundle_dir, backend, chosen, providers, no_bench, as_json) -> None:
+def verify_main(bundle_dir, backend, chosen, providers, backend_options, no_bench, as_json) -> None:
     """Check the manifest, then run each model (or engine) on the bundled labelled images and
     compare with the pipeline's reference logits. Exit 1 when a figure is beyond its tolerance."""
     bundle = _bundle_dir(bundle_dir)
-    result = verify_bundle(bundle, backend=backend, chosen=chosen, providers=providers, bench=not no_bench)
+    options = BackendOptions.parse(backend_options)
+    if providers is not None:
+        options = options.with_value("onnxruntime.providers", providers)
+    result = verify_bundle(bundle, backend=backend, chosen=chosen, options=options, bench=not no_bench)
     if as_json:
-        click.echo(
-            json.dumps(
-                {"reference_accuracy": result.reference_accuracy, "cpu": detect().to_dict(), "results": result.rows}
-            )
-        )
+        click.echo(json.dumps(_verification_json(result)))
     else:
         _print_verification(result)
     if result.failures:
         for failure in result.failures:
             click.echo(f"error: outside tolerance: {failure}", err=True)
-        sys.exit(1)
+        sys.exit(OUTSIDE_TOLERANCE)
 
 
 def _print_verification(result: VerifyResult) -> None:
@@ -164,11 +164,21 @@ def _print_verification(result: VerifyResult) -> None:
     )
     click.echo(f"cpu: {detect().summary()}")
     for r in result.rows:
-        exp = "" if r["expected_accuracy"] is None else f" (pipeline: {100 * r['expected_accuracy']:.2f}%)"
-        p50 = ", ".join(f"p50@{k} {v:.2f} ms" for k, v in r["p50_ms"].items())
-        cpu = f" [int8 path: {r['cpu']['int8_path']}]" if r["cpu"] and r["precision"] == "int8" else ""
-        click.echo(
-            f"{r['backend']}/{r['device']}/{r['precision']}{cpu}: accuracy {100 * r['accuracy']:.2f}%{exp}, "
-            f"agreement {100 * r['top1_agreement']:.2f}%, max |Δlogit| {r['max_abs_diff']:.3g}"
-            f"{', ' + p50 if p50 else ''} — {'ok' if r['within_tolerance'] else 'OUTSIDE TOLERANCE'}"
-        )
+        cpu = f" [int8 path: {r.cpu['int8_path']}]" if r.cpu and r.precision is Precision.INT8 else ""
+        figures = ", ".join(f"{m.header} {m.text(r)}" for m in metrics(View.VERIFY) if m.value(r) is not None)
+        expected = result.expected_accuracy.get(r.precision)
+        pipeline = "" if expected is None else f"; the pipeline's accuracy on them {100 * expected:.2f}%"
+        click.echo(f"{r.key}{cpu}: {figures}{pipeline} — {'ok' if r.within_tolerance else 'OUTSIDE TOLERANCE'}")
+
+
+def _verification_json(result: VerifyResult) -> dict:
+    """verify.py --json: each model's report row (Result.to_dict), with the pipeline's accuracy on these images."""
+    rows = [
+        r.to_dict() | {"expected_accuracy": result.expected_accuracy.get(r.precision), "p50_ms": _p50s(r)}
+        for r in result.rows
+    ]
+    return strict_json({"reference_accuracy": result.reference_accuracy, "cpu": detect().to_dict(), "results": rows})
+
+
+def _p50s(result: Result) -> dict[str, float | None]:
+    return {str(batch): stats.p50 for batch, stats in sorted(result.latency.items())}

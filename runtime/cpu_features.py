@@ -20,6 +20,8 @@ import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from alexnet_edge.runtime.precision import Precision
+
 # The widest int8 weight magnitude for which no u8*s8 pair sum can saturate an int16.
 SATURATION_SAFE_WEIGHT_MAX = 64
 
@@ -130,7 +132,7 @@ def detect(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
 
 def saturation_warning(metadata: dict[str, object], cpu: CpuFeatures) -> str | None:
     """One line when an int8 model not marked saturation-safe runs where int8 pairs saturate."""
-    if metadata.get("precision") != "int8" or not cpu.saturating_int8:
+    if metadata.get("precision") != Precision.INT8.value or not cpu.saturating_int8:
         return None
     scheme = metadata.get("int8")
     if isinstance(scheme, dict) and scheme.get("saturation_safe") is True:

@@ -14,22 +14,26 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet_edge.runtime.backends import open_runner
+from alexnet_edge.runtime.backends.registry import BackendOptions, backend_spec, open_runner
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig, build_engine
 from alexnet_edge.runtime.backends.tensorrt.dla import engine_source
-from alexnet_edge.runtime.bench import measure_latency
-from alexnet_edge.runtime.compare import accuracy, tolerance_for
+from alexnet_edge.runtime.bench import TimingPolicy, measure_latency
+from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.errors import ManifestError, ModelFileError
 from alexnet_edge.runtime.evaluation import evaluate
 from alexnet_edge.runtime.fileio import sha256_file
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, PrecisionKey, parse_precision, precisions, spec_for, tolerance_for
 from alexnet_edge.runtime.preprocess import normalize_uint8
+from alexnet_edge.runtime.results import Result
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MODELS_DIR = "models"
 VERIFY_DATA = "data/verify_images.npz"
+
+# verify.py's latency line: a quick p50 per batch size (10 runs and 0.5 s each at least), not a benchmark.
+VERIFY_TIMING = TimingPolicy(warmup=3, min_runs=10, min_seconds=0.5)
 
 
 def check_manifest(bundle: Path) -> dict:
@@ -76,18 +80,30 @@ def engine_config_from(manifest: dict, **overrides) -> EngineBuildConfig:
 
 
 # -- build_engines.py --------------------------------------------------------------------------
-def _precisions(bundle: Path, chosen: tuple[str, ...]) -> list[Precision]:
-    available = [p for p in Precision if (bundle / MODELS_DIR / p.onnx_name).is_file()]
+def _precisions(bundle: Path, manifest: dict, chosen: tuple[PrecisionKey, ...]) -> list[PrecisionKey]:
+    """The precisions to use: those chosen, or every model the manifest lists (its sha256 checked by
+    check_manifest). The manifest, not the disk, says what the bundle holds: an ONNX model in models/
+    that it does not list is refused, never evaluated."""
+    listed = manifest["files"]
+    unlisted = sorted(
+        f"{MODELS_DIR}/{p.name}" for p in (bundle / MODELS_DIR).glob("*.onnx") if f"{MODELS_DIR}/{p.name}" not in listed
+    )
+    if unlisted:
+        raise ManifestError(
+            f"bundle check failed: {', '.join(unlisted)} is not in {MANIFEST} (added or replaced after export); "
+            "remove it or re-export the bundle"
+        )
+    available = [p for p in precisions() if f"{MODELS_DIR}/{p.onnx_name}" in listed]
     if not chosen:
         return available
-    wanted = [Precision.parse(c) for c in chosen]
+    wanted = [parse_precision(p) for p in chosen]  # precisions, or their names (verify_bundle's callers)
     missing = [p.onnx_name for p in wanted if p not in available]
     if missing:
         raise ModelFileError(f"not in this bundle: {', '.join(missing)}")
     return wanted
 
 
-def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) -> list[dict]:
+def build_bundle_engines(bundle: Path, chosen: tuple[PrecisionKey, ...] = (), **options) -> list[dict]:
     """Build TensorRT engines on this device from ``bundle``'s ONNX models (all if ``chosen`` is empty), with the
     exporter's engine options from the manifest unless ``options`` override them. Returns each engine's sidecar."""
     manifest = check_manifest(bundle)
@@ -96,9 +112,9 @@ def build_bundle_engines(bundle: Path, chosen: tuple[str, ...] = (), **options) 
         config = replace(config, timing_cache=bundle / MODELS_DIR / "timing.cache")
     elif not config.timing_cache.is_absolute():
         config = replace(config, timing_cache=bundle / config.timing_cache)
-    models = {p: bundle / MODELS_DIR / p.onnx_name for p in Precision}
+    models = {p: bundle / MODELS_DIR / p.onnx_name for p in precisions()}
     table = bundle / MODELS_DIR / "calibration_table.json"
-    built = build_engines_for(models, _precisions(bundle, chosen), bundle / MODELS_DIR, config, table)
+    built = build_engines_for(models, _precisions(bundle, manifest, chosen), bundle / MODELS_DIR, config, table)
     for precision, _, sidecar in built:
         logger.info(
             "built %s/%s: TensorRT %s on %s, strongly typed: %s, flags: %s",
@@ -123,6 +139,9 @@ def build_engines_for(
         if config.dla_core is not None and precision is Precision.FP32:
             logger.warning("skipping %s: DLA runs FP16 and INT8 only", precision.onnx_name)
             continue
+        if spec_for(precision).tensorrt.refusal:  # e.g. int4w: an onnxruntime contrib op TensorRT cannot parse
+            logger.warning("skipping %s: %s", precision.engine_name, spec_for(precision).tensorrt.refusal)
+            continue
         source, ranges = engine_source(precision, config, models, calibration_table)
         engine = out_dir / precision.engine_name
         built.append((precision, engine, build_engine(source, engine, precision, config, calibration_table=ranges)))
@@ -130,19 +149,21 @@ def build_engines_for(
 
 
 # -- verify.py ---------------------------------------------------------------------------------
-def _open(backend: str, bundle: Path, precision: Precision, providers: str | None):
-    name = precision.engine_name if backend == "tensorrt" else precision.onnx_name
-    return open_runner(bundle / MODELS_DIR / name, backend, providers=providers, precision=precision)
+def _open(backend: str, bundle: Path, precision: PrecisionKey, options: BackendOptions | None):
+    name = precision.engine_name if backend_spec(backend).model_kind == "engine" else precision.onnx_name
+    return open_runner(bundle / MODELS_DIR / name, backend, precision=precision, options=options)
 
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """What ``verify_bundle`` measured: one row per model, and every bound a row broke."""
+    """What ``verify_bundle`` measured: one Result per model, the pipeline's accuracy of each on the same images
+    (from the manifest; None where it has none), and every bound a row broke."""
 
     source: str
     images: int
     reference_accuracy: float
-    rows: list[dict]
+    rows: list[Result]
+    expected_accuracy: dict[PrecisionKey, float | None]
     failures: list
 
 
@@ -157,32 +178,23 @@ def _verify_data(bundle: Path, manifest: dict) -> tuple[np.ndarray, np.ndarray, 
         return normalize_uint8(data["images"]), data["labels"], data["reference_logits"]
 
 
-def verify_bundle(bundle: Path, *, backend="onnxruntime", chosen=(), providers=None, bench=True) -> VerifyResult:
+def verify_bundle(
+    bundle: Path, *, backend="onnxruntime", chosen=(), options: BackendOptions | None = None, bench=True
+) -> VerifyResult:
     """Check ``bundle``'s manifest, then evaluate each ``chosen`` precision (all if empty) on its labelled images
-    with ``backend`` (onnxruntime, openvino or tensorrt). Returns a VerifyResult, its failures empty when within
-    tolerance."""
+    with ``backend`` (a registered backend: its ONNX models, or the engines build_engines.py wrote for an engine
+    backend), set by ``options``. Returns a VerifyResult, its failures empty when within tolerance."""
     manifest = check_manifest(bundle)
     images, labels, reference = _verify_data(bundle, manifest)
-    expected = manifest.get("expected", {})
-    rows, failed = [], []
-    for precision in _precisions(bundle, chosen):
-        with _open(backend, bundle, precision, providers) as runner:
+    rows, failed, expected = [], [], {}
+    for precision in _precisions(bundle, manifest, chosen):
+        with _open(backend, bundle, precision, options) as runner:
             tolerance = tolerance_for(precision, len(labels))
             evaluated = evaluate(runner, precision, images, labels, reference, tolerance, batch_size=64)
-            latency = measure_latency(runner, images, batch_sizes=(1, 32), budget_s=0.5) if bench else {}
-        row, failed = evaluated.row, failed + evaluated.failures
-        rows.append(
-            {
-                **{key: getattr(row, key) for key in ("backend", "device", "cpu", "precision")},
-                "images": len(labels),
-                "accuracy": row.accuracy,
-                "expected_accuracy": expected.get(precision.value, {}).get("accuracy"),
-                "top1_agreement": row.top1_agreement,
-                "max_abs_diff": row.max_abs_diff,
-                "p50_ms": {k: v.p50 for k, v in latency.items()},
-                "within_tolerance": row.within_tolerance,
-                "failures": row.failures,
-            }
-        )
+            latency = measure_latency(runner, images, batch_sizes=(1, 32), policy=VERIFY_TIMING) if bench else {}
+        evaluated.row.latency = {int(batch): stats for batch, stats in latency.items()}
+        rows.append(evaluated.row)
+        failed += evaluated.failures
+        expected[precision] = manifest.get("expected", {}).get(precision.value, {}).get("accuracy")
     source = manifest.get("source", {}).get("images", "CIFAR-10 test_batch")
-    return VerifyResult(source, len(labels), accuracy(reference, labels), rows, failed)
+    return VerifyResult(source, len(labels), accuracy(reference, labels), rows, expected, failed)

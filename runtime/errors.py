@@ -8,11 +8,13 @@ a backend that is absent is not a bad value.
 
 from __future__ import annotations
 
+from alexnet_edge.runtime.exit_status import BAD_INPUT, OUTSIDE_TOLERANCE
+
 
 class AlexNetEdgeError(Exception):
     """Base of every error this package raises on bad input or a failed check."""
 
-    exit_code = 2
+    exit_code = BAD_INPUT
 
 
 class InputError(AlexNetEdgeError, ValueError):
@@ -52,7 +54,7 @@ class EngineCompatibilityError(AlexNetEdgeError):
 class ToleranceError(AlexNetEdgeError):
     """A runner's outputs moved further from the reference than its tolerance allows."""
 
-    exit_code = 1
+    exit_code = OUTSIDE_TOLERANCE
 
     def __init__(self, *, artifact: str, metric: str, value: float, tolerance: float, bound: str):
         self.artifact = artifact
@@ -78,3 +80,24 @@ class UnsupportedOptionError(AlexNetEdgeError, ValueError):
 
 class DlaInt8Error(AlexNetEdgeError):
     """INT8 on DLA cannot be built here (this TensorRT has no implicit quantization, or no ranges)."""
+
+
+class UnknownPrecisionError(AlexNetEdgeError, ValueError):
+    """A precision no ``PrecisionSpec`` is registered for (runtime/precision.py), or one that is registered twice."""
+
+
+class UnknownBackendError(AlexNetEdgeError, ValueError):
+    """A backend name no ``BackendSpec`` is registered for (runtime/backends/registry.py), or one that cannot
+    serve where it was asked (a GPU backend for the host's ONNX rows)."""
+
+    def __init__(self, message: str, *, name: str, choices: tuple[str, ...]):
+        super().__init__(message)
+        self.name, self.choices = name, choices
+
+
+class BackendOptionError(AlexNetEdgeError, ValueError):
+    """A ``--backend-option BACKEND.OPTION=VALUE`` its backend's spec does not have, or a value its type refuses."""
+
+    def __init__(self, message: str, *, key: str, value: str | None):
+        super().__init__(message)
+        self.key, self.value = key, value

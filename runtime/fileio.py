@@ -38,6 +38,26 @@ def ensure_writable_dir(path: str | Path) -> Path:
     return folder
 
 
+def check_writable(path: str | Path, option: str) -> None:
+    """Refuse, before any work, a folder ``option`` names that could not be written: ``path``, or the
+    nearest folder above it that exists (where it would be created), must take a file (one is created
+    there and removed). Nothing else is created.
+
+    Raises:
+        OutputDirError: naming the option, the folder and the system's reason (read-only, no space,
+            permission denied), or the file that stands where a folder is needed.
+    """
+    wanted = Path(path)
+    existing = next(p for p in (wanted, *wanted.absolute().parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        raise OutputDirError(f"{option} {wanted}: {existing} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise OutputDirError(f"{option} {wanted}: cannot write to {existing} ({exc.strerror or exc})") from None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -46,7 +66,13 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
+
+    Raises:
+        OSError: the file could not be written (no space, read-only, ...); where the system's error names
+            no file (a failed ``write`` or ``close``), it is given ``path`` as its ``filename``, so that the
+            command's one ``error:`` line says which file it was.
+    """
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -56,6 +82,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         if tmp.exists():
             os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
         os.replace(tmp, target)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = str(target)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

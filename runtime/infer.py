@@ -7,12 +7,14 @@ needed. ``classify`` returns one ``Prediction`` per input, in order; an input th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.runtime.batching import pad_batch, plan_batches
 from alexnet_edge.runtime.constants import CLASS_NAMES, MEAN, STD
 from alexnet_edge.runtime.errors import AlexNetEdgeError, InputError
 from alexnet_edge.runtime.npy_file import load_npy
@@ -33,6 +35,16 @@ class Prediction:
     path: str
     top: tuple[ClassScore, ...] = ()
     error: str | None = None
+    latency_ms: float | None = None  # wall time of the runner.infer call that classified it
+    batch: int | None = None  # the images in that call
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A folder's entries that are not inputs (not images, not .npy files, subfolders)."""
+
+    folder: str
+    names: tuple[str, ...]
 
 
 @dataclass
@@ -40,6 +52,8 @@ class Item:
     path: str
     tensor: np.ndarray | None = None  # float32 [3,32,32]
     error: str | None = None
+    latency_ms: float | None = None
+    batch: int | None = None
 
 
 def _npy_items(path: Path, mean, std) -> list[Item]:
@@ -69,11 +83,26 @@ def _npy_items(path: Path, mean, std) -> list[Item]:
     ]
 
 
+def _is_input(path: Path) -> bool:
+    return not path.is_dir() and (path.suffix.lower() in IMAGE_SUFFIXES or path.suffix == ".npy")
+
+
+def skipped_in_folders(inputs: Sequence[Path]) -> list[Skipped]:
+    """What each input folder holds that is not classified (subfolders, other files), by folder."""
+    skipped = []
+    for path in inputs:
+        if path.is_dir():
+            names = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not _is_input(p))
+            if names:
+                skipped.append(Skipped(str(path), tuple(names)))
+    return skipped
+
+
 def collect(inputs: list[Path], mean, std) -> list[Item]:
     items: list[Item] = []
     for path in inputs:
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES or p.suffix == ".npy")
+            files = sorted(p for p in path.iterdir() if _is_input(p))
             if not files:
                 items.append(Item(str(path), error="folder holds no images or .npy files"))
             items += collect(files, mean, std)
@@ -118,7 +147,8 @@ def classify(runner, inputs: Sequence[Path], *, top_k: int = 1, batch_size: int 
             predictions.append(Prediction(it.path, error=it.error))
             continue
         order = np.argsort(-p)[:top_k]
-        predictions.append(Prediction(it.path, tuple(ClassScore(names[i], int(i), float(p[i])) for i in order)))
+        top = tuple(ClassScore(names[i], int(i), float(p[i])) for i in order)
+        predictions.append(Prediction(it.path, top, latency_ms=it.latency_ms, batch=it.batch))
     return predictions
 
 
@@ -128,13 +158,14 @@ def _probabilities(runner, items: list, batch_size: int) -> dict[int, np.ndarray
     An input whose logits are not finite gets its ``error`` set instead of probabilities.
     """
     good = [it for it in items if it.tensor is not None]
-    if runner.max_batch:
-        batch_size = min(batch_size, runner.max_batch)
     probs = {}
-    for start in range(0, len(good), batch_size):
-        chunk = good[start : start + batch_size]
-        logits = runner.infer(np.stack([it.tensor for it in chunk]))
+    for planned in plan_batches(len(good), runner, batch_size):  # a fixed-batch engine gets padded batches
+        chunk = good[planned.start : planned.stop]
+        started = time.perf_counter()
+        logits = runner.infer(pad_batch(np.stack([it.tensor for it in chunk]), planned.padded_size))[: len(chunk)]
+        latency_ms = (time.perf_counter() - started) * 1000.0
         for it, p in zip(chunk, softmax(logits.astype(np.float64)), strict=False):
+            it.latency_ms, it.batch = latency_ms, len(chunk)
             if np.isfinite(p).all():
                 probs[id(it)] = p
             else:

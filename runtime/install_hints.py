@@ -3,25 +3,18 @@
 alexnet-edge is on no package index, so installing it by name with an extra installs nothing. From
 a checkout (or a wheel built from one) the extras are named on the checkout; inside a deployment
 bundle the answer is the bundle's own requirements files, and on Jetson TensorRT comes with JetPack.
+Each backend's own lines live on its ``BackendSpec`` (runtime/backends/registry.py); this module says
+them the same way for every backend, and holds the export extra's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from alexnet_edge.runtime.backends.onnxruntime.providers import ONNXRUNTIME_MIN
-
-# What each optional module is, as PyPI names it (the same pins as pyproject.toml's extras).
-PACKAGES = {
-    "onnxruntime": ("cpu", f"pip install 'onnxruntime>={ONNXRUNTIME_MIN}' (or onnxruntime-gpu on a CUDA machine)"),
-    "tensorrt": (
-        "gpu",
-        "pip install 'tensorrt-cu12>=10.3,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "
-        "driver; on Jetson it comes with JetPack (python3-libnvinfer)",
-    ),
-    "openvino": ("openvino", "pip install openvino"),
-    "export": ("export", "pip install torch onnx onnxscript onnxsim onnxslim onnxconverter-common matplotlib"),
-}
+EXPORT_PACKAGES = "pip install torch onnx onnxscript onnxsim onnxslim onnxconverter-common matplotlib"
+BUNDLE_REQUIREMENTS = (
+    "pip install -r requirements.txt (CPU) or the requirements-*.txt for your GPU, in this bundle's folder"
+)
 
 
 def in_bundle(module_file: str | Path = __file__) -> bool:
@@ -30,23 +23,20 @@ def in_bundle(module_file: str | Path = __file__) -> bool:
     return (root / "manifest.json").is_file() and (root / "verify.py").is_file()
 
 
-def install_hint(what: str, *, bundled: bool | None = None) -> str:
-    """One clause saying how to install ``what`` (a key of PACKAGES).
+def hint(packages: str, extra: str | None, *, bundled_text: str = "", bundled: bool | None = None) -> str:
+    """One clause saying how to install something, to follow "is not installed: ".
 
     Args:
-        what: a key of PACKAGES.
+        packages: the pip line from a checkout (the same pins as pyproject.toml's extra).
+        extra: pyproject.toml's extra for it (None: there is none).
+        bundled_text: the line inside a bundle ("": the bundle's requirements files).
         bundled: whether we run from a bundle; None detects it.
-    Returns:
-        Text to follow "is not installed: ".
     """
-    extra, packages = PACKAGES[what]
     if in_bundle() if bundled is None else bundled:
-        if what == "openvino":
-            return "pip install openvino (none of this bundle's requirement files names it)"
-        if what == "tensorrt":
-            return (
-                "pip install -r the requirements-*.txt of this bundle that matches your GPU (README.md); "
-                "on Jetson TensorRT comes with JetPack (python3-libnvinfer)"
-            )
-        return "pip install -r requirements.txt (CPU) or the requirements-*.txt for your GPU, in this bundle's folder"
-    return f"{packages}; from an alexnet-edge checkout: pip install -e '.[{extra}]'"
+        return bundled_text or BUNDLE_REQUIREMENTS
+    return packages if extra is None else f"{packages}; from an alexnet-edge checkout: pip install -e '.[{extra}]'"
+
+
+def export_hint() -> str:
+    """How to install the export extra (torch, onnx, ...); never inside a bundle, which has no exporter."""
+    return hint(EXPORT_PACKAGES, "export", bundled=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 from alexnet_edge.runtime.cpu_features import detect
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
@@ -54,7 +55,6 @@ def cpu_record() -> dict[str, object]:
 def run_model(path: Path, images: np.ndarray, *, threads: int, label: str) -> dict[str, np.ndarray]:
     """Every graph output of ``path`` on ``images``, through the runtime's OnnxRuntimeRunner on the CPU (the
     runner every other path uses), in small chunks with a progress line at least every 10 s."""
-    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
     chunks: list[dict[str, np.ndarray]] = []
     with OnnxRuntimeRunner(path, providers="cpu", threads=threads, name=f"{label}:{path.name}") as runner:

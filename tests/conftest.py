@@ -68,21 +68,17 @@ def torch_logits(reference_model, test_images):
 def exported(tmp_path_factory, data_root, checkpoint):
     """One real pipeline run (FP32 + FP16 + INT8, 1,000 test images, no benchmark, with a deployment
     bundle) shared by many tests."""
-    from alexnet_edge.export.pipeline.run import PipelineConfig, run
+    from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
+    from alexnet_edge.export.pipeline.run import run
     from alexnet_edge.runtime.precision import Precision
 
     out = tmp_path_factory.mktemp("exported")
-    config = PipelineConfig(
-        data_root=data_root,
-        out_dir=out,
-        checkpoint=checkpoint,
-        eval_size=1000,
-        precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
-        bench=False,
-        progress=False,
-        bundle=out / "bundle",
+    result = run(
+        ExportSpec(checkpoint=checkpoint, precisions=(Precision.FP32, Precision.FP16, Precision.INT8)),
+        EvaluationSpec(eval_size=1000, bench=False),
+        RunOptions(data_root=data_root, out_dir=out, bundle=out / "bundle", progress=False),
+        log=lambda line: None,
     )
-    result = run(config, log=lambda line: None)
     return types.SimpleNamespace(out=out, result=result, report=result.report)
 
 
@@ -136,9 +132,10 @@ def pytest_collection_modifyitems(config, items):
     skip_gpu = pytest.mark.skip(reason="no CUDA GPU on this machine")
     skip_trt = pytest.mark.skip(reason="TensorRT is not installed here (it cannot be, on the dev/CI machines)")
     for item in items:
-        if "gpu" in item.keywords and not has_cuda():
+        # markers, not keywords: a test under tests/**/tensorrt/ has the folder's name among its keywords
+        if item.get_closest_marker("gpu") and not has_cuda():
             item.add_marker(skip_gpu)
-        if "tensorrt" in item.keywords and not (has_real_tensorrt() and has_cuda()):
+        if item.get_closest_marker("tensorrt") and not (has_real_tensorrt() and has_cuda()):
             item.add_marker(skip_trt)
 
 

@@ -27,7 +27,7 @@ def wheel(tmp_path_factory):
 def test_wheel_holds_the_namespace_and_imports(wheel, tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     for module in (
-        "alexnet_edge/export/pipeline.py",
+        "alexnet_edge/export/pipeline/run.py",
         "alexnet_edge/runtime/backends/tensorrt/runner.py",
         "alexnet_edge/calibration/cifar10.py",
     ):
@@ -67,7 +67,9 @@ def test_drift_gate_runs_from_the_wheel_outside_the_repository(wheel, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=300, cwd=empty, env=env
     )
-    assert proc.stdout.splitlines()[0] == str(target / "alexnet_edge" / "export" / "baselines" / "reference_cpu.json")
+    assert proc.stdout.splitlines()[0] == str(
+        target / "alexnet_edge" / "export" / "drift" / "baselines" / "reference_cpu.json"
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "error: no --checkpoint: pass --checkpoint PATH (a state_dict .pt), "

@@ -3,8 +3,9 @@
 Writes ``gpu_check.json`` and ``gpu_check.md`` (a table) into ``--out``: cuda-python against the real
 driver, PyTorch CUDA FP32/FP16 against ../shared/reference/test_logits_*_cuda.npy, TensorRT engines of the
 three models (runner with and without the CUDA graph, CUDA-event latency), and onnxruntime-gpu's CUDA and
-TensorRT providers with the providers really used. A part whose package is missing is skipped with the
-reason. No network, installs nothing. Without a GPU: one ``error:`` line and exit 2.
+TensorRT providers with the providers really used, and NVIDIA's Polygraphy building and running the same models as
+an independent cross-check of our runner's logits (gpu_check_polygraphy.py). A part whose package is missing is
+skipped with the reason. No network, installs nothing. Without a GPU: one ``error:`` line and exit 2.
 
     python tools/gpu_check.py --out artifacts/gpu-check [--models artifacts] [--shared ../shared]
 """
@@ -22,9 +23,11 @@ from pathlib import Path
 try:
     import gpu_check_backends as backends
     import gpu_check_parts as parts
+    import gpu_check_polygraphy as polygraphy
 except ImportError:  # imported as tools.gpu_check
     from tools import gpu_check_backends as backends
     from tools import gpu_check_parts as parts
+    from tools import gpu_check_polygraphy as polygraphy
 
 BUDGET_S = 300.0
 EXIT_NO_GPU = 2
@@ -68,6 +71,7 @@ PARTS: tuple[Callable[[parts.Context], list[parts.Part]], ...] = (
     parts.torch_part,
     backends.tensorrt_part,
     backends.onnxruntime_part,
+    polygraphy.polygraphy_part,
 )
 
 

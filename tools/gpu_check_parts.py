@@ -204,8 +204,8 @@ def judged(
 ) -> Part:
     """One row through the reports' own path: runtime.evaluation.evaluate with the default tolerance of
     ``precision`` (against the golden FP32 logits, as the reports judge every artifact)."""
-    from alexnet_edge.runtime.compare import tolerance_for
     from alexnet_edge.runtime.evaluation import evaluate
+    from alexnet_edge.runtime.precision import tolerance_for
 
     tolerance = tolerance_for(precision, len(labels), overrides)
     try:
@@ -221,8 +221,8 @@ def judged(
     if expect_provider and (not used or used[0] != expect_provider):
         return Part(name, "fail", f"asked for {expect_provider}, the session uses {used}", figures)
     detail = (
-        f"agreement {100 * row.top1_agreement:.2f}%, max |dlogit| {row.max_abs_diff:.3g}, "
-        f"accuracy {100 * row.accuracy:.2f}% on {len(labels)} images"
+        f"agreement {100 * row.comparison.top1_agreement:.2f}%, max |dlogit| {row.comparison.max_abs_diff:.3g}, "
+        f"accuracy {100 * row.comparison.accuracy:.2f}% on {len(labels)} images"
     )
     if row.failures:
         detail += "; " + "; ".join(row.failures)

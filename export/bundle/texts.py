@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alexnet_edge.runtime.backends.onnxruntime.providers import ONNXRUNTIME_MIN
+from alexnet_edge.runtime.backends.registry import ONNXRUNTIME_MIN
 
 # Python 3.10 (JetPack 6) gets onnxruntime 1.23.2 at most: the last release for 3.10.
 PY310_ONNXRUNTIME = f"onnxruntime>={ONNXRUNTIME_MIN},<1.24"
@@ -50,13 +50,20 @@ SCRIPT = '''#!/usr/bin/env python3
 import sys
 from pathlib import Path
 
-if sys.version_info < (3, 10):
-    sys.exit("error: this bundle needs Python >= 3.10, not %d.%d (JetPack 5 ships 3.8: see README.md)"
-             % sys.version_info[:2])
+if sys.version_info < (3, 10):  # exit 2, as for any unusable environment (alexnet_edge/runtime/exit_status.py)
+    print("error: this bundle needs Python >= 3.10, not %d.%d (JetPack 5 ships 3.8: see README.md)"
+          % sys.version_info[:2], file=sys.stderr)
+    sys.exit(2)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from {module} import {function}  # noqa: E402
+try:
+    from {module} import {function}
+except ModuleNotFoundError as exc:  # this environment lacks the bundle's requirements
+    if (exc.name or "").startswith("alexnet_edge"):
+        raise
+    print("error: no module %r: install this bundle's requirements first (README.md)" % exc.name, file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     {function}()

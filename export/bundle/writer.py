@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import tarfile
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,11 +17,12 @@ from alexnet_edge import runtime as runtime_package
 from alexnet_edge.export.bundle.texts import README, SCRIPT, SCRIPTS, render_requirements
 from alexnet_edge.export.gpu.requirements import GPU_TARGETS
 from alexnet_edge.export.gpu.trtexec import render_trtexec_md
+from alexnet_edge.export.pipeline.output_dir import staged_path
 from alexnet_edge.runtime import deploy
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
 from alexnet_edge.runtime.compare import compare
 from alexnet_edge.runtime.errors import OutputDirError
-from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
+from alexnet_edge.runtime.fileio import sha256_file, write_json
 from alexnet_edge.runtime.precision import Precision
 
 VERIFY_IMAGES = 500
@@ -93,17 +93,17 @@ def write_bundle(
     source: dict,
     log: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write the folder ``bundle`` and ``bundle.tar.gz``; both appear only once complete. ``log``
-    gets a line per step and one at least every 10 s while the archive is compressed."""
+    """Stage the folder ``bundle`` and ``bundle.tar.gz``, each at ``output_dir.staged_path`` of it: the
+    run's transaction (``companions=bundle_paths(bundle)``) swaps both in right after ``--out``, so
+    neither changes unless the whole run succeeds. ``log`` gets a line per step and one at least every
+    10 s while the archive is compressed. Returns the two final paths."""
     log = log or (lambda line: None)
-    bundle = Path(bundle)
-    try:
-        bundle.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=bundle.parent, prefix=f".{bundle.name}."))
-    except OSError as exc:
-        raise OutputDirError(f"cannot write bundle {bundle}: {exc.strerror or exc}") from None
+    bundle, archive = bundle_paths(bundle)
+    staging, staged_archive = staged_path(bundle), staged_path(archive)
+    writing = bundle
     try:
         log(f"  copying models and the runtime into {bundle}")
+        staging.mkdir()
         (staging / deploy.MODELS_DIR).mkdir()
         for precision, path in models.items():
             shutil.copyfile(path, staging / deploy.MODELS_DIR / precision.onnx_name)
@@ -124,26 +124,33 @@ def write_bundle(
                 "files": {str(p.relative_to(staging)): manifest_entry(p) for p in files},
             },
         )
-        _swap_in(staging, bundle, log)
-    except BaseException:
+        _say_what_it_replaces(bundle, log)
+        writing = archive
+        log(f"  compressing {archive.name} (gzip level {GZIP_LEVEL})")
+        with open(staged_archive, "wb") as raw:
+            with tarfile.open(fileobj=_Heartbeat(raw, log), mode="w:gz", compresslevel=GZIP_LEVEL) as tar:
+                tar.add(staging, arcname=bundle.name)
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        staged_archive.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full or read-only disk: one line naming what could not be written
+            raise OutputDirError(f"cannot write {writing}: {exc.strerror or exc}") from None
         raise
-    archive = bundle.parent / f"{bundle.name}.tar.gz"
-    log(f"  compressing {archive.name} (gzip level {GZIP_LEVEL})")
-    with atomic_output(archive) as tmp, open(tmp, "wb") as raw:
-        with tarfile.open(fileobj=_Heartbeat(raw, log), mode="w:gz", compresslevel=GZIP_LEVEL) as tar:
-            tar.add(bundle, arcname=bundle.name)
     return [bundle, archive]
 
 
-def _swap_in(staging: Path, bundle: Path, log: Callable[[str], None]) -> None:
-    """Replace ``bundle`` (saying what it was) by the complete ``staging`` folder."""
-    staging.chmod(0o755)  # mkdtemp makes it private
+def bundle_paths(bundle: Path | None) -> tuple[Path, ...]:
+    """What ``--bundle`` writes outside ``--out``: the folder and ``<folder>.tar.gz`` beside it (none without it)."""
+    if bundle is None:
+        return ()
+    bundle = Path(bundle)
+    return bundle, bundle.parent / f"{bundle.name}.tar.gz"
+
+
+def _say_what_it_replaces(bundle: Path, log: Callable[[str], None]) -> None:
     if bundle.exists():
         kind = "an earlier bundle" if _is_bundle(bundle) else "a folder that is not an alexnet-edge bundle (--force)"
         log(f"  replacing {bundle}: {kind}, {sum(1 for p in bundle.rglob('*') if p.is_file())} files removed")
-        shutil.rmtree(bundle)
-    staging.rename(bundle)
 
 
 class _Heartbeat:
@@ -195,7 +202,7 @@ def expected_figures(evaluated: list, n: int, labels: np.ndarray, reference: np.
     for item in evaluated:
         if item.row.backend == "onnxruntime":
             result = compare(item.logits[:n], reference, labels)
-            out[item.row.precision] = {
+            out[item.row.precision.value] = {
                 "accuracy": result.accuracy,
                 "top1_agreement": result.top1_agreement,
                 "max_abs_diff": result.max_abs_diff,

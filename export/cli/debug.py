@@ -7,9 +7,12 @@ from pathlib import Path
 
 import click
 
+from alexnet_edge.export.debug import layers
+from alexnet_edge.export.debug.layers import DebugConfig, first_drift, render_layers_md
 from alexnet_edge.export.pipeline import data_paths
 from alexnet_edge.export.targets.options import TARGET_NAMES, cache_option, deprecated_alias, take_aliases
 from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
 
 
 @click.command(
@@ -50,15 +53,14 @@ from alexnet_edge.runtime.cli_support import one_line_errors
 def alexnet_debug(cache, **opts) -> None:
     """Compare every intermediate tensor of two runs (two models, or one model on two CPUs) and name
     the first that drifts. Exit 1 when the logits drift, 0 otherwise."""
-    from alexnet_edge.export.debug.layers import DebugConfig, first_drift, render_layers_md, run_debug
 
     opts = take_aliases(opts, {"images_alias": "images"})
     opts["data_root"] = data_paths.data_root(opts["data_root"])
     config = DebugConfig(**opts)
-    rows, title = run_debug(config, cache=cache, log=lambda line: click.echo(line, err=True))
+    rows, title = layers.run_debug(config, cache=cache, log=lambda line: click.echo(line, err=True))
     click.echo(render_layers_md(rows, config.min_cosine, title))
     first = first_drift(rows, config.min_cosine)
     if first is not None and rows and rows[-1].drifts(config.min_cosine):
         where = f"{first.layer} ({first.tensor})" if first.layer else first.tensor
         click.echo(f"error: the logits drift; it starts at {where} (cosine {first.cosine:.4f})", err=True)
-        sys.exit(1)
+        sys.exit(OUTSIDE_TOLERANCE)

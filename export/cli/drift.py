@@ -10,6 +10,7 @@ import click
 from alexnet_edge.export.model.architecture import VARIANTS
 from alexnet_edge.export.pipeline import data_paths
 from alexnet_edge.runtime.cli_support import one_line_errors
+from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
 
 
 @click.command(
@@ -97,4 +98,4 @@ def alexnet_drift(
     )
     if moved:
         click.echo(f"error: {len(moved)} figure(s) moved beyond tolerance", err=True)
-        sys.exit(1)
+        sys.exit(OUTSIDE_TOLERANCE)

@@ -14,16 +14,60 @@ from alexnet_edge.calibration.config import (
     METHODS,
 )
 from alexnet_edge.calibration.config import DEFAULTS as CALIB
+from alexnet_edge.export.cli.help_sections import SectionedCommand
 from alexnet_edge.export.model.architecture import VARIANTS
 from alexnet_edge.export.pipeline import data_paths
+from alexnet_edge.runtime.backends import registry
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
 from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS
-from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES
-from alexnet_edge.runtime.cli_support import one_line_errors
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES, PIPELINE_TIMING
+from alexnet_edge.runtime.cli_support import PrecisionChoice, backend_option_flag, one_line_errors
+from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
+from alexnet_edge.runtime.precision import Precision, parse_tolerance_overrides, precisions, spec_for
+
+# --help lists the options under these headings (export/cli/help_sections.py); the options stay declared below.
+HELP_SECTIONS = {
+    "Model and data": (
+        "--checkpoint",
+        "--variant",
+        "--data-root",
+        "--download",
+        "--eval-size",
+        "--eval-data",
+        "--epochs",
+        "--train-size",
+        "--train-batches",
+    ),
+    "Precision and evaluation": (
+        "--precision",
+        "--fp16",
+        "--int8",
+        "--opset",
+        "--tolerance",
+        "--backends",
+        "--backend-option",
+        "--ov-precision",
+    ),
+    "INT8 calibration": ("--calib-size", "--calib-data", "--calib-method", "--calib-seed", "--calib-batches"),
+    "Benchmark": ("--no-bench", "--batch-sizes", "--bench-min-runs", "--bench-seconds"),
+    "TensorRT engines": (
+        "--engines",
+        "--min-batch",
+        "--opt-batch",
+        "--max-batch",
+        "--workspace-mb",
+        "--timing-cache",
+        "--dla-core",
+        "--version-compatible",
+        "--hardware-compatibility",
+    ),
+    "Output": ("--out", "--bundle", "--bundle-precision", "--force", "--quiet", "--verbose", "--log-file"),
+}
 
 
 @click.command(
+    cls=SectionedCommand,
+    sections=HELP_SECTIONS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=data_paths.EPILOG_DATA_ONLY + " --checkpoint has no default: without it, a model is trained.",
 )
@@ -34,11 +78,24 @@ from alexnet_edge.runtime.precision import Precision
 )
 @data_paths.data_root_option()
 @click.option(
-    "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("artifacts"), show_default=True
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("artifacts"),
+    show_default=True,
+    help="output folder: models, report.json/md/png, manifest.json (written only once the run is complete)",
 )
 @click.option("--eval-size", type=click.IntRange(min=1), default=None, help="first N test images [default: all 10,000]")
-@click.option("--fp16", is_flag=True, help="also write and evaluate model.fp16.onnx")
-@click.option("--int8", is_flag=True, help="also calibrate and write model.int8.onnx (Q/DQ)")
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    type=PrecisionChoice(),
+    help="also write and evaluate this precision's model; repeat for several (FP32 is always written). "
+    + "; ".join(f"{p.value}: {spec_for(p).summary}" for p in precisions() if p is not Precision.FP32),
+)
+@click.option("--fp16", is_flag=True, help="the same as --precision fp16: also write and evaluate model.fp16.onnx")
+@click.option("--int8", is_flag=True, help="the same as --precision int8: also calibrate and write model.int8.onnx")
 @click.option(
     "--calib-size",
     type=int,
@@ -58,31 +115,66 @@ from alexnet_edge.runtime.precision import Precision
     default=None,
     help="evaluate on your labelled images: class subfolders named as the model's classes, or a .npz (images, labels)",
 )
-@click.option("--calib-method", type=click.Choice(METHODS), default=CALIB.method, show_default=True)
-@click.option("--calib-seed", type=int, default=CALIB.seed, show_default=True)
+@click.option(
+    "--calib-method",
+    type=click.Choice(METHODS),
+    default=CALIB.method,
+    show_default=True,
+    help="how activation ranges are chosen from the calibration images",
+)
+@click.option(
+    "--calib-seed", type=int, default=CALIB.seed, show_default=True, help="seed of the class-balanced calibration draw"
+)
 @click.option(
     "--calib-batches",
     default=",".join(CALIB.files),
     show_default=True,
     help="comma-separated train batch files to draw from",
 )
-@click.option("--opset", type=click.IntRange(13, 21), default=17, show_default=True)
-@click.option("--no-bench", is_flag=True, help="skip latency measurement")
+@click.option(
+    "--opset",
+    type=click.IntRange(13, 21),
+    default=17,
+    show_default=True,
+    help="ONNX opset, 13-21 (17: the highest TensorRT 8.5/8.6 parse)",
+)
+@click.option(
+    "--no-bench",
+    is_flag=True,
+    help="skip latency timing only; every row is still evaluated on --eval-size images (all 10,000 by default: "
+    "add --eval-size N for a quicker run)",
+)
 @click.option(
     "--backends",
     default=None,
     metavar="LIST",
-    help="comma-separated CPU backends for the ONNX rows: onnxruntime, openvino [default: every installed one]",
+    help=f"comma-separated host backends for the ONNX rows: {', '.join(registry.host_backends())} "
+    "[default: every installed one]",
 )
+@backend_option_flag()
 @click.option(
     "--ov-precision",
     type=click.Choice(["f32", "bf16"]),
-    default="f32",
-    show_default=True,
-    help="OpenVINO's inference precision; bf16 (OpenVINO's own default on bf16 CPUs) only on request",
+    default=None,
+    help="the same as --backend-option openvino.precision=...: OpenVINO's inference precision; bf16 "
+    "(OpenVINO's own default on bf16 CPUs) only on request [default: f32]",
 )
 @click.option(
     "--batch-sizes", default=",".join(map(str, DEFAULT_BATCH_SIZES)), show_default=True, help="latency batch sizes"
+)
+@click.option(
+    "--bench-min-runs",
+    type=click.IntRange(min=2),
+    default=PIPELINE_TIMING.min_runs,
+    show_default=True,
+    help="each latency figure: at least this many timed runs (p90 is given from 10 runs, p99 from 100)",
+)
+@click.option(
+    "--bench-seconds",
+    type=click.FloatRange(min=0),
+    default=PIPELINE_TIMING.min_seconds,
+    show_default=True,
+    help="each latency figure: at least this many seconds of timed runs",
 )
 @click.option(
     "--engines/--no-engines",
@@ -90,10 +182,34 @@ from alexnet_edge.runtime.precision import Precision
     show_default=True,
     help="build TensorRT engines when TensorRT and a GPU are present",
 )
-@click.option("--min-batch", type=int, default=EngineBuildConfig.min_batch, show_default=True)
-@click.option("--opt-batch", type=int, default=EngineBuildConfig.opt_batch, show_default=True)
-@click.option("--max-batch", type=int, default=EngineBuildConfig.max_batch, show_default=True)
-@click.option("--workspace-mb", type=int, default=EngineBuildConfig.workspace_mb, show_default=True)
+@click.option(
+    "--min-batch",
+    type=int,
+    default=EngineBuildConfig.min_batch,
+    show_default=True,
+    help="smallest batch the engines' optimization profile takes",
+)
+@click.option(
+    "--opt-batch",
+    type=int,
+    default=EngineBuildConfig.opt_batch,
+    show_default=True,
+    help="the batch size TensorRT tunes the engines for",
+)
+@click.option(
+    "--max-batch",
+    type=int,
+    default=EngineBuildConfig.max_batch,
+    show_default=True,
+    help="largest batch the engines' optimization profile takes",
+)
+@click.option(
+    "--workspace-mb",
+    type=int,
+    default=EngineBuildConfig.workspace_mb,
+    show_default=True,
+    help="TensorRT builder workspace (MiB)",
+)
 @click.option(
     "--timing-cache",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -130,6 +246,13 @@ from alexnet_edge.runtime.precision import Precision
     help="also write a deployment bundle folder PATH and PATH.tar.gz",
 )
 @click.option(
+    "--bundle-precision",
+    "bundle_precisions",
+    type=PrecisionChoice(),
+    multiple=True,
+    help="the models the bundle carries, repeatable (e.g. --bundle-precision int8) [default: every one built]",
+)
+@click.option(
     "--variant",
     type=click.Choice(VARIANTS),
     default="cifar",
@@ -157,10 +280,10 @@ def export_alexnet(**opts) -> None:
     from alexnet_edge.export.pipeline.summary import render_summary
     from alexnet_edge.export.report.render import render_report_md
 
-    config = pipeline_config(opts)
-    out_dir = config.out_dir
+    export, evaluation, options = pipeline_specs(opts)
+    out_dir = options.out_dir
     with run_log(opts["log_file"]) as log:
-        result = run(config, log=log)
+        result = run(export, evaluation, options, log=log)
         click.echo(render_report_md(result.report))  # what report.md holds, from the run's result
         log(
             render_summary(
@@ -176,19 +299,19 @@ def export_alexnet(**opts) -> None:
     if result.failures:
         for failure in result.failures:
             click.echo(f"error: outside tolerance: {failure}", err=True)
-        sys.exit(1)
+        sys.exit(OUTSIDE_TOLERANCE)
 
 
-def pipeline_config(opts: dict):
-    """The PipelineConfig that ``export_alexnet``'s parsed options describe (the pipeline validates it)."""
+def pipeline_specs(opts: dict):
+    """The (ExportSpec, EvaluationSpec, RunOptions) that ``export_alexnet``'s parsed options describe (the
+    pipeline validates them; backend options are checked against their specs here)."""
     from alexnet_edge.calibration.config import CalibrationConfig
     from alexnet_edge.export.model.train import recipe_from_options
-    from alexnet_edge.export.pipeline.run import PipelineConfig
-    from alexnet_edge.runtime.compare import parse_tolerance_overrides
+    from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
 
-    precisions = [Precision.FP32] + [
-        p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on
-    ]
+    aliases = [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
+    chosen = {Precision.FP32.value, *(p.value for p in (*opts["precisions"], *aliases))}
+    wanted = tuple(p for p in precisions() if p.value in chosen)  # FP32 first, in the registry's order
     out_dir = opts["out_dir"]
     engine = EngineBuildConfig(
         min_batch=opts["min_batch"],
@@ -200,14 +323,14 @@ def pipeline_config(opts: dict):
         version_compatible=opts["version_compatible"],
         hardware_compatibility=opts["hardware_compatibility"],
     )
-    return PipelineConfig(
-        data_root=data_paths.optional_data_root(opts["data_root"]),
-        out_dir=out_dir,
+    backend_options = registry.BackendOptions.parse(opts["backend_options"])
+    if opts["ov_precision"] is not None:
+        backend_options = backend_options.with_value("openvino.precision", opts["ov_precision"])
+    export = ExportSpec(
         checkpoint=opts["checkpoint"],
-        eval_size=opts["eval_size"],
-        precisions=tuple(precisions),
+        variant=opts["variant"],
+        precisions=wanted,
         opset=opts["opset"],
-        eval_data=opts["eval_data"],
         calibration=CalibrationConfig(
             size=opts["calib_size"],
             method=opts["calib_method"],
@@ -215,26 +338,37 @@ def pipeline_config(opts: dict):
             files=tuple(_csv(opts["calib_batches"])),
             data=opts["calib_data"],
         ),
-        bench=not opts["no_bench"],
-        batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
-        engines=opts["engines"],
-        engine=engine,
-        tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
         recipe=recipe_from_options(
             epochs=opts["epochs"],
             train_size=opts["train_size"],
             train_files=_csv(opts["train_batches"]) if opts["train_batches"] else None,
         ),
+        engines=opts["engines"],
+        engine=engine,
+    )
+    evaluation = EvaluationSpec(
+        eval_size=opts["eval_size"],
+        eval_data=opts["eval_data"],
+        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None,
+        backend_options=backend_options,
+        bench=not opts["no_bench"],
+        batch_sizes=tuple(_int_csv(opts["batch_sizes"], "--batch-sizes")),
+        bench_budget_s=opts["bench_seconds"],
+        bench_min_runs=opts["bench_min_runs"],
+        tolerance_overrides=parse_tolerance_overrides(list(opts["tolerances"])),
+    )
+    options = RunOptions(
+        data_root=data_paths.optional_data_root(opts["data_root"]),
+        out_dir=out_dir,
         bundle=opts["bundle"],
+        bundle_precisions=tuple(opts["bundle_precisions"]) or None,
         force=opts["force"],
         download=opts["download"],
-        variant=opts["variant"],
         progress=not opts["quiet"] and sys.stderr.isatty(),
         heartbeat=not opts["quiet"] and not sys.stderr.isatty(),
         verbose=opts["verbose"],
-        backends=tuple(_csv(opts["backends"])) if opts["backends"] is not None else None,
-        ov_precision=opts["ov_precision"],
     )
+    return export, evaluation, options
 
 
 @contextlib.contextmanager

@@ -16,10 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
 
+from alexnet_edge.calibration import cifar10
+from alexnet_edge.export.debug.names import model_variant, torch_layer_names
+from alexnet_edge.export.pipeline import work_dirs
+from alexnet_edge.export.targets import env as target_env
+from alexnet_edge.export.targets.cpus import default_targets, prepare
+from alexnet_edge.export.targets.judge import sample_indices
+from alexnet_edge.export.targets.runs import read_cpu, read_outputs, run_on
 from alexnet_edge.runtime.compare import tensor_diff
 from alexnet_edge.runtime.constants import OUTPUT_NAME
+from alexnet_edge.runtime.errors import AlexNetEdgeError, ModelFileError
+from alexnet_edge.runtime.lazy import lazy_import
+from alexnet_edge.runtime.preprocess import normalize_uint8
+
+onnx = lazy_import("onnx")  # loaded when a model is read, not when alexnet-debug parses its options
 
 
 @dataclass(frozen=True)
@@ -40,7 +51,6 @@ FUSED_WITH_QDQ = ("Conv", "Gemm", "MatMul", "QuantizeLinear", "DequantizeLinear"
 
 def read_model(path: Path) -> onnx.ModelProto:
     """The ONNX model at ``path``, or one line saying it is not one."""
-    from alexnet_edge.runtime.errors import ModelFileError
 
     try:
         return onnx.load(str(path))
@@ -84,7 +94,6 @@ def check_comparable(reference: tuple[Path, onnx.ModelProto], other: tuple[Path,
     Raises:
         AlexNetEdgeError: naming why, with both models' names and shapes.
     """
-    from alexnet_edge.runtime.errors import AlexNetEdgeError
 
     (a_path, a), (b_path, b) = reference, other
     shapes = {a_path: _logits_shape(a), b_path: _logits_shape(b)}
@@ -174,7 +183,6 @@ class DebugConfig:
 
 
 def _check_request(config: DebugConfig, known: dict) -> None:
-    from alexnet_edge.runtime.errors import AlexNetEdgeError
 
     if (config.against is None) == (config.target is None):
         raise AlexNetEdgeError(
@@ -189,14 +197,6 @@ def _check_request(config: DebugConfig, known: dict) -> None:
 
 def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> tuple[list[LayerDiff], str]:
     """Per-layer differences of ``config.model`` against ``config.against`` or against itself on the host."""
-    from alexnet_edge.calibration import cifar10
-    from alexnet_edge.export.pipeline import work_dirs
-    from alexnet_edge.export.targets import env as target_env
-    from alexnet_edge.export.targets.cpus import default_targets, prepare
-    from alexnet_edge.export.targets.judge import sample_indices
-    from alexnet_edge.export.targets.runs import read_cpu, read_outputs, run_on
-    from alexnet_edge.runtime.errors import AlexNetEdgeError
-    from alexnet_edge.runtime.preprocess import normalize_uint8
 
     known = {t.name: t for t in default_targets()}
     _check_request(config, known)
@@ -237,7 +237,6 @@ def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> t
         f"{b_model.name} on {b_target} against {a_model.name} on {a_target}, "
         f"{config.images} CIFAR-10 test images (seed {config.seed})"
     )
-    from alexnet_edge.export.debug.names import model_variant, torch_layer_names
 
     layers = torch_layer_names(order, model_variant(models[a_model]))
     return diff_layers(other, ref, order, layers), title

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from alexnet_edge.export.convert.onnx_export import tool_versions
 from alexnet_edge.export.errors import DriftInputError
+from alexnet_edge.export.report.render import host_info
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import write_json
 
@@ -45,7 +48,9 @@ def check_variant(baseline: dict, variant: str, path: Path) -> None:
 def check_inputs(
     baseline: dict, current: dict, *, allow_new_checkpoint: bool, reference_dir: Path | None = None
 ) -> list[str]:
-    """Refuse different dataset files or golden logits (and checkpoint unless allowed). Returns notes."""
+    """Refuse different dataset files, a different checkpoint unless allowed, and different golden logits.
+    The golden logits are the baseline checkpoint's CUDA outputs: they are checked (and compared) only for
+    that checkpoint; with a new one they do not apply. Returns notes."""
     for name, expected in baseline["inputs"]["dataset"].items():
         actual = current["dataset"].get(name)
         if actual != expected:
@@ -56,6 +61,28 @@ def check_inputs(
                 expected=expected,
                 actual=str(actual),
             )
+    expected = baseline["inputs"]["checkpoint"]["sha256"]
+    actual = current["checkpoint"]["sha256"]
+    if actual != expected:
+        if not allow_new_checkpoint:
+            raise DriftInputError(
+                f"checkpoint has sha256 {actual[:16]}…, the baseline's is {expected[:16]}…: a different model "
+                "(pass --allow-new-checkpoint to compare it against the baseline's figures)",
+                name="checkpoint",
+                expected=expected,
+                actual=actual,
+            )
+        return [f"new checkpoint {actual[:16]}… compared against the baseline of {expected[:16]}…"]
+    _check_golden(baseline, current, reference_dir)
+    return []
+
+
+def is_new_checkpoint(baseline: dict, current: dict) -> bool:
+    """Whether the checkpoint is not the one the baseline (and its golden logits) was computed from."""
+    return current["checkpoint"]["sha256"] != baseline["inputs"]["checkpoint"]["sha256"]
+
+
+def _check_golden(baseline: dict, current: dict, reference_dir: Path | None) -> None:
     for name, expected in baseline["inputs"].get("golden_logits", {}).items():
         actual = current["golden_logits"].get(name)
         if actual is None:
@@ -78,24 +105,18 @@ def check_inputs(
                 expected=expected,
                 actual=str(actual),
             )
-    expected = baseline["inputs"]["checkpoint"]["sha256"]
-    actual = current["checkpoint"]["sha256"]
-    if actual != expected:
-        if not allow_new_checkpoint:
-            raise DriftInputError(
-                f"checkpoint has sha256 {actual[:16]}…, the baseline's is {expected[:16]}…: a different model "
-                "(pass --allow-new-checkpoint to compare it against the baseline's figures)",
-                name="checkpoint",
-                expected=expected,
-                actual=actual,
-            )
-        return [f"new checkpoint {actual[:16]}… compared against the baseline of {expected[:16]}…"]
-    return []
 
 
-def make_baseline(figures: dict[str, float], inputs: dict, models: dict[str, str], settings: dict, *, rule_for) -> dict:
-    from alexnet_edge.export.convert.onnx_export import tool_versions
-    from alexnet_edge.export.report.render import host_info
+@dataclass(frozen=True)
+class Figure:
+    """One watched figure as a baseline stores it: its value and the drift rule it is judged by."""
+
+    value: float
+    rule: str  # one of RULES
+    tolerance: float
+
+
+def make_baseline(figures: dict[str, Figure], inputs: dict, models: dict[str, str], settings: dict) -> dict:
 
     return {
         "schema": SCHEMA,
@@ -105,8 +126,8 @@ def make_baseline(figures: dict[str, float], inputs: dict, models: dict[str, str
         "tool_versions": tool_versions(),
         "host": host_info(),
         "figures": {
-            name: {"value": value, "rule": rule_for(name)[0], "tolerance": rule_for(name)[1]}
-            for name, value in sorted(figures.items())
+            name: {"value": figure.value, "rule": figure.rule, "tolerance": figure.tolerance}
+            for name, figure in sorted(figures.items())
         },
     }
 

@@ -20,53 +20,37 @@ from alexnet_edge.calibration.errors import DatasetError
 from alexnet_edge.export.drift.baseline import (  # noqa: F401 - the gate's API in one place
     SCHEMA,
     DriftInputError,
+    Figure,
     check_inputs,
     check_variant,
     default_baseline,
+    is_new_checkpoint,
     load_baseline,
     make_baseline,
     save_baseline,
 )
 from alexnet_edge.export.errors import CheckpointError
 from alexnet_edge.export.pipeline import output_dir, work_dirs
-from alexnet_edge.export.pipeline.run import PipelineConfig, PipelineResult, run
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, compare
+from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
+from alexnet_edge.export.pipeline.run import PipelineResult, run
+from alexnet_edge.runtime.backends import registry
+from alexnet_edge.runtime.compare import compare
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.fileio import sha256_file
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, PrecisionKey, parse_precision, spec_for
+from alexnet_edge.runtime.results import drift_metrics
 
 DEFAULT_BASELINE = default_baseline("cifar")
 
-GOLDEN = {"fp32": "test_logits_fp32_cuda.npy", "fp16": "test_logits_fp16_cuda.npy"}
+GOLDEN = {Precision.FP32: "test_logits_fp32_cuda.npy", Precision.FP16: "test_logits_fp16_cuda.npy"}
 # What a new baseline is computed with (an existing baseline carries its own settings).
 DEFAULT_SETTINGS = {
     "variant": "cifar",
     "eval_size": 10000,
-    "precisions": ["fp32", "fp16", "int8"],
+    "precisions": [p.value for p in (Precision.FP32, Precision.FP16, Precision.INT8, Precision.INT4W)],  # names
     # the calibration settings, named as the baselines store them (calib_size, ...), from their owner
     **{f"calib_{k}": v for k, v in CalibrationConfig(size=DEFAULT_CALIB_SIZE).to_dict().items() if k != "data"},
-}
-
-# Tolerances, in one place. Run-to-run spread on one machine is zero (same inputs, same versions:
-# identical logits), so these are set by what may legitimately move between machines and versions,
-# and kept under what must fail: a 0.5-point accuracy change, a 1-point INT8 agreement drop.
-#   rule "abs": |now - baseline| <= tol      "drop": baseline - now <= tol
-#   rule "rise": now - baseline <= tol       "max"/"min": now <= tol / now >= tol (absolute bounds)
-TOLERANCES: dict[str, tuple[str, float]] = {
-    "accuracy": ("abs", 0.0025),  # 25 of 10,000 images; a 0.5-point change fails
-    "per_class": ("abs", 0.01),  # 10 of 1,000 images of a class
-    "top1_agreement": ("drop", 0.005),  # a 1-point INT8 agreement drop fails
-    "max_abs_diff/fp32": ("rise", 1e-3),  # seen 2.7e-5; 1e-3 is the export tolerance
-    "max_abs_diff/fp16": ("rise", 1e-3),
-    "max_abs_diff/int8": ("rise", 5.0),  # one worst image among 10,000: a noisy statistic
-    "mean_abs_diff/fp32": ("rise", 1e-5),
-    "mean_abs_diff/fp16": ("rise", 1e-5),
-    "mean_abs_diff/int8": ("rise", 0.01),  # seen 0.074
-    "vs_cuda/fp32/max_abs_diff": ("max", 0.05),  # seen 0.0126 for PyTorch CPU vs CUDA (TF32 off)
-    "vs_cuda/fp32/top1_agreement": ("min", 0.9995),  # seen 100%
-    "vs_cuda/fp16/max_abs_diff": ("max", 0.1),  # seen 0.045: CPU runs FP16 models in FP32
-    "vs_cuda/fp16/top1_agreement": ("min", 0.999),  # seen 99.98%
 }
 
 
@@ -91,35 +75,26 @@ class Drift:
         }[self.rule]()
 
 
-def rule_for(figure: str) -> tuple[str, float]:
-    parts = figure.split("/")  # backend/device/precision/metric[/...]
-    precision, metric = parts[2], parts[3]
-    if metric == "vs_cuda":
-        return TOLERANCES[f"vs_cuda/{parts[4]}/{parts[5]}"]
-    if metric in ("max_abs_diff", "mean_abs_diff"):
-        return TOLERANCES[f"{metric}/{precision}"]
-    if metric == "max_flipped_margin":  # an absolute bound: the precision's own (compare.DEFAULT_TOLERANCES)
-        return "max", DEFAULT_TOLERANCES[Precision(precision)].max_flipped_margin
-    return TOLERANCES[metric]
-
-
-def figures_from(result: PipelineResult, golden: dict[str, np.ndarray]) -> dict[str, float]:
-    """Every figure the gate watches, keyed "backend/device/precision/metric[/detail]"."""
-    figures: dict[str, float] = {}
+def figures_from(result: PipelineResult, golden: dict[PrecisionKey, np.ndarray]) -> dict[str, Figure]:
+    """Every figure the gate watches, named by ``Result.figure`` ("backend/device/precision/metric[/detail]"):
+    each metric of results.METRICS that names a drift rule (``drift_metrics``), per-class accuracy, and the
+    cross-device figures against the CUDA golden logits; each with its rule from the precision's bounds
+    (runtime/fidelity.py). The names are the packaged baseline's: it loads unchanged."""
+    figures: dict[str, Figure] = {}
     n = len(result.labels)
     for row in result.rows:
-        key = row.key
-        figures[f"{key}/accuracy"] = row.accuracy
-        for name, value in zip(CLASS_NAMES, row.per_class_accuracy, strict=True):
-            figures[f"{key}/per_class/{name}"] = value
-        if row.backend != "torch":
-            for metric in ("top1_agreement", "max_abs_diff", "mean_abs_diff", "max_flipped_margin"):
-                figures[f"{key}/{metric}"] = getattr(row, metric)
-        target = row.precision if row.precision in ("fp16", "fp32") else None
-        if target in golden:
-            vs_cuda = compare(result.logits[key], golden[target][:n], result.labels)  # the one comparison
-            figures[f"{key}/vs_cuda/{target}/max_abs_diff"] = vs_cuda.max_abs_diff
-            figures[f"{key}/vs_cuda/{target}/top1_agreement"] = vs_cuda.top1_agreement
+        bounds = spec_for(row.precision).bounds
+        for metric in drift_metrics():
+            if metric.drift_on_reference or not row.is_reference:
+                figures[row.figure(metric.name)] = Figure(metric.read(row), *bounds.drift_rule(metric.drift))
+        per_class = bounds.drift_rule("per_class")
+        for name, value in zip(CLASS_NAMES, row.comparison.per_class_accuracy, strict=True):
+            figures[row.figure("per_class", name)] = Figure(value, *per_class)
+        if row.precision in golden:
+            vs_cuda = compare(result.logits[row.key], golden[row.precision][:n], result.labels)  # the one comparison
+            for name in ("max_abs_diff", "top1_agreement"):
+                rule = bounds.drift_rule(f"vs_cuda.{name}")
+                figures[row.figure("vs_cuda", row.precision.value, name)] = Figure(getattr(vs_cuda, name), *rule)
     return figures
 
 
@@ -152,47 +127,53 @@ def compute(
     reference_dir: Path | None,
     work_dir: Path | None,
     log: Callable[[str], None],
-) -> tuple[dict[str, float], dict[str, str]]:
+) -> tuple[dict[str, Figure], dict[str, str]]:
     """Run the pipeline (no benchmark, no engines) and return (figures, ONNX model sha256s)."""
     golden = {}
     if reference_dir is not None:
         golden = {p: np.load(reference_dir / name) for p, name in GOLDEN.items() if (reference_dir / name).is_file()}
     with work_dirs.work_dir("drift", log) as tmp:  # a killed run's is swept by the next run
         out = work_dir or tmp
-        config = PipelineConfig(
-            data_root=data_root,
-            out_dir=out,
+        export = ExportSpec(
             checkpoint=checkpoint,
-            eval_size=settings["eval_size"],
-            precisions=tuple(Precision(p) for p in settings["precisions"]),
+            variant=settings.get("variant", "cifar"),
+            precisions=tuple(parse_precision(p) for p in settings["precisions"]),
             calibration=CalibrationConfig.from_dict(
                 {k.removeprefix("calib_"): v for k, v in settings.items() if k.startswith("calib_")}
             ),
-            bench=False,
             engines=False,
-            progress=False,
-            variant=settings.get("variant", "cifar"),
         )
-        result = run(config, log=log)
-        models = {p.onnx_name: sha256_file(out / p.onnx_name) for p in config.precisions}
+        evaluation = EvaluationSpec(eval_size=settings["eval_size"], bench=False)
+        # heartbeat: a line at least every 10 s through ``log`` (README's promise; drift runs for minutes)
+        options = RunOptions(data_root=data_root, out_dir=out, progress=False, heartbeat=True)
+        result = run(export, evaluation, options, log=log)
+        models = {p.onnx_name: sha256_file(out / p.onnx_name) for p in export.precisions}
     return figures_from(result, golden), models
 
 
 def absent_backends(baseline: dict, figures: dict[str, float]) -> list[str]:
     """CPU backends the baseline has figures for that are not installed here (e.g. openvino without its
     extra) and so were not measured; a backend that is installed but gave no figure still fails."""
-    from alexnet_edge.runtime.backends import CPU_BACKENDS, installed_cpu_backends
-
     measured = {f.split("/")[0] for f in figures}
     listed = {f.split("/")[0] for f in baseline["figures"]}
-    return sorted(b for b in listed - measured if b in CPU_BACKENDS and b not in installed_cpu_backends())
+    installed = registry.host_backends(installed=True)
+    return sorted(b for b in listed - measured if b in registry.host_backends() and b not in installed)
 
 
-def compare_figures(baseline: dict, figures: dict[str, float]) -> list[Drift]:
-    """One Drift per baseline figure; figures of a backend absent from this run are skipped, not failed."""
+CROSS_DEVICE = "/vs_cuda/"  # in a figure's name: compared against the CUDA golden logits
+
+
+def cross_device_figures(baseline: dict) -> list[str]:
+    """The baseline's figures against the CUDA golden logits: its own checkpoint's, meaningless for another."""
+    return [f for f in baseline["figures"] if CROSS_DEVICE in f]
+
+
+def compare_figures(baseline: dict, figures: dict[str, float], *, cross_device: bool = True) -> list[Drift]:
+    """One Drift per baseline figure; figures of a backend absent from this run are skipped, not failed,
+    and so are the cross-device figures when ``cross_device`` is False (a new checkpoint)."""
     drifts, absent = [], set(absent_backends(baseline, figures))
     for figure, entry in baseline["figures"].items():
-        if figure.split("/")[0] in absent:
+        if figure.split("/")[0] in absent or (not cross_device and CROSS_DEVICE in figure):
             continue
         now = figures.get(figure, float("nan"))
         value = float("nan") if entry["value"] is None else entry["value"]  # strict JSON writes NaN as null
@@ -237,22 +218,34 @@ def check(request: GateRequest, log: Callable[[str], None] = lambda line: None) 
     notes = check_inputs(
         old, inputs, allow_new_checkpoint=request.allow_new_checkpoint, reference_dir=request.reference_dir
     )
-    figures, models = _compute(request, settings, log)
-    if models != old["inputs"].get("onnx_models"):
+    new_checkpoint = is_new_checkpoint(old, inputs)
+    # the golden logits are the baseline checkpoint's CUDA outputs: with another checkpoint, not compared
+    computed, models = _compute(request, settings, log, golden=not new_checkpoint)
+    figures = {name: figure.value for name, figure in computed.items()}
+    if new_checkpoint:
+        skipped = cross_device_figures(old)
+        if skipped:
+            notes.append(
+                f"{len(skipped)} cross-device figures (*{CROSS_DEVICE}*) skipped: the CUDA golden logits are the "
+                f"outputs of the baseline's checkpoint {old['inputs']['checkpoint']['sha256'][:16]}…, not of this one"
+            )
+    elif models != old["inputs"].get("onnx_models"):
         notes.append(
             "the re-exported ONNX models differ byte-wise from the baseline's (new tool versions?); figures decide"
         )
     for backend in absent_backends(old, figures):
         notes.append(f"the baseline's {backend} figures were skipped: {backend} is not installed here")
-    return GateResult(path, compare_figures(old, figures), notes)
+    return GateResult(path, compare_figures(old, figures, cross_device=not new_checkpoint), notes)
 
 
-def _compute(request: GateRequest, settings: dict, log: Callable[[str], None]) -> tuple[dict, dict]:
+def _compute(
+    request: GateRequest, settings: dict, log: Callable[[str], None], *, golden: bool = True
+) -> tuple[dict, dict]:
     return compute(
         request.checkpoint,
         request.data_root,
         settings,
-        reference_dir=request.reference_dir,
+        reference_dir=request.reference_dir if golden else None,
         work_dir=request.work_dir,
         log=log,
     )
@@ -272,10 +265,12 @@ def update(
     with output_dir.locked(path, what="baseline", holder="alexnet-drift --update", hint="wait for it"):
         old = load_baseline(path) if path.is_file() else None
         settings = {**DEFAULT_SETTINGS, **(old["settings"] if old else {}), "variant": request.variant}
+        # a precision added to the defaults since the old baseline (int4w) joins it at this update
+        settings["precisions"] = list(dict.fromkeys([*settings["precisions"], *DEFAULT_SETTINGS["precisions"]]))
         if eval_size:
             settings["eval_size"] = eval_size
         inputs = input_hashes(request.checkpoint, request.data_root, settings["calib_files"], request.reference_dir)
         figures, models = _compute(request, settings, log)
-        new = make_baseline(figures, inputs, models, settings, rule_for=rule_for)
+        new = make_baseline(figures, inputs, models, settings)
         save_baseline(path, new)
     return old, new

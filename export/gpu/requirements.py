@@ -4,6 +4,14 @@ Why per target (each fact checked 2026-12-02; sources in docs/jetson.md, "Source
 confirmed" and "Which requirements file"):
 - cuda-python 13 needs a CUDA 13 driver (>= 580; NVIDIA CUDA Compatibility guide, minor version table).
 - onnxruntime-gpu 1.20-1.26 are CUDA 12 builds, 1.27+ CUDA 13 (each wheel's nvidia-cuda-runtime pin).
+- Every onnxruntime-gpu 1.21.1-1.31.1 TensorRT provider NEEDs libnvinfer.so.10 (readelf on the x86_64 wheels:
+  tests/support/gpu_wheels.json, tools/gpu_wheel_records.py): TensorRT 10 in every set that has the provider;
+  TensorRT 11 (libnvinfer.so.11) would leave it unloadable and onnxruntime would fall back.
+- onnxruntime-gpu ships no CUDA or cuDNN: its [cuda,cudnn] extras install them (nvidia-cudnn brings cuBLAS), and
+  the runner calls onnxruntime.preload_dlls. 1.27.0's [cuda] extra names nvidia-*-cu13~=13.0, which PyPI has only
+  as 0.0.1 placeholders (pip cannot resolve it); from 1.28 it names the nvidia-* 13.x wheels.
+- The provider is built against TensorRT 10.8 (1.21) and 10.9 (1.22) (onnxruntime's TensorRT EP docs, Requirements):
+  10.9 is the floor of the CUDA 12 set; PyPI's first CUDA 13 TensorRT is 10.13.2.
 - PyPI has aarch64 onnxruntime-gpu from 1.29.0 on (``pip download onnxruntime-gpu==1.28.0 --platform
   manylinux_2_34_aarch64`` finds none; 1.29.0-1.31.1 are there, manylinux_2_34_aarch64, cp311+). They
   are SBSA server builds (libcudart.so.13, nvidia-cuda-runtime~=13.0) and ship only the CUDA provider:
@@ -19,9 +27,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alexnet_edge.runtime.backends.onnxruntime.providers import ONNXRUNTIME_MIN
+from alexnet_edge.runtime.backends.onnxruntime.providers import ORT_TENSORRT_MAJOR
+from alexnet_edge.runtime.backends.registry import ONNXRUNTIME_MIN
 
 COMMON = ("numpy>=1.24", "pillow>=10.0", "click>=8.1", "tqdm>=4.66")
+#: The TensorRT major onnxruntime-gpu's TensorRT provider loads (the same for every recorded release).
+_TRT_MAJOR = max(ORT_TENSORRT_MAJOR.values())
 
 
 @dataclass(frozen=True)
@@ -48,32 +59,35 @@ GPU_TARGETS = (
         "gpu-cuda12",
         "x86-64 GPU server, NVIDIA driver for CUDA 12 (>= 525)",
         12,
-        "10.x",
+        "10.9+",
         (
-            f'onnxruntime-gpu>={ONNXRUNTIME_MIN},<1.27 ; platform_machine == "x86_64"',
-            'tensorrt-cu12>=10.3,<11 ; platform_machine == "x86_64"',
+            f'onnxruntime-gpu[cuda,cudnn]>={ONNXRUNTIME_MIN},<1.27 ; platform_machine == "x86_64"',
+            f'tensorrt-cu12>=10.9,<{_TRT_MAJOR + 1} ; platform_machine == "x86_64"',
             "cuda-python>=12.3,<13",
         ),
-        ("Check the driver with nvidia-smi: 'CUDA Version: 12.x'.",),
+        ("Check the driver with nvidia-smi: 'CUDA Version: 12.x'. [cuda,cudnn] installs CUDA 12 and cuDNN 9 wheels.",),
     ),
     GpuTarget(
         "gpu-cuda13",
         "x86-64 GPU server, NVIDIA driver for CUDA 13 (>= 580)",
         13,
-        "11.x",
+        "10.13+",
         (
-            'onnxruntime-gpu>=1.27 ; platform_machine == "x86_64"',
-            'tensorrt-cu13>=11.4,<12 ; platform_machine == "x86_64"',
+            'onnxruntime-gpu[cuda,cudnn]>=1.28 ; platform_machine == "x86_64"',
+            f'tensorrt-cu13>=10.13.2,<{_TRT_MAJOR + 1} ; platform_machine == "x86_64"',
             "cuda-python>=13,<14",
         ),
-        ("onnxruntime-gpu 1.27+ is the first built for CUDA 13 and TensorRT 11.",),
+        (
+            "onnxruntime-gpu's TensorRT provider (1.27-1.31) loads TensorRT 10 (libnvinfer.so.10), not 11.",
+            "1.28+: 1.27.0's [cuda] extra cannot be resolved from PyPI (its nvidia-*-cu13 names are placeholders).",
+        ),
     ),
     GpuTarget(
         "gpu-sbsa-cuda13",
         "aarch64 (SBSA) GPU server, e.g. Grace Hopper, driver for CUDA 13 (>= 580)",
         13,
         "11.4+ (NVIDIA's Linux SBSA package)",
-        ('onnxruntime-gpu>=1.29 ; platform_machine == "aarch64"', "cuda-python>=13,<14"),
+        ('onnxruntime-gpu[cuda,cudnn]>=1.29 ; platform_machine == "aarch64"', "cuda-python>=13,<14"),
         (
             "onnxruntime-gpu has aarch64 wheels on PyPI from 1.29 (CUDA 13); they carry the CUDA provider only,",
             "no TensorRT provider. PyPI has no aarch64 TensorRT for CUDA 13: install NVIDIA's TensorRT 11.4 SBSA",

@@ -18,7 +18,7 @@ from alexnet_edge.runtime.backends.tensorrt.features import (
 )
 from alexnet_edge.runtime.constants import input_shape_text
 from alexnet_edge.runtime.deploy import MODELS_DIR  # the bundle's layout, defined once
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, spec_for
 
 TRTEXEC_LEVEL = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
 WHERE = {
@@ -39,6 +39,9 @@ def trtexec_command(
     release: TensorRTFeatures, precision: Precision, config: EngineBuildConfig, *, models_dir: str = MODELS_DIR
 ) -> str:
     """One trtexec line for ``release``; UnsupportedOptionError where that release lacks an option."""
+    build = spec_for(precision).tensorrt  # runtime/precision.py
+    if build.refusal:
+        raise UnsupportedOptionError(build.refusal, option=precision.value, running=release.version, needs="none")
     check_build_options(config, _with_dla(release, config))
     if precision is Precision.INT8 and config.dla_core is not None:
         _refuse_dla_int8(release)
@@ -52,11 +55,16 @@ def trtexec_command(
         f"--memPoolSize=workspace:{config.workspace_mb}",
         f"--timingCacheFile={config.timing_cache or models_dir + '/timing.cache'}",
     ]
-    if release.strongly_typed:
+    # trtexec sets PREFER_PRECISION_CONSTRAINTS on every --useDLACore build while that flag exists (10.x:
+    # samples/common/sampleEngines.cpp at v10.3.0, setDLACore branch; gone at v11.1), and NVIDIA's docs call it
+    # invalid for a strongly typed DLA build (TensorRT 11.3.0, "Strongly Typed Networks for DLA"): on DLA, while the
+    # precision flags exist, trtexec builds the weakly typed way.
+    weak_for_dla = config.dla_core is not None and release.precision_flags
+    if release.strongly_typed and not weak_for_dla:
         parts.append("--stronglyTyped")  # 11.x: the default, and still accepted
-    elif precision is not Precision.FP32:  # weakly typed: the flag the model's precision needs
-        parts.append({Precision.FP16: "--fp16", Precision.INT8: "--int8"}[precision])
-    if precision is Precision.FP32:
+    elif build.trtexec_flag:  # weakly typed: the flag the model's precision needs
+        parts.append(build.trtexec_flag)
+    if build.no_tf32:
         parts.append("--noTF32")  # as the builder: TF32 is on by default (trt_builder._clear_tf32)
     if config.dla_core is not None:
         parts += [f"--useDLACore={config.dla_core}", "--allowGPUFallback"]
@@ -103,6 +111,9 @@ def render_trtexec_md(config: EngineBuildConfig, precisions: list[Precision]) ->
     for name, release in KNOWN_RELEASES.items():
         lines += [f"## TensorRT {name} ({WHERE[name]})", ""]
         wanted = [p for p in precisions if not (config.dla_core is not None and p is Precision.FP32)]
+        refused = [f"{p.onnx_name}: {spec_for(p).tensorrt.refusal}" for p in wanted if spec_for(p).tensorrt.refusal]
+        lines += [*refused, ""] if refused else []
+        wanted = [p for p in wanted if not spec_for(p).tensorrt.refusal]
         try:
             commands = [trtexec_command(release, p, config) for p in wanted if not _is_dla_int8(p, config)]
         except UnsupportedOptionError as exc:

@@ -19,8 +19,9 @@ from alexnet_edge.calibration.table import CalibrationTable
 from alexnet_edge.calibration.user_data import UserData
 from alexnet_edge.export.model.alexnet import AlexNet
 from alexnet_edge.runtime.errors import ToleranceError
-from alexnet_edge.runtime.evaluation import Evaluated, Row
+from alexnet_edge.runtime.evaluation import Evaluated
 from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.results import Result
 
 
 class ArtifactKind(enum.Enum):
@@ -51,8 +52,13 @@ class EvalData:
     labels: np.ndarray
 
     @property
+    def user_data(self) -> bool:
+        """Whether these are the user's labelled images (--eval-data), not CIFAR-10's test_batch."""
+        return isinstance(self.split, UserData)
+
+    @property
     def source(self) -> str:
-        return self.split.source if isinstance(self.split, UserData) else "CIFAR-10 test_batch"
+        return self.split.source if self.user_data else "CIFAR-10 test_batch"
 
     @property
     def subset(self) -> str:
@@ -123,7 +129,7 @@ class EvaluatedRunners:
     evaluated: tuple[Evaluated, ...]  # one per runner, the PyTorch reference first
 
     @property
-    def rows(self) -> list[Row]:
+    def rows(self) -> list[Result]:
         return [e.row for e in self.evaluated]
 
     @property

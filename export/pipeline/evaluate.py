@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alexnet_edge.export.model.torch_runner import TorchRunner
 from alexnet_edge.export.pipeline.artifacts import Converted, Engines, EvalData, EvaluatedRunners, Reference
 from alexnet_edge.export.pipeline.stages import Log
-from alexnet_edge.runtime.backends import open_runner
 from alexnet_edge.runtime.backends.base import BaseRunner
-from alexnet_edge.runtime.bench import device_timings, measure_latency
-from alexnet_edge.runtime.compare import Tolerance
-from alexnet_edge.runtime.evaluation import Row
+from alexnet_edge.runtime.backends.registry import BackendOptions, backend_spec, open_runner
+from alexnet_edge.runtime.bench import (
+    PIPELINE_TIMING,
+    TimingPolicy,
+    device_timings,
+    measure_latency,
+    quiet_idle_threads,
+)
 from alexnet_edge.runtime.evaluation import evaluate as evaluate_runner
+from alexnet_edge.runtime.fidelity import Tolerance
 from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.results import Result
 
 
 @dataclass(frozen=True)
@@ -26,8 +32,13 @@ class EvaluateOptions:
     tolerance: Callable[[Precision, int], Tolerance]  # precision, images -> bounds (the user's overrides in)
     bench: bool = True
     batch_sizes: tuple[int, ...] = (1,)
-    bench_budget_s: float = 1.0
+    bench_budget_s: float = PIPELINE_TIMING.min_seconds  # each figure: at least this many seconds of runs ...
+    bench_min_runs: int = PIPELINE_TIMING.min_runs  # ... and this many runs (p90 needs 10, p99 100)
     progress: object = False  # runtime.progress: a bar (True), heartbeat lines (a log function) or nothing
+
+    @property
+    def timing(self) -> TimingPolicy:
+        return replace(PIPELINE_TIMING, min_runs=self.bench_min_runs, min_seconds=self.bench_budget_s)
 
 
 def open_runners(
@@ -37,28 +48,37 @@ def open_runners(
     engines: Engines,
     *,
     backends: tuple[str, ...] = ("onnxruntime",),
-    ov_precision: str = "f32",
+    options: BackendOptions | None = None,
+    log: Log | None = None,
 ) -> list[tuple[BaseRunner, Precision]]:
-    """Every runner to evaluate (each ONNX model on each CPU backend in ``backends``, then the engines),
-    each entered on ``stack`` so an error anywhere closes them all."""
+    """Every runner to evaluate (each ONNX model on each host backend in ``backends``, set by ``options``,
+    then the engines on the backend that opens them), each entered on ``stack`` so an error anywhere closes
+    them all. A model whose precision a backend does not run (its capabilities) is skipped in one line."""
     runners: list[tuple[BaseRunner, Precision]] = [(torch_runner, Precision.FP32)]
     for backend in backends:
+        capabilities = backend_spec(backend).capabilities
         for model in converted.models:
+            if not capabilities.runs(model.precision):
+                if log is not None:
+                    log(f"{backend}: skipping {model.path.name} ({backend} does not run {model.precision.value})")
+                continue
             name = f"{backend}:{model.precision.value}"
-            runner = open_runner(model.path, backend, name=name, ov_precision=ov_precision, precision=model.precision)
+            runner = open_runner(model.path, backend, name=name, precision=model.precision, options=options)
+            quiet_idle_threads(runner)  # timed in turn in one process: no runner's idle threads spin into the next's
             runners.append((stack.enter_context(runner), model.precision))
-    for engine in engines.engines:
-        runners.append((stack.enter_context(open_runner(engine.path, "tensorrt")), engine.precision))
+    for engine in engines.engines:  # by the file: the backend whose suffixes name it
+        runners.append((stack.enter_context(open_runner(engine.path, options=options)), engine.precision))
     return runners
 
 
 def time_row(
-    row: Row, runner: BaseRunner, data: EvalData, batch_sizes, budget_s: float, log: Log | None = None
+    row: Result, runner: BaseRunner, data: EvalData, batch_sizes, timing: TimingPolicy, log: Log | None = None
 ) -> None:
-    stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, budget_s=budget_s, log=log)
-    row.latency_ms = {k: {m: getattr(s, m) for m in ("p50", "p90", "p99", "mean", "runs")} for k, s in stats.items()}
-    row.throughput = {k: s.throughput for k, s in stats.items()}
-    row.extra.update(device_timings(runner))
+    """Time ``runner`` alone (bench.measure_latency) on real images, each figure by ``timing``."""
+    stats = measure_latency(runner, data.images[:256], batch_sizes=batch_sizes, policy=timing, log=log)
+    row.latency = {int(batch): s for batch, s in stats.items()}
+    device = device_timings(runner).get("latency_ms_device_p50", {})
+    row.device_p50_ms = {int(batch): p50 for batch, p50 in device.items()}
 
 
 def evaluate_runners(
@@ -80,22 +100,22 @@ def evaluate_runners(
             progress=options.progress,
         )
         row = result.row
-        row.extra.update(runner.settings() | _weight_bits(runner, precision))
+        row.backend_settings = runner.settings().get(row.backend) or {}
+        row.weight_bits = _weight_bits(runner, precision)
         if options.bench:
             log(f"timing {runner.name} at batch {', '.join(map(str, options.batch_sizes))}")
             beat = log if options.progress else None
-            time_row(row, runner, data, options.batch_sizes, options.bench_budget_s, log=beat)
+            time_row(row, runner, data, options.batch_sizes, options.timing, log=beat)
         evaluated.append(result)
         log(
-            f"{runner.name}: accuracy {100 * row.accuracy:.2f}%, agreement {100 * row.top1_agreement:.2f}%, "
-            f"max |Δlogit| {row.max_abs_diff:.3g}"
+            f"{runner.name}: accuracy {100 * row.comparison.accuracy:.2f}%, "
+            f"agreement {100 * row.comparison.top1_agreement:.2f}%, max |Δlogit| {row.comparison.max_abs_diff:.3g}"
         )
     return EvaluatedRunners(tuple(evaluated))
 
 
-def _weight_bits(runner: BaseRunner, precision: Precision) -> dict:
+def _weight_bits(runner: BaseRunner, precision: Precision) -> int | None:
     """An INT8 row says how many bits its weights use (7 by default: exact int32 sums on every CPU)."""
     if precision is not Precision.INT8:
-        return {}
-    bits = (runner.metadata().get("int8") or {}).get("weight_bits")
-    return {} if bits is None else {"weight_bits": bits}
+        return None
+    return (runner.metadata().get("int8") or {}).get("weight_bits")

@@ -38,15 +38,17 @@ from alexnet_edge.export.pipeline.artifacts import (
     Exported,
     Reference,
 )
-from alexnet_edge.runtime.backends import open_runner
+from alexnet_edge.export.pipeline.reference_cache import CacheEntry
+from alexnet_edge.runtime.backends.registry import open_runner
 from alexnet_edge.runtime.backends.tensorrt.builder import engine_support
-from alexnet_edge.runtime.compare import Tolerance, accuracy
+from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.deploy import build_engines_for
 from alexnet_edge.runtime.errors import ToleranceError
 from alexnet_edge.runtime.evaluation import judge
+from alexnet_edge.runtime.fidelity import Tolerance
 from alexnet_edge.runtime.fileio import sha256_file
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, PrecisionKey, spec_for
 from alexnet_edge.runtime.preprocess import normalize_uint8
 
 PARITY_IMAGES = 512  # export/simplify parity check: enough real images to catch a broken graph quickly
@@ -114,9 +116,18 @@ def load_or_train(
     return Checkpoint(Path(path), sha256_file(path), model, has_batchnorm(variant))
 
 
-def reference_logits(runner: TorchRunner, data: EvalData, *, progress, log: Log) -> Reference:
-    """PyTorch FP32's logits on every evaluation image: what each artifact is judged against."""
-    logits = runner.infer_many(data.images, progress=progress)
+def reference_logits(
+    runner: TorchRunner, data: EvalData, *, progress, log: Log, cache: CacheEntry | None = None
+) -> Reference:
+    """PyTorch FP32's logits on every evaluation image: what each artifact is judged against; read from
+    ``cache`` (``reference_cache.py``) where it holds them, else computed (and stored there)."""
+    logits = cache.load(log) if cache is not None else None
+    if logits is not None:
+        log(f"PyTorch FP32 logits of {len(logits)} images read from the cache ({cache.array})")
+    else:
+        logits = runner.infer_many(data.images, progress=progress)
+        if cache is not None:
+            cache.store(logits, log)
     top1 = accuracy(logits, data.labels)
     log(f"PyTorch FP32 accuracy {100 * top1:.2f}%")
     return Reference(logits, top1, runner.device)
@@ -163,7 +174,7 @@ def export_fp32(
         ``tolerance`` (the run goes on, so that exit 1 comes with the report naming what moved).
     """
     target = out / Precision.FP32.onnx_name
-    metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision="fp32", opset=opset)
+    metadata = onnx_export.base_metadata(checkpoint_sha256=ckpt.sha256, precision=Precision.FP32.value, opset=opset)
     metadata |= {"variant": variant, "batchnorm_folded": ckpt.batchnorm_folded}
     with work_dirs.work_dir("export", log) as tmp:  # removed on every exit; a killed run's, by the next run
         raw = tmp / "model.raw.onnx"
@@ -253,22 +264,24 @@ def calibrate_int8(
 
 
 def convert_precisions(
-    exported: Exported, precisions: tuple[Precision, ...], out: Path, *, calibrated: Calibrated | None, log: Log
+    exported: Exported, precisions: tuple[PrecisionKey, ...], out: Path, *, calibrated: Calibrated | None, log: Log
 ) -> Converted:
-    """The FP16 and INT8 models of ``exported``'s FP32 model (INT8 needs ``calibrated``).
+    """The other precisions' models of ``exported``'s FP32 model, each by its registered transform (a
+    precision whose spec ``needs_calibration``, INT8, needs ``calibrated``).
 
     Returns:
         Converted: one Artifact per precision asked for, FP32 first, and the calibration used.
     """
     models = [exported.model]
     for precision in (p for p in precisions if p is not Precision.FP32):
-        if precision is Precision.INT8 and calibrated is None:
-            raise CalibrationError("INT8 needs a calibration table: run calibrate_int8 first")
+        spec = spec_for(precision)
+        if spec.needs_calibration and calibrated is None:
+            raise CalibrationError(f"{spec.label} needs a calibration table: run calibrate_int8 first")
         path = precision_transforms.convert(
             exported.model.path,
             precision,
             out / precision.onnx_name,
-            calibration=calibrated.table if precision is Precision.INT8 else None,
+            calibration=calibrated.table if spec.needs_calibration and calibrated is not None else None,
         )
         models.append(Artifact(precision, path, ArtifactKind.ONNX))
         log(f"wrote {precision.onnx_name}")

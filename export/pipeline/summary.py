@@ -10,10 +10,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-EXIT_MEANINGS = {
-    0: "every artifact is within its tolerance",
-    1: "outside tolerance (see the errors above)",
-    2: "bad input or a failed step (one error line)",
+from alexnet_edge.runtime.exit_status import OK, OUTSIDE_TOLERANCE
+
+EXIT_MEANINGS = {  # a finished run's status; every code is in exit_status.TABLE (README "Exit status")
+    OK: "every artifact is within its tolerance",
+    OUTSIDE_TOLERANCE: "outside tolerance (see the errors above)",
 }
 
 
@@ -109,6 +110,6 @@ def render_summary(
         + f"; total {total_s:.1f} s"
     )
     lines += [f"  skipped        {reason}" for reason in skipped]
-    status = 1 if failures else 0
+    status = OUTSIDE_TOLERANCE if failures else OK
     lines.append(f"  exit status    {status}: {EXIT_MEANINGS[status]}")
     return "\n".join(lines)

@@ -9,50 +9,49 @@ from pathlib import Path
 
 from alexnet_edge.export.report.plot import render_plot  # noqa: F401 - part of this module's API since before the split
 from alexnet_edge.export.report.recommend import recommend, render_recommendation
-from alexnet_edge.runtime.compare import flips_text
+from alexnet_edge.runtime.bench import THROUGHPUT_DEFINITION
+from alexnet_edge.runtime.cpu_features import detect
+from alexnet_edge.runtime.fidelity import Tolerance
 from alexnet_edge.runtime.fileio import sha256_file, write_json, write_text
+from alexnet_edge.runtime.results import Result, View, metrics
 
 REPORT_SCHEMA = "alexnet-edge-report/1"
 
 
-def _fmt(value, spec: str, missing: str = "–") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return missing
-    return format(value, spec)
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bare | would split the table cell
 
 
-TABLE_HEADER = (
-    "| backend | device | precision | size MB | accuracy | Δ vs FP32 | top-1 agreement | max \\|Δlogit\\| "
-    "| flips by reference's top-1 margin | max flipped margin "
-    "| p50 ms @1 | images/s @256 | tolerance | within tolerance |"
-)
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str]) -> list[str]:
+    """A GitHub table: ``align`` per column ("---" or "---:"); every cell's pipes escaped."""
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "|".join(align) + "|"]
+    return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+
+
+def report_table(results: Sequence[Result]) -> list[str]:
+    """report.md's table: who ran it, then every metric of View.REPORT (results.METRICS), then the verdict."""
+    columns = metrics(View.REPORT)
+    header = ["backend", "device", "precision", *(m.header for m in columns), "tolerance", "within tolerance"]
+    rows = [
+        [r.backend, r.device, _precision(r), *(m.text(r) for m in columns), _tolerance_text(r.tolerance), _verdict(r)]
+        for r in results
+    ]
+    return markdown_table(header, rows, ["---"] * 3 + ["---:"] * len(columns) + ["---", "---"])
 
 
 def render_report_md(report: dict) -> str:
-    rows = report["rows"]
+    results = [Result.from_dict(row) for row in report["rows"]]
     lines = [
         "# alexnet-edge report",
         "",
         f"{report['eval_images']} images ({report['eval_subset']}); reference: PyTorch FP32 on "
         f"{report['reference']['device']}. {_timing_line(report)}",
         "",
-        *_cpu_line(rows),
-        TABLE_HEADER,
-        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|",
+        *_cpu_line(report["rows"]),
+        *report_table(results),
     ]
-    for row in rows:
-        latency = (row.get("latency_ms") or {}).get("1", {})
-        throughput = (row.get("throughput") or {}).get("256")
-        delta_points = None if row.get("accuracy_delta") is None else 100 * row["accuracy_delta"]
-        lines.append(
-            f"| {row['backend']} | {row['device']} | {_precision(row)} | {_fmt(row.get('size_mb'), '.1f')} | "
-            f"{_fmt(100 * row['accuracy'], '.2f')}% | {_fmt(delta_points, '+.2f')} pt | "
-            f"{_fmt(100 * row['top1_agreement'], '.2f')}% | {_max_diff(row)} | "
-            f"{flips_text(row.get('flips_by_margin'))} | {_fmt(row.get('max_flipped_margin'), '.2f')} | "
-            f"{_fmt(latency.get('p50'), '.2f')} | {_fmt(throughput, '.0f')} | "
-            f"{_tolerance_text(row.get('tolerance'))} | "
-            f"{_verdict(row)} |"
-        )
+    if any(r.latency for r in results):
+        lines += ["", f"Throughput everywhere in this report: {THROUGHPUT_DEFINITION} at that batch size."]
     lines += render_recommendation(report.get("recommendation"))
     notes = report.get("notes") or []
     if notes:
@@ -60,41 +59,27 @@ def render_report_md(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _precision(row: dict) -> str:
-    bits, settings = row.get("weight_bits"), (row.get("openvino") or {})
-    text = row["precision"] + (f" ({bits}-bit weights)" if bits else "")
-    computed = settings.get("inference_precision")
+def _precision(result: Result) -> str:
+    bits, computed = result.weight_bits, result.backend_settings.get("inference_precision")
+    text = result.precision.value + (f" ({bits}-bit weights)" if bits else "")
     return text + (f", computed in {computed}" if computed and computed != "f32" else "")
 
 
-def _max_diff(row: dict) -> str:
-    """max |Δlogit|, saying so when the row's tolerance sets no bound on it (INT8 by default)."""
-    value = _fmt(row["max_abs_diff"], ".3g")
-    tolerance = row.get("tolerance")
-    bound = None if tolerance is None else tolerance.get("max_abs_diff")
-    if tolerance is not None and (bound is None or not math.isfinite(bound)):  # strict JSON writes inf as null
-        return f"{value} (not bounded)"
-    return value
-
-
-def _tolerance_text(tolerance: dict | None) -> str:
+def _tolerance_text(tolerance: Tolerance | None) -> str:
     """The bounds a row was judged against, short enough for a table cell; the reference has none."""
     if tolerance is None:
         return "reference"
     parts = [
-        f"agreement ≥ {100 * tolerance['min_top1_agreement']:.2f}%",
-        f"drop ≤ {100 * tolerance['max_accuracy_drop']:.2f} pt",
+        f"agreement ≥ {100 * tolerance.min_top1_agreement:.2f}%",
+        f"drop ≤ {100 * tolerance.max_accuracy_drop:.2f} pt",
     ]
     bounds = (
-        ("max_abs_diff", "\\|Δ\\| ≤ {:.3g}"),
-        ("max_rel_diff", "rel ≤ {:.3g}"),
-        ("min_cosine_similarity", "cos ≥ {:.6g}"),
-        ("max_flipped_margin", "flipped margin ≤ {:.3g}"),
+        (tolerance.max_abs_diff, "|Δ| ≤ {:.3g}"),
+        (tolerance.max_rel_diff, "rel ≤ {:.3g}"),
+        (tolerance.min_cosine_similarity, "cos ≥ {:.6g}"),
+        (tolerance.max_flipped_margin, "flipped margin ≤ {:.3g}"),
     )
-    for key, text in bounds:
-        value = tolerance.get(key)
-        if value is not None and math.isfinite(value) and value > 0:
-            parts.append(text.format(value))
+    parts += [text.format(value) for value, text in bounds if math.isfinite(value) and value > 0]
     return ", ".join(parts)
 
 
@@ -121,10 +106,8 @@ def _timing_line(report: dict) -> str:
     return line
 
 
-def _verdict(row: dict) -> str:
-    if row.get("within_tolerance", True):
-        return "yes"
-    return "NO: " + "; ".join(row["failures"]).replace("|", "\\|")  # a bare | would split the table cell
+def _verdict(result: Result) -> str:
+    return "yes" if result.within_tolerance else "NO: " + "; ".join(result.failures)
 
 
 def _cpu_line(rows: Sequence[dict]) -> list[str]:
@@ -156,8 +139,6 @@ def artifact_entry(path: Path, base: Path) -> dict[str, object]:
 def host_info() -> dict[str, str]:
     """The report's host: the CPU as ``cpu_features.detect`` names it (the one place that reads it)."""
     import os
-
-    from alexnet_edge.runtime.cpu_features import detect
 
     return {"cpu": detect().name, "cores": str(os.cpu_count()), "platform": platform.platform()}
 

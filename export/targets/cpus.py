@@ -11,8 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.export.bundle.writer import copy_runtime
 from alexnet_edge.export.targets import env as target_env
+from alexnet_edge.runtime.backends.onnxruntime.providers import too_old_refusal
 from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.precision import Precision, PrecisionKey, default_target_images
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class Target:
     qemu_cpu: str | None = None
     need: tuple[str, ...] = ()  # numpy CPU features (CPUID/HWCAP) the emulated CPU must show
     refuse: tuple[str, ...] = ()  # substrings of features it must not show
-    counts: dict[str, int] = field(default_factory=dict)  # precision -> images (0 or absent: skipped)
+    counts: dict[PrecisionKey, int] = field(default_factory=dict)  # precision -> images (0 or absent: skipped)
     cpuinfo: str | None = None  # aarch64: the /proc/cpuinfo the guest reads (onnxruntime picks its kernels by it)
     onnxruntime: str | None = None  # None: the host's onnxruntime version
 
@@ -38,11 +41,17 @@ class Target:
         return replace(self, onnxruntime=version, counts=counts)
 
 
-def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Target]:
-    host_n = max(int8, fp32, fp16)
-    a72_fp16 = min(fp16, 20)  # no FP16 arithmetic there: only shows that the FP16 model runs (in FP32)
+def default_targets(images: dict[PrecisionKey, int] | None = None) -> list[Target]:
+    """The CPUs, each with its images per precision from ``images`` (None: the precisions' own defaults,
+    runtime/precision.py): the host runs the most of any on every model."""
+    images = default_target_images() if images is None else images
+    host = dict.fromkeys(images, max(images.values(), default=0))
+    # x86 computes FP16 models in FP32 (docs/precision.md): FP16 runs only on aarch64 under emulation.
+    x86 = {p: n for p, n in images.items() if p is not Precision.FP16}
+    # No FP16 arithmetic on the A72: 20 images at most only show that the FP16 model runs (in FP32).
+    a72 = {p: min(n, 20) if p is Precision.FP16 else n for p, n in images.items()}
     return [
-        Target("host", "this machine, native", None, counts={"fp32": host_n, "fp16": host_n, "int8": host_n}),
+        Target("host", "this machine, native", None, counts=host),
         # EPYC-Milan: AVX2 + FMA without any AVX-512 or VNNI, the int8 path of AMD Zen 2/3 and Intel
         # Haswell..Skylake client CPUs; a current qemu model, so TCG implements all of its AVX2.
         Target(
@@ -52,7 +61,7 @@ def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Tar
             "EPYC-Milan",
             need=("AVX2", "FMA3"),
             refuse=("AVX512", "VNNI"),
-            counts={"fp32": fp32, "int8": int8},
+            counts=x86,
         ),
         # Snowridge (Atom P5900, Tremont): SSE4.2 without any AVX, the core of Elkhart Lake and Jasper Lake
         # edge boxes; the newest qemu model of that class (Denverton/Goldmont is older, Nehalem no Atom).
@@ -63,7 +72,7 @@ def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Tar
             "Snowridge",
             need=("SSE42",),
             refuse=("AVX",),
-            counts={"fp32": fp32, "int8": int8},
+            counts=dict(x86),
         ),
         # Cortex-A76: dot product and FP16 arithmetic, as Jetson Orin's A78AE.
         Target(
@@ -72,7 +81,7 @@ def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Tar
             "aarch64",
             "cortex-a76",
             need=("ASIMDDP", "ASIMDHP"),
-            counts={"fp32": fp32, "fp16": fp16, "int8": int8},
+            counts=dict(images),
             cpuinfo=target_env.CORTEX_A76_CPUINFO,
         ),
         # Cortex-A72 (Raspberry Pi 4): ARMv8.0-A, no dot product and no FP16 arithmetic, so onnxruntime
@@ -84,7 +93,7 @@ def default_targets(int8: int = 400, fp32: int = 20, fp16: int = 40) -> list[Tar
             "cortex-a72",
             need=("ASIMD",),
             refuse=("ASIMDDP", "ASIMDHP"),
-            counts={"fp32": fp32, "fp16": a72_fp16, "int8": int8},
+            counts=a72,
             cpuinfo=target_env.CORTEX_A72_CPUINFO,
         ),
     ]
@@ -129,19 +138,30 @@ def guest_command(target: Target, *, arm: Guests | target_env.ArmUserland | None
     return Guests(arm={None: arm} if arm is not None else {}).command(target)
 
 
-def target_models(target: Target, models: dict[str, Path]) -> list[tuple[str, Path, int]]:
+def target_models(target: Target, models: dict[PrecisionKey, Path]) -> list[tuple[PrecisionKey, Path, int]]:
     """(precision, model, images) of every model ``target`` runs: its counts, for the models there are."""
     return [(p, models[p], n) for p, n in target.counts.items() if n and p in models]
 
 
-def model_specs(target: Target, models: dict[str, Path]) -> list[tuple[Path, int]]:
+def refuse_too_old(target: Target, log) -> Target:
+    """``target`` without the precisions its onnxruntime is older than the oldest measured to run (their
+    spec's ``min_onnxruntime``: int4w's MatMulNBits), each refused in one line."""
+    version, counts = target.onnxruntime or host_onnxruntime(), dict(target.counts)
+    for precision, images in target.counts.items():
+        refusal = too_old_refusal(version, precision, Path(precision.onnx_name)) if images else None
+        if refusal:
+            log(f"{target.label}: {precision.value} not run: {refusal}")
+            counts[precision] = 0
+    return replace(target, counts=counts)
+
+
+def model_specs(target: Target, models: dict[PrecisionKey, Path]) -> list[tuple[Path, int]]:
     """What the guest is given: (model, images) per model of ``target_models``."""
     return [(path, n) for _, path, n in target_models(target, models)]
 
 
 def stage_runtime(folder: Path) -> Path:
     """The torch-free runtime as a plain folder on PYTHONPATH, for interpreters without our install."""
-    from alexnet_edge.export.bundle.writer import copy_runtime
 
     copy_runtime(folder)
     return folder

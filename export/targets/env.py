@@ -14,12 +14,14 @@ Nothing is installed with apt unless asked (``install=True``, ``alexnet-targets 
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,38 @@ from alexnet_edge.export.errors import TargetSetupError
 def default_cache() -> Path:
     """Where userlands and venvs are cached: $XDG_CACHE_HOME (else ~/.cache)/alexnet-edge/targets, read when asked."""
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "alexnet-edge" / "targets"
+
+
+# Settings that pin a library to the HOST's CPU: under emulation they name a CPU the guest is not (numpy's
+# OpenBLAS with OPENBLAS_CORETYPE=Haswell dies with SIGILL under -cpu Snowridge), so a guest never inherits them.
+# OpenBLAS (docs/runtime_variables.md: core type, cache sizes), numpy's dispatch (NPY_ENABLE/DISABLE_CPU_FEATURES),
+# MKL's instruction set, oneDNN's ISA cap and PyTorch's ATen kernel set.
+HOST_CPU_PINS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "GOTOBLAS_CORETYPE",
+    "NPY_ENABLE_CPU_FEATURES",
+    "NPY_DISABLE_CPU_FEATURES",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+    "MKL_CBWR",
+    "ONEDNN_MAX_CPU_ISA",
+    "DNNL_MAX_CPU_ISA",
+    "ONEDNN_CPU_ISA_HINTS",
+    "DNNL_CPU_ISA_HINTS",
+    "ATEN_CPU_CAPABILITY",
+)
+
+
+def guest_environ(environ: Mapping[str, str], *, stage: Path, emulated: bool) -> dict[str, str]:
+    """The environment of a guest process: ``environ`` with our runtime on PYTHONPATH, one OpenMP thread, no
+    PYTHONHOME, and, for an emulated CPU, none of the host's CPU pins (HOST_CPU_PINS)."""
+    env = {**environ, "PYTHONPATH": str(stage), "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONHOME", None)
+    if emulated:
+        for name in HOST_CPU_PINS:
+            env.pop(name, None)
+    return env
 
 
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -92,6 +126,19 @@ def require_tool(name: str, *, install: bool = False) -> str:
     raise TargetSetupError(f"{name} is missing and could not be installed: run 'apt-get install -y {package}' as root")
 
 
+@contextlib.contextmanager
+def _partial(final: Path) -> Iterator[Path]:
+    """``final``'s ``.partial`` folder for the block: renamed to ``final`` when the block succeeds,
+    removed when it does not (a failed download, install or build leaves nothing in --cache)."""
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        yield tmp
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _run(cmd: list[str], what: str, **kwargs) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
@@ -100,28 +147,26 @@ def _run(cmd: list[str], what: str, **kwargs) -> None:
 
 
 def _build_rootfs(target: Path, log) -> None:
-    tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    log(f"building the arm64 Debian userland in {target} (mmdebstrap, about a minute)")
-    _run(
-        [
-            require_tool("mmdebstrap"),
-            "--mode=root",
-            "--arch=arm64",
-            "--variant=extract",
-            f"--include={USERLAND_PACKAGES}",
-            DEBIAN_SUITE,
-            str(tmp),
-            DEBIAN_MIRROR,
-        ],
-        "mmdebstrap",
-    )
-    for link in ("bin", "sbin", "lib"):
-        if not (tmp / link).exists():
-            (tmp / link).symlink_to(f"usr/{link}")
-    (tmp / "proc").mkdir(exist_ok=True)
-    (tmp / "proc" / "cpuinfo").write_text(CORTEX_A76_CPUINFO)
-    tmp.rename(target)
+    with _partial(target) as tmp:
+        log(f"building the arm64 Debian userland in {target} (mmdebstrap, about a minute)")
+        _run(
+            [
+                require_tool("mmdebstrap"),
+                "--mode=root",
+                "--arch=arm64",
+                "--variant=extract",
+                f"--include={USERLAND_PACKAGES}",
+                DEBIAN_SUITE,
+                str(tmp),
+                DEBIAN_MIRROR,
+            ],
+            "mmdebstrap",
+        )
+        for link in ("bin", "sbin", "lib"):
+            if not (tmp / link).exists():
+                (tmp / link).symlink_to(f"usr/{link}")
+        (tmp / "proc").mkdir(exist_ok=True)
+        (tmp / "proc" / "cpuinfo").write_text(CORTEX_A76_CPUINFO)
 
 
 def _guest_python_version(rootfs: Path) -> str:
@@ -136,51 +181,49 @@ def _guest_python_version(rootfs: Path) -> str:
 
 
 def _download_wheels(folder: Path, python_version: str, requirements: list[str], log, *, arch: str = "aarch64") -> None:
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    platforms = X86_PLATFORMS if arch == "x86_64" else ARM_PLATFORMS
-    log(f"downloading {arch} wheels for Python {python_version}: {' '.join(requirements)}")
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--only-binary=:all:",
-            "--python-version",
-            python_version,
-            *(arg for p in platforms for arg in ("--platform", p)),
-            "-d",
-            str(tmp),
-            *requirements,
-        ],
-        f"pip download ({arch} wheels)",
-    )
-    tmp.rename(folder)
+    with _partial(folder) as tmp:
+        platforms = X86_PLATFORMS if arch == "x86_64" else ARM_PLATFORMS
+        log(f"downloading {arch} wheels for Python {python_version}: {' '.join(requirements)}")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--only-binary=:all:",
+                "--python-version",
+                python_version,
+                *(arg for p in platforms for arg in ("--platform", p)),
+                "-d",
+                str(tmp),
+                *requirements,
+            ],
+            f"pip download ({arch} wheels)",
+        )
 
 
 def _make_venv(rootfs: Path, venv: Path, wheels: Path, requirements: list[str], log) -> None:
-    tmp = venv.with_name(venv.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    qemu = [require_tool("qemu-aarch64"), "-cpu", "cortex-a76", "-L", str(rootfs)]
-    log("creating the arm64 venv under emulation (about a minute)")
-    _run([*qemu, str(rootfs / "usr/bin/python3"), "-m", "venv", "--without-pip", str(tmp)], "venv under qemu-aarch64")
-    pip_wheel = sorted(glob.glob(str(rootfs / "usr/share/python-wheels/pip-*.whl")))
-    if not pip_wheel:
-        raise TargetSetupError(f"{rootfs} has no pip wheel in usr/share/python-wheels; delete it to rebuild")
-    # pip runs in-process from the userland's own wheel: the venv has no pip of its own.
-    script = (
-        f"import runpy, sys; sys.path.insert(0, {pip_wheel[-1]!r}); "
-        "sys.argv = ['pip', 'install', '--quiet', '--no-index', "
-        f"'--disable-pip-version-check', '--find-links', {str(wheels)!r}, *{requirements!r}]; "
-        "runpy.run_module('pip', run_name='__main__')"
-    )
-    _run([*qemu, str(tmp / "bin/python3"), "-c", script], "pip install under qemu-aarch64")
-    # The venv records its own path; it is only ever run from the final name.
-    cfg = tmp / "pyvenv.cfg"
-    cfg.write_text(cfg.read_text().replace(str(tmp), str(venv)))
-    tmp.rename(venv)
+    with _partial(venv) as tmp:
+        qemu = [require_tool("qemu-aarch64"), "-cpu", "cortex-a76", "-L", str(rootfs)]
+        log("creating the arm64 venv under emulation (about a minute)")
+        _run(
+            [*qemu, str(rootfs / "usr/bin/python3"), "-m", "venv", "--without-pip", str(tmp)], "venv under qemu-aarch64"
+        )
+        pip_wheel = sorted(glob.glob(str(rootfs / "usr/share/python-wheels/pip-*.whl")))
+        if not pip_wheel:
+            raise TargetSetupError(f"{rootfs} has no pip wheel in usr/share/python-wheels; delete it to rebuild")
+        # pip runs in-process from the userland's own wheel: the venv has no pip of its own.
+        script = (
+            f"import runpy, sys; sys.path.insert(0, {pip_wheel[-1]!r}); "
+            "sys.argv = ['pip', 'install', '--quiet', '--no-index', "
+            f"'--disable-pip-version-check', '--find-links', {str(wheels)!r}, *{requirements!r}]; "
+            "runpy.run_module('pip', run_name='__main__')"
+        )
+        _run([*qemu, str(tmp / "bin/python3"), "-c", script], "pip install under qemu-aarch64")
+        # The venv records its own path; it is only ever run from the final name.
+        cfg = tmp / "pyvenv.cfg"
+        cfg.write_text(cfg.read_text().replace(str(tmp), str(venv)))
 
 
 def _key(python_version: str, requirements: list[str]) -> str:
@@ -202,15 +245,13 @@ def cpu_root(rootfs: Path, qemu_cpu: str, cpuinfo: str, cache: Path) -> Path:
     root = cache / f"cpuroot-{qemu_cpu}-{hashlib.sha256(cpuinfo.encode()).hexdigest()[:8]}"
     if root.is_dir():
         return root
-    tmp = root.with_name(root.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    for entry in rootfs.iterdir():
-        if entry.name != "proc":
-            (tmp / entry.name).symlink_to(entry.absolute())
-    (tmp / "proc").mkdir()
-    (tmp / "proc" / "cpuinfo").write_text(cpuinfo)
-    tmp.rename(root)
+    with _partial(root) as tmp:
+        tmp.mkdir()
+        for entry in rootfs.iterdir():
+            if entry.name != "proc":
+                (tmp / entry.name).symlink_to(entry.absolute())
+        (tmp / "proc").mkdir()
+        (tmp / "proc" / "cpuinfo").write_text(cpuinfo)
     return root
 
 
@@ -225,31 +266,29 @@ def x86_venv(requirements: list[str], *, cache: Path | None = None, log=print) -
     cache.mkdir(parents=True, exist_ok=True)
     if not wheels.is_dir():
         _download_wheels(wheels, python_version, requirements, log, arch="x86_64")
-    tmp = venv.with_name(venv.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    log(f"creating the x86-64 venv {venv.name}")
-    base = getattr(sys, "_base_executable", sys.executable)
-    _run([base, "-m", "venv", "--without-pip", str(tmp)], "python -m venv")
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(tmp / "bin" / "python3"),
-            "install",
-            "--quiet",
-            "--no-index",
-            "--disable-pip-version-check",
-            "--find-links",
-            str(wheels),
-            *requirements,
-        ],
-        "pip install (x86-64 venv)",
-    )
-    cfg = tmp / "pyvenv.cfg"  # the venv records its own path; it is only ever run from the final name
-    cfg.write_text(cfg.read_text().replace(str(tmp), str(venv)))
-    tmp.rename(venv)
+    with _partial(venv) as tmp:
+        log(f"creating the x86-64 venv {venv.name}")
+        base = getattr(sys, "_base_executable", sys.executable)
+        _run([base, "-m", "venv", "--without-pip", str(tmp)], "python -m venv")
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "--python",
+                str(tmp / "bin" / "python3"),
+                "install",
+                "--quiet",
+                "--no-index",
+                "--disable-pip-version-check",
+                "--find-links",
+                str(wheels),
+                *requirements,
+            ],
+            "pip install (x86-64 venv)",
+        )
+        cfg = tmp / "pyvenv.cfg"  # the venv records its own path; it is only ever run from the final name
+        cfg.write_text(cfg.read_text().replace(str(tmp), str(venv)))
     return venv / "bin" / "python3"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.calibration import cifar10
 from alexnet_edge.export.pipeline import work_dirs
 from alexnet_edge.export.targets import env as target_env
 from alexnet_edge.export.targets.cpus import (
@@ -25,47 +26,39 @@ from alexnet_edge.export.targets.cpus import (
     host_onnxruntime,
     model_specs,
     prepare,
+    refuse_too_old,
     target_models,
 )
+from alexnet_edge.export.targets.host_backend import run_on_host_backend
 from alexnet_edge.export.targets.report import render_targets_md, write_results  # noqa: F401 - part of this API
 from alexnet_edge.export.targets.runs import read_cpu, read_outputs, run_on
-from alexnet_edge.runtime.compare import accuracy, compare, tolerance_for
+from alexnet_edge.runtime import fidelity
+from alexnet_edge.runtime.backends.registry import BackendOptions, check_host_backends
+from alexnet_edge.runtime.compare import accuracy, compare
+from alexnet_edge.runtime.cpu_features import detect
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.evaluation import judge as judge_logits
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.fileio import check_writable
+from alexnet_edge.runtime.lazy import lazy_import
+from alexnet_edge.runtime.precision import (
+    Precision,
+    PrecisionKey,
+    default_target_images,
+    precisions,
+    tolerance_for,
+)
+from alexnet_edge.runtime.preprocess import normalize_uint8
+from alexnet_edge.runtime.results import Result, TargetRun, unmeasured
 
-# A target may differ from the host only as far as one model's arithmetic legitimately can: the
-# done-criteria of the fidelity work (within 1 point of the host's accuracy, >= 98.5% identical top-1).
-MAX_ACCURACY_DELTA_VS_HOST = 0.01
-MIN_AGREEMENT_VS_HOST = 0.985
-
-
-@dataclass
-class TargetRow:
-    target: str  # the target's label: CPU name, and @version for an onnxruntime other than the host's
-    precision: str
-    images: int
-    accuracy: float
-    top1_agreement: float  # with PyTorch FP32 on the host
-    accuracy_delta_vs_host: float  # this target's accuracy minus the host's, same model and images
-    max_abs_diff_vs_host: float
-    agreement_vs_host: float
-    cosine_vs_torch: float
-    seconds: float
-    cpu: str
-    failures: list[str]
-    onnxruntime: str = ""
-    flips_by_margin: dict[str, int] = field(default_factory=dict)  # vs PyTorch FP32, by its top-1 margin
-    max_flipped_margin: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
+# torch and onnx load when the reference is computed, not when alexnet-targets parses its options
+alexnet_model = lazy_import("alexnet_edge.export.model.alexnet")
+onnx_export = lazy_import("alexnet_edge.export.convert.onnx_export")
+torch_runner = lazy_import("alexnet_edge.export.model.torch_runner")
 
 
 def judge_target(
     target: str,
-    precision: str,
+    precision: PrecisionKey,
     logits: np.ndarray,
     seconds: float,
     *,
@@ -74,48 +67,42 @@ def judge_target(
     host_logits: np.ndarray,
     cpu: str,
     onnxruntime: str = "",
-) -> TargetRow:
-    n = len(logits)
-    tolerance = tolerance_for(Precision(precision), n)
-    vs_torch, _, errors = judge_logits(
-        logits, labels[:n], torch_logits[:n], tolerance, artifact=f"{target}:{precision}"
-    )
+    backend: str = "onnxruntime",
+) -> Result:
+    """The target's Result: judged against PyTorch FP32 (the precision's tolerance) and against the host's run
+    of the same model (the cross-target bounds); ``onnxruntime`` names the runtime that ran it there."""
+    n, name = len(logits), f"{target}:{precision.value}"
+    tolerance = tolerance_for(precision, n)
+    vs_torch, reference_accuracy, errors = judge_logits(logits, labels[:n], torch_logits[:n], tolerance, artifact=name)
     vs_host = compare(logits, host_logits[:n], labels[:n])
     host_accuracy = accuracy(host_logits[:n], labels[:n])
     failures = [str(f) for f in errors]
     delta = vs_torch.accuracy - host_accuracy
-    if abs(delta) > MAX_ACCURACY_DELTA_VS_HOST:
+    if abs(delta) > fidelity.MAX_ACCURACY_DELTA_VS_HOST:
         failures.append(
-            f"{target}:{precision}: accuracy differs from the host's by "
-            f"{100 * delta:+.2f} pt (max ±{100 * MAX_ACCURACY_DELTA_VS_HOST:.1f})"
+            f"{name}: accuracy differs from the host's by "
+            f"{100 * delta:+.2f} pt (max ±{100 * fidelity.MAX_ACCURACY_DELTA_VS_HOST:.1f})"
         )
-    if vs_host.top1_agreement < MIN_AGREEMENT_VS_HOST:
+    if vs_host.top1_agreement < fidelity.MIN_AGREEMENT_VS_HOST:
         failures.append(
-            f"{target}:{precision}: top-1 agreement with the host's run "
-            f"{100 * vs_host.top1_agreement:.2f}% (min {100 * MIN_AGREEMENT_VS_HOST:.1f}%)"
+            f"{name}: top-1 agreement with the host's run "
+            f"{100 * vs_host.top1_agreement:.2f}% (min {100 * fidelity.MIN_AGREEMENT_VS_HOST:.1f}%)"
         )
     if vs_host.max_flipped_margin > tolerance.max_flipped_margin:
         failures.append(
-            f"{target}:{precision}: an image the host's run was sure "
+            f"{name}: an image the host's run was sure "
             f"of (top-1 margin {vs_host.max_flipped_margin:.2f}) "
             f"changed its top-1 (max {tolerance.max_flipped_margin:g})"
         )
-    return TargetRow(
-        target,
-        precision,
-        n,
-        vs_torch.accuracy,
-        vs_torch.top1_agreement,
-        delta,
-        vs_host.max_abs_diff,
-        vs_host.top1_agreement,
-        vs_torch.cosine_similarity,
-        seconds,
-        cpu,
-        failures,
-        onnxruntime,
-        vs_torch.flips_by_margin,
-        vs_torch.max_flipped_margin,
+    return Result(
+        backend=backend,
+        device="cpu",
+        precision=precision,
+        comparison=vs_torch,
+        reference_accuracy=reference_accuracy,
+        tolerance=tolerance,
+        failures=failures,
+        target=TargetRun(target, onnxruntime, seconds, cpu, vs_host, host_accuracy),
     )
 
 
@@ -133,23 +120,21 @@ class TargetsConfig:
     # NAME or NAME@VERSION (an onnxruntime version); the host at its own onnxruntime always runs first.
     targets: tuple[str, ...] = ("host", "x86-avx2", "x86-sse", "aarch64", "aarch64-a72")
     onnxruntime: tuple[str, ...] = ()  # versions for the targets named without @VERSION; empty: the host's
-    int8_images: int = 400
-    # FP32 and FP16 run 3-18 s per image under qemu (FP32 on the emulated AVX2+FMA CPU and FP16 arithmetic on the
-    # A76 most); the int8 paths are what differ between CPUs, so they get the most images.
-    fp32_images: int = 20
-    fp16_images: int = 40
+    # images per target of each precision (0: skipped); default: each precision's spec (runtime/precision.py)
+    images: dict[PrecisionKey, int] = field(default_factory=default_target_images)
     other_version_share: float = 0.5  # of those image counts, on an onnxruntime other than the host's
     seed: int = 0
     cache: Path = field(default_factory=target_env.default_cache)
     install_tools: bool = False  # apt-get install a missing qemu-user / mmdebstrap (as root)
-    host_openvino: bool = False  # also run the models on the host with OpenVINO (needs the [openvino] extra)
+    host_backends: tuple[str, ...] = ()  # also run the models on the host with these backends (e.g. openvino)
+    backend_options: BackendOptions = field(default_factory=BackendOptions)  # e.g. openvino.precision=bf16
 
 
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def _select(config: TargetsConfig) -> list[Target]:
-    known = {t.name: t for t in default_targets(config.int8_images, config.fp32_images, config.fp16_images)}
+    known = {t.name: t for t in default_targets(config.images)}
     host_version = host_onnxruntime()
     chosen = {"host": known["host"]}  # label -> target; the host on its own onnxruntime is the yardstick
     for spec in config.targets:
@@ -165,9 +150,9 @@ def _select(config: TargetsConfig) -> list[Target]:
     return list(chosen.values())
 
 
-def _models(folder: Path) -> dict[str, Path]:
-    found = {p.value: folder / p.onnx_name for p in Precision if (folder / p.onnx_name).is_file()}
-    if "fp32" not in found:
+def _models(folder: Path) -> dict[PrecisionKey, Path]:
+    found = {p: folder / p.onnx_name for p in precisions() if (folder / p.onnx_name).is_file()}
+    if Precision.FP32 not in found:
         raise AlexNetEdgeError(
             f"{folder} holds no {Precision.FP32.onnx_name}: run export-alexnet --fp16 --int8 --out {folder} first"
         )
@@ -176,25 +161,26 @@ def _models(folder: Path) -> dict[str, Path]:
 
 def _variant_of(model: Path) -> str:
     """The variant the models were exported from (their metadata), so the reference is built alike."""
-    from alexnet_edge.export.convert.onnx_export import load_onnx, read_metadata
 
-    return str(read_metadata(load_onnx(model)).get("variant", "cifar"))
+    return str(onnx_export.read_metadata(onnx_export.load_onnx(model)).get("variant", "cifar"))
 
 
-def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], list[Path]]:
+def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[Result], list[Path]]:
     """Evaluate the models of ``config.models_dir`` on every target; rows and the files written."""
-    from alexnet_edge.calibration import cifar10
-    from alexnet_edge.export.model.alexnet import alexnet_cifar10
-    from alexnet_edge.export.model.torch_runner import TorchRunner
-    from alexnet_edge.runtime.preprocess import normalize_uint8
 
+    check_writable(config.out_dir, "--out")  # refused now, not after the whole evaluation
+    if config.host_backends:  # an unknown or uninstalled --host-backend: refused before any guest runs
+        check_host_backends(config.host_backends)
     targets, models = _select(config), _models(config.models_dir)
+    targets = [refuse_too_old(target, log) for target in targets]
     n = _sample_size(targets, models)
     test = cifar10.load_test(config.data_root)
     indices = sample_indices(len(test), n, config.seed)
     images, labels = normalize_uint8(test.images[indices]), test.labels[indices]
-    with TorchRunner(alexnet_cifar10(weights=config.checkpoint, variant=_variant_of(models["fp32"]))) as torch_runner:
-        torch_logits = torch_runner.infer_many(images)
+    with torch_runner.TorchRunner(
+        alexnet_model.alexnet_cifar10(weights=config.checkpoint, variant=_variant_of(models[Precision.FP32]))
+    ) as reference:
+        torch_logits = reference.infer_many(images)
     with work_dirs.work_dir("targets", log) as work:  # removed on every exit; a killed run's, by the next run
         guests, stage = prepare(targets, images, config.cache, work, log=log, install_tools=config.install_tools)
         log(
@@ -206,32 +192,58 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[TargetRow], l
         return _judge_all(config, targets, models, work, indices, labels, torch_logits, images, died)
 
 
-def _died(target: Target, precision: str, images: int, why: str) -> TargetRow:
+def _host_backend_rows(
+    config: TargetsConfig,
+    models: dict[PrecisionKey, Path],
+    images: np.ndarray,
+    labels: np.ndarray,
+    torch_logits: np.ndarray,
+    host: dict[PrecisionKey, np.ndarray],
+) -> list[Result]:
+    """Each ``--host-backend``'s run of the host's models, judged like a target ("host (NAME)"), on as many
+    images as the host's onnxruntime ran of each precision."""
+    counts = {p: len(logits) for p, logits in host.items()}
+    rows, cpu = [], detect().int8_path
+    for backend in config.host_backends:
+        for run in run_on_host_backend(backend, models, images, counts, config.backend_options):
+            rows.append(
+                judge_target(
+                    f"host ({backend})",
+                    run.precision,
+                    run.logits,
+                    run.seconds,
+                    torch_logits=torch_logits,
+                    labels=labels,
+                    host_logits=host[run.precision],
+                    cpu=cpu,
+                    onnxruntime=run.runtime,
+                    backend=backend,
+                )
+            )
+    return rows
+
+
+def _died(target: Target, precision: PrecisionKey, images: int, why: str) -> Result:
     """The row of a (target, model) pair whose guest died: no figures, one failure saying how."""
-    nan = float("nan")
-    failure = f"{target.label}:{precision}: the guest died: {why}"
-    return TargetRow(
-        target=target.label,
+    version = target.onnxruntime or host_onnxruntime()
+    nothing = unmeasured(images)
+    return Result(
+        backend="onnxruntime",
+        device="cpu",
         precision=precision,
-        images=images,
-        accuracy=nan,
-        top1_agreement=nan,
-        accuracy_delta_vs_host=nan,
-        max_abs_diff_vs_host=nan,
-        agreement_vs_host=nan,
-        cosine_vs_torch=nan,
-        seconds=0.0,
-        cpu="",
-        failures=[failure],
-        onnxruntime=target.onnxruntime or host_onnxruntime(),
+        comparison=nothing,
+        reference_accuracy=float("nan"),
+        tolerance=tolerance_for(precision, images),
+        failures=[f"{target.label}:{precision.value}: the guest died: {why}"],
+        target=TargetRun(target.label, version, float("nan"), "", nothing, float("nan"), died=why),
     )
 
 
-def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
+def _sample_size(targets: list[Target], models: dict[PrecisionKey, Path]) -> int:
     """Images to sample: the most any (target, model) pair runs; refuses a run that would run none."""
     n = max(t.counts.get(p, 0) for t in targets for p in models)
     if n < 1:
-        counts = ", ".join(f"{p} {max(t.counts.get(p, 0) for t in targets)}" for p in models)
+        counts = ", ".join(f"{p.value} {max(t.counts.get(p, 0) for t in targets)}" for p in models)
         raise AlexNetEdgeError(f"nothing to evaluate: every image count is 0 for the models there ({counts})")
     return n
 
@@ -239,14 +251,14 @@ def _sample_size(targets: list[Target], models: dict[str, Path]) -> int:
 def _judge_all(
     config: TargetsConfig,
     targets: list[Target],
-    models: dict[str, Path],
+    models: dict[PrecisionKey, Path],
     work: Path,
     indices: np.ndarray,
     labels: np.ndarray,
     torch_logits: np.ndarray,
     images: np.ndarray | None = None,
     died: dict[tuple[str, str], str] | None = None,
-) -> tuple[list[TargetRow], list[Path]]:
+) -> tuple[list[Result], list[Path]]:
     rows, cpus, host, died = [], {}, {}, died or {}
     for target in targets:
         runs = target_models(target, models)
@@ -274,10 +286,8 @@ def _judge_all(
                     onnxruntime=str(record.get("onnxruntime", "")),
                 )
             )
-    if config.host_openvino and images is not None:  # the host's models on OpenVINO too
-        from alexnet_edge.export.targets.host_openvino import openvino_host_rows
-
-        rows += openvino_host_rows(models, images, labels, torch_logits, host)
+    if images is not None:  # the host's models on other host backends too (--host-backend)
+        rows += _host_backend_rows(config, models, images, labels, torch_logits, host)
     sample = {
         "split": "test_batch",
         "seed": config.seed,

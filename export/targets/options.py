@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from alexnet_edge.export.targets.cpus import default_targets
+from alexnet_edge.export.targets.env import default_cache
 
 CACHE_SHOWN = "$XDG_CACHE_HOME/alexnet-edge/targets, ~/.cache when unset"
 TARGET_NAMES = [t.name for t in default_targets()]
@@ -13,8 +14,6 @@ TARGET_NAMES = [t.name for t in default_targets()]
 def cache_option(help_text: str):
     """``--cache``: where userlands, wheels and venvs are kept; read from the environment at parse time."""
     from pathlib import Path
-
-    from alexnet_edge.export.targets.env import default_cache
 
     return click.option(
         "--cache",

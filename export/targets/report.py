@@ -2,46 +2,44 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from alexnet_edge.runtime.compare import flips_text
+from alexnet_edge.export.report.render import markdown_table
 from alexnet_edge.runtime.fileio import write_json, write_text
+from alexnet_edge.runtime.results import Result, View, metrics
 
-if TYPE_CHECKING:  # targets.py imports this module
-    from alexnet_edge.export.targets.judge import TargetRow
+SCHEMA = "alexnet-edge-targets/2"  # /2: each row is a Result.to_dict() (its target figures under "target")
 
 
-def render_targets_md(rows: list[TargetRow]) -> str:
-    lines = [
-        "| target | onnxruntime | precision | images | accuracy | top-1 agreement (PyTorch FP32) | flips by PyTorch's "
-        "top-1 margin | max flipped margin | Δ accuracy vs host "
-        "| agreement vs host | max \\|Δlogit\\| vs host | wall s "
-        "| within tolerance |",
-        "|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
+_INTRO = (
+    "Accuracy, top-1 agreement, flips and the largest flipped margin: against PyTorch FP32 on the host, on the "
+    "same images. *vs host*: against the host's own run of the same model. Wall seconds are what the run (or its "
+    "emulation) cost, nothing about the target's speed.\n\n"
+)
+
+
+def render_targets_md(rows: list[Result]) -> str:
+    """One row per (target, model): where it ran, every metric of View.TARGETS (results.METRICS), the verdict.
+    Agreement, flips and flipped margins are against PyTorch FP32 on the host; "vs host" is the host's own run."""
+    columns = metrics(View.TARGETS)
+    header = ["target", "onnxruntime", "precision", *(m.header for m in columns), "within tolerance"]
+    cells = [
+        [r.target.label, r.target.runtime, r.precision.value, *(m.text(r) for m in columns), _verdict(r)] for r in rows
     ]
-    for r in rows:
-        if math.isnan(r.accuracy):  # the guest died: no figures; its failure says how
-            lines.append(f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} |" + " – |" * 8 + " NO: died |")
-            continue
-        lines.append(
-            f"| {r.target} | {r.onnxruntime} | {r.precision} | {r.images} "
-            f"| {100 * r.accuracy:.2f}% | {100 * r.top1_agreement:.2f}% | "
-            f"{flips_text(r.flips_by_margin)} | {r.max_flipped_margin:.2f} | "
-            f"{100 * r.accuracy_delta_vs_host:+.2f} pt | "
-            f"{100 * r.agreement_vs_host:.2f}% | {r.max_abs_diff_vs_host:.3g} "
-            f"| {r.seconds:.0f} | {'yes' if r.ok else 'NO'} |"
-        )
-    return "\n".join(lines) + "\n"
+    return "\n".join(markdown_table(header, cells, ["---"] * 3 + ["---:"] * len(columns) + ["---"])) + "\n"
 
 
-def write_results(out: Path, rows: list[TargetRow], cpus: dict[str, dict], sample: dict) -> list[Path]:
+def _verdict(row: Result) -> str:
+    if row.target.died:
+        return "NO: died"  # the guest died: no figures; its failure says how
+    return "yes" if row.within_tolerance else "NO"
+
+
+def write_results(out: Path, rows: list[Result], cpus: dict[str, dict], sample: dict) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     js = write_json(
         out / "targets.json",
-        {"schema": "alexnet-edge-targets/1", "sample": sample, "cpus": cpus, "rows": [asdict(r) for r in rows]},
+        {"schema": SCHEMA, "sample": sample, "cpus": cpus, "rows": [r.to_dict() for r in rows]},
     )
-    md = write_text(out / "targets.md", "# alexnet-edge: cross-target fidelity\n\n" + render_targets_md(rows))
+    md = write_text(out / "targets.md", "# alexnet-edge: cross-target fidelity\n\n" + _INTRO + render_targets_md(rows))
     return [js, md]

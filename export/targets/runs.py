@@ -18,6 +18,7 @@ import numpy as np
 
 from alexnet_edge.export.errors import TargetSetupError
 from alexnet_edge.export.targets.cpus import Target, check_cpu, guest_command
+from alexnet_edge.export.targets.env import guest_environ
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.precision import Precision
 
@@ -41,8 +42,7 @@ def launch(
         target.label,
         *(f"{path}:{n}" for path, n in specs),
     ]
-    env = {**os.environ, "PYTHONPATH": str(stage), "OMP_NUM_THREADS": "1"}
-    env.pop("PYTHONHOME", None)
+    env = guest_environ(os.environ, stage=stage, emulated=target.emulator is not None)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     proc.held_back = []  # a guest traceback: kept for the one error line, not shown
     proc.forwarder = threading.Thread(target=_forward_progress, args=(proc.stderr, proc.held_back), daemon=True)

@@ -8,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.runtime.backends.registry import capabilities_of
+from alexnet_edge.runtime.batching import pad_batch, plan_batches
 from alexnet_edge.runtime.constants import INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
-from alexnet_edge.runtime.errors import InferenceError, InputError, RunnerStateError
+from alexnet_edge.runtime.cpu_features import detect
+from alexnet_edge.runtime.errors import InferenceError, InputError, RunnerStateError, UnsupportedOptionError
 from alexnet_edge.runtime.preprocess import validate_batch
 from alexnet_edge.runtime.progress import Progress, track
 
@@ -86,13 +89,15 @@ class BaseRunner(ABC):
             raise RunnerStateError(f"{self.name}: activate the runner (or use it in a with-block) before infer()")
 
     def infer_many(self, images: np.ndarray, *, batch_size: int = 256, progress: Progress = False) -> np.ndarray:
-        """Run a large array through ``infer`` in chunks; returns float32 [N,10]. ``progress``: see runtime.progress."""
-        chunks = range(0, len(images), batch_size)
+        """Run a large array through ``infer`` in batches this runner takes (runtime.batching: a short last
+        batch is padded up to ``min_batch`` and the padding's logits dropped); returns float32 [N,10].
+        ``progress``: see runtime.progress."""
+        batches = plan_batches(len(images), self, batch_size)
         out = [
-            self.infer(images[i : i + batch_size])
-            for i in track(chunks, total=len(chunks), desc=self.name, unit="batches", progress=progress)
+            self.infer(pad_batch(images[b.start : b.stop], b.padded_size))[: b.stop - b.start]
+            for b in track(batches, total=len(batches), desc=self.name, unit="batches", progress=progress)
         ]
-        return np.concatenate(out).astype(np.float32, copy=False)
+        return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros((0, NUM_CLASSES), np.float32)
 
     # -- what callers may ask every runner (Polygraphy's get_input_metadata idea) -------------
     @property
@@ -107,13 +112,25 @@ class BaseRunner(ABC):
 
     @property
     def min_batch(self) -> int | None:
-        """The smallest batch one ``infer`` call takes (an engine's profile); None: any."""
-        return None
+        """The smallest batch one ``infer`` call takes: the backend's declared capability, unless the
+        artifact narrows it (an engine's profile); None: any."""
+        return capabilities_of(self).min_batch
 
     @property
     def max_batch(self) -> int | None:
-        """The largest batch one ``infer`` call takes (an engine's profile); None: no limit."""
-        return None
+        """The largest batch one ``infer`` call takes (the backend's capability, or an engine's profile);
+        None: no limit."""
+        return capabilities_of(self).max_batch
+
+    def device_latency_ms(self, batch: np.ndarray, runs: int = 20) -> list[float]:
+        """Milliseconds of device execution alone per run (no host<->device copies), where the backend's
+        capabilities declare ``device_timing`` and its runner overrides this; refused elsewhere."""
+        raise UnsupportedOptionError(
+            f"{self.name}: {self.backend} cannot time its device apart from the copies",
+            option="device timing",
+            running=self.backend,
+            needs="a backend whose capabilities declare device_timing",
+        )
 
     def metadata(self) -> dict[str, object]:
         """What the artifact says about itself (class names, normalization, precision); may be empty."""
@@ -130,13 +147,11 @@ class BaseRunner(ABC):
         return "cpu"
 
     def device_name(self) -> str:
-        from alexnet_edge.runtime.cpu_features import detect
 
         return detect().name
 
     def cpu_features(self) -> dict[str, object] | None:
         """The host CPU's instruction set where this runner computes on it (None on a GPU)."""
-        from alexnet_edge.runtime.cpu_features import detect
 
         return detect().to_dict() if self.device == "cpu" else None
 

@@ -35,7 +35,7 @@ def test_infer_refuses_non_regular_files_and_classifies_the_rest(case, hostile_f
     make = {**INFER_CASES, **{f"held_out:{k}": v for k, v in INFER_HELD_OUT.items()}}[case]
     inputs = make(tmp_path, hostile_files)
     proc = run_command("alexnet-infer", "--model", tiny, "--json", *inputs, tmpdir=tmpdir_of(tmp_path), timeout=60)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert [r["path"].endswith("good.png") for r in records if r.get("class")] == [True]
     failed = [r for r in records if r.get("error")]

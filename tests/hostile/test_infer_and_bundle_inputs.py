@@ -60,7 +60,7 @@ def test_infer_bad_input_is_one_error_and_good_images_still_classify(case, expor
     make, match = INFER_BAD_INPUTS[case]
     bad = make(tmp_path)
     result, errors = invoke(alexnet_infer, "--model", exported.out / "model.int8.onnx", "--json", good_png, bad)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     records = [
         json.loads(line, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
         for line in result.output.splitlines()
@@ -171,21 +171,22 @@ def test_bundle_infer_survives_a_bomb_beside_a_good_image(exported, good_png, tm
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert str(good_png) in proc.stdout and proc.stderr.count("error:") == 1 and "bomb.png" in proc.stderr
 
 
 # -- the runtime API -------------------------------------------------------------------------
 def test_nan_logits_always_fail_the_check():
-    from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES, check, compare
-    from alexnet_edge.runtime.precision import Precision
+    from alexnet_edge.runtime.compare import compare
+    from alexnet_edge.runtime.fidelity import check
+    from alexnet_edge.runtime.precision import precisions, tolerance_for
 
     reference = np.eye(10, dtype=np.float32)
     logits = reference.copy()
     logits[3, 3] = np.nan
     result = compare(logits, reference, np.arange(10))
-    for precision in Precision:
-        failures = check(result, reference_accuracy=1.0, tolerance=DEFAULT_TOLERANCES[precision], artifact="x")
+    for precision in precisions():
+        failures = check(result, reference_accuracy=1.0, tolerance=tolerance_for(precision), artifact="x")
         assert "non_finite_logits" in [f.metric for f in failures]
 
 

@@ -3,17 +3,10 @@ import math
 import numpy as np
 import pytest
 
-from alexnet_edge.runtime.bench import measure_latency, summarize
-from alexnet_edge.runtime.compare import (
-    DEFAULT_TOLERANCES,
-    Tolerance,
-    accuracy,
-    check,
-    compare,
-    parse_tolerance_overrides,
-)
+from alexnet_edge.runtime.compare import accuracy, compare
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ToleranceError
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.fidelity import Tolerance, check
+from alexnet_edge.runtime.precision import Precision, parse_tolerance_overrides, tolerance_for
 
 
 def test_compare_metrics(rng):
@@ -43,11 +36,11 @@ def test_check_carries_the_numbers():
 
 
 def test_default_tolerances_follow_the_goals():
-    assert DEFAULT_TOLERANCES[Precision.INT8].min_top1_agreement == 0.985
-    assert DEFAULT_TOLERANCES[Precision.INT8].max_accuracy_drop == 0.003
-    assert DEFAULT_TOLERANCES[Precision.FP16].min_top1_agreement == 0.999
-    assert DEFAULT_TOLERANCES[Precision.FP32].max_abs_diff == 1e-3
-    assert math.isinf(DEFAULT_TOLERANCES[Precision.INT8].max_abs_diff)
+    assert tolerance_for(Precision.INT8).min_top1_agreement == 0.985
+    assert tolerance_for(Precision.INT8).max_accuracy_drop == 0.003
+    assert tolerance_for(Precision.FP16).min_top1_agreement == 0.999
+    assert tolerance_for(Precision.FP32).max_abs_diff == 1e-3
+    assert math.isinf(tolerance_for(Precision.INT8).max_abs_diff)
 
 
 def test_overrides_parse_and_validate():
@@ -58,45 +51,6 @@ def test_overrides_parse_and_validate():
         parse_tolerance_overrides(["int4.max_abs_diff=1"])
     with pytest.raises(AlexNetEdgeError, match="PRECISION.FIELD=NUMBER"):
         parse_tolerance_overrides(["nonsense"])
-
-
-def test_summarize_percentiles():
-    stats = summarize(4, [1.0, 2.0, 3.0, 4.0, 100.0])
-    assert stats.p50 == 3.0 and stats.mean == 22.0 and stats.throughput == pytest.approx(4 * 1000 / 22.0)
-    assert stats.p99 > stats.p90 > stats.p50
-
-
-def test_measure_latency_runs_each_batch_size():
-    seen = []
-
-    class Recorder:
-        def infer(self, batch):
-            seen.append(batch.shape[0])
-
-    images = np.zeros((5, 3, 32, 32), np.float32)
-    result = measure_latency(Recorder(), images, batch_sizes=(1, 8), warmup=2, min_runs=3, max_runs=3, budget_s=0)
-    assert set(result) == {"1", "8"} and result["8"].runs == 3
-    assert seen == [1] * 5 + [8] * 5  # warm-up plus timed runs; 8 tiles the 5 images
-
-
-def test_measure_latency_logs_a_line_per_batch_size():
-    """A piped log hears from the benchmark after every batch size, not once per runner."""
-
-    class Idle:
-        def infer(self, batch):
-            return None
-
-    lines = []
-    images = np.zeros((4, 3, 32, 32), np.float32)
-    measure_latency(
-        Idle(), images, batch_sizes=(1, 2, 4), warmup=0, min_runs=2, max_runs=2, budget_s=0, log=lines.append
-    )
-    assert [line.split(":")[0] for line in lines] == ["  batch 1", "  batch 2", "  batch 4"] and all(
-        "(2 runs)" in line for line in lines
-    )
-    assert measure_latency(
-        Idle(), images, batch_sizes=(1,), warmup=0, min_runs=1, max_runs=1, budget_s=0
-    )  # log is optional
 
 
 def test_tolerance_error_is_a_failed_check_not_a_bad_value():
@@ -123,7 +77,7 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
     gold16, gold32 = np.load(fp16), np.load(fp32)
     real = compare(gold16, gold32, test_split.labels)
     assert real.max_abs_diff > 0.04  # it is FP16 arithmetic: far from x86's 2.7e-5
-    tolerance = DEFAULT_TOLERANCES[Precision.FP16]
+    tolerance = tolerance_for(Precision.FP16)
     assert (
         check(real, reference_accuracy=accuracy(gold32, test_split.labels), tolerance=tolerance, artifact="cuda:fp16")
         == []
@@ -151,7 +105,7 @@ def test_fp16_tolerance_passes_real_fp16_arithmetic_and_fails_a_broken_model(tes
 
 
 def test_small_samples_allow_three_images_of_accuracy_and_one_disagreement():
-    base = DEFAULT_TOLERANCES[Precision.FP16]
+    base = tolerance_for(Precision.FP16)
     assert base.for_sample(10000) == base
     small = base.for_sample(100)
     assert small.max_accuracy_drop == pytest.approx(0.03) and small.min_top1_agreement == pytest.approx(0.99)

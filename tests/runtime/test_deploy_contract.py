@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from alexnet_edge.runtime.bundle_cli import build_engines_main
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import precisions, spec_for
 
 pytestmark = pytest.mark.trt_contract
 ALL = pytest.mark.parametrize("fake_trt", ["trt8.5", "trt8.6", "trt10.3", "trt10.9", "trt11.4"], indirect=True)
@@ -18,7 +18,9 @@ def test_build_engines_script_uses_the_exporters_options(fake_trt, exported):
     result = CliRunner().invoke(build_engines_main, ["--bundle-dir", str(bundle), "--max-batch", "64"])
     try:
         assert result.exit_code == 0, result.output
-        for precision in Precision:
+        bundled = [p for p in precisions() if (bundle / "models" / f"model.{p.value}.onnx").is_file()]
+        assert bundled and all(spec_for(p).tensorrt.refusal is None for p in bundled)
+        for precision in bundled:
             sidecar = json.loads((bundle / "models" / f"model.{precision.value}.json").read_text())
             assert sidecar["profile"]["input"]["max"] == [64, 3, 32, 32]  # override
             assert sidecar["profile"]["input"]["opt"] == [32, 3, 32, 32]  # exporter's default kept
@@ -81,4 +83,4 @@ def test_bundle_scripts_help_shows_metavars_help_and_defaults(command):
     text = CliRunner().invoke(script, ["--help"]).output
     assert not re.search(r"\b(TEXT|INTEGER)\b", text)  # real metavars: DIR, N, MB, FILE, LIST, choices
     assert [p.name for p in script.params if not p.help] == []  # every option says what it does
-    assert "[default:" in text and "[fp32|fp16|int8]" in text
+    assert "[default:" in text and f"[{'|'.join(p.value for p in precisions())}]" in text

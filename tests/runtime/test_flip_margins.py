@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from alexnet_edge.runtime.compare import (
-    DEFAULT_TOLERANCES,
     Comparison,
-    check,
     compare,
     flipped_margins,
     margin_band_names,
     top1_margins,
 )
-from alexnet_edge.runtime.evaluation import Row, judge
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.evaluation import judge
+from alexnet_edge.runtime.fidelity import check
+from alexnet_edge.runtime.precision import Precision, precisions, tolerance_for
+from alexnet_edge.runtime.results import Result
 
 
 def _reference(margins):
@@ -46,7 +46,7 @@ def test_a_confident_flip_fails_although_agreement_passes():
     near_ties[:5, 1] += 1.0  # five flips, each on a margin below 0.1
     confident = reference.copy()
     confident[-5:, 1] += 9.0  # five flips the reference was sure of (margins near 8)
-    tolerance = DEFAULT_TOLERANCES[Precision.INT8].for_sample(1000)
+    tolerance = tolerance_for(Precision.INT8).for_sample(1000)
     ok, bad = compare(near_ties, reference, labels), compare(confident, reference, labels)
     assert ok.top1_agreement == bad.top1_agreement == 0.995 >= tolerance.min_top1_agreement
     assert not check(ok, reference_accuracy=ok.accuracy, tolerance=tolerance, artifact="x")
@@ -59,7 +59,7 @@ def test_a_confident_flip_fails_although_agreement_passes():
 
 
 def test_every_precision_has_a_finite_bound_and_rows_carry_the_figures():
-    assert all(math.isfinite(t.max_flipped_margin) for t in DEFAULT_TOLERANCES.values())
+    assert all(math.isfinite(t.max_flipped_margin) for t in (tolerance_for(p) for p in precisions()))
     reference = _reference([0.2, 3.0])
     moved = reference.copy()
     moved[0, 1] += 1.0
@@ -79,8 +79,10 @@ def test_reports_written_before_the_margin_fields_still_load():
         "cosine_similarity": 1.0,
     }
     assert Comparison(**old).max_flipped_margin == 0.0
-    row = Row.from_dict({"backend": "onnxruntime", "device": "cpu", "precision": "int8", **old, "accuracy_delta": 0.0})
-    assert row.max_flipped_margin == 0.0 and row.to_dict()["flips_by_margin"] == {}
+    row = Result.from_dict(
+        {"backend": "onnxruntime", "device": "cpu", "precision": "int8", **old, "accuracy_delta": 0.0}
+    )
+    assert row.comparison.max_flipped_margin == 0.0 and row.to_dict()["flips_by_margin"] == {}
 
 
 def _corrupt_class_scale(source, target, cls, factor):
@@ -105,7 +107,7 @@ def test_an_int8_model_with_one_class_scale_off_fails_while_its_agreement_passes
     from alexnet_edge.runtime.evaluation import evaluate
 
     images, labels = test_images
-    tolerance = DEFAULT_TOLERANCES[Precision.INT8].for_sample(len(labels))
+    tolerance = tolerance_for(Precision.INT8).for_sample(len(labels))
     bad = tmp_path / "model.int8.onnx"
     _corrupt_class_scale(exported.out / "model.int8.onnx", bad, cls=5, factor=1.15)  # "dog" weighted 15% too high
     rows = {}
@@ -113,9 +115,10 @@ def test_an_int8_model_with_one_class_scale_off_fails_while_its_agreement_passes
         with OnnxRuntimeRunner(path) as runner:
             rows[name] = evaluate(runner, Precision.INT8, images, labels, torch_logits, tolerance)
     shipped = rows["shipped"].row
-    assert shipped.within_tolerance and shipped.max_flipped_margin < tolerance.max_flipped_margin
-    corrupted = rows["corrupted"].row
+    assert shipped.within_tolerance and shipped.comparison.max_flipped_margin < tolerance.max_flipped_margin
+    corrupted = rows["corrupted"].row.comparison
     assert corrupted.top1_agreement >= tolerance.min_top1_agreement  # agreement alone would pass it
-    assert [f.metric for f in rows["corrupted"].failures] == ["max_flipped_margin"], corrupted.failures
+    assert [f.metric for f in rows["corrupted"].failures] == ["max_flipped_margin"], rows["corrupted"].failures
     assert corrupted.max_flipped_margin > tolerance.max_flipped_margin and sum(corrupted.flips_by_margin.values()) > 0
-    assert corrupted.to_dict()["max_flipped_margin"] == corrupted.max_flipped_margin  # report.json carries it
+    # report.json carries it
+    assert rows["corrupted"].row.to_dict()["max_flipped_margin"] == corrupted.max_flipped_margin

@@ -6,6 +6,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.registry import BackendOptions
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.infer_cli import main
 from alexnet_edge.runtime.preprocess import normalize_uint8, preprocess_images
@@ -39,7 +40,9 @@ def test_png_classes_match_the_model_on_the_same_tensors_exactly(exported, test_
     assert [r["class_index"] for r in records] == expected.tolist()
     assert all(r["class"] == CLASS_NAMES[r["class_index"]] and 0 < r["probability"] <= 1 for r in records)
     assert [r["path"] for r in records] == [str(p) for p in pngs]
-    assert all(r["device"] == "cpu" and r["cpu"]["int8_path"] and "features" in r["cpu"] for r in records)
+    assert all(r["device"] == "cpu" and r["model"] == "model.fp32.onnx" and r["precision"] == "fp32" for r in records)
+    (cpu,) = [json.loads(line.removeprefix("cpu: ")) for line in result.output.splitlines() if line.startswith("cpu: ")]
+    assert cpu["int8_path"] and "features" in cpu  # the CPU once (stderr), not on every line
 
 
 def test_jpeg_classes_match_the_model_on_the_decoded_jpegs(exported, image_files):
@@ -72,7 +75,7 @@ def test_folders_npy_topk_and_a_bad_file(exported, test_split, image_files, tmp_
         str(tmp_path / "wrong.npy"),
     ]
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 1  # some inputs failed; the rest were still classified
+    assert result.exit_code == 2  # some inputs failed (bad input); the rest were still classified
     records = _json_lines(result.output)
     ok = [r for r in records if "class" in r]
     errors = {r["path"]: r["error"] for r in records if "error" in r}
@@ -121,4 +124,4 @@ def test_providers_reach_the_onnxruntime_runner(exported, image_files, monkeypat
         main, ["--model", str(exported.out / "model.fp32.onnx"), "--providers", "cpu", str(pngs[0])]
     )
     assert result.exit_code == 0, result.output
-    assert seen == {"providers": "cpu"}
+    assert seen == {"options": BackendOptions({"onnxruntime.providers": "cpu"})}  # --providers: the option's alias

@@ -9,6 +9,7 @@ import pytest
 
 from alexnet_edge.runtime.deploy import MANIFEST, VERIFY_DATA, ManifestError, VerifyResult, verify_bundle
 from alexnet_edge.runtime.fileio import sha256_file
+from alexnet_edge.runtime.precision import Precision
 
 KEPT = ("models/model.int8.onnx", VERIFY_DATA)
 
@@ -35,8 +36,9 @@ def test_verify_bundle_returns_the_rows_and_no_failures(small_bundle):
     result = verify_bundle(small_bundle, bench=False)
     assert isinstance(result, VerifyResult) and result.failures == []
     (row,) = result.rows
-    assert row["precision"] == "int8" and row["images"] == result.images == 500 and row["within_tolerance"]
-    assert 0.85 < row["accuracy"] <= 1 and row["top1_agreement"] >= 0.985 and row["p50_ms"] == {}
+    assert row.precision is Precision.INT8 and row.comparison.images == result.images == 500 and row.within_tolerance
+    assert 0.85 < row.comparison.accuracy <= 1 and row.comparison.top1_agreement >= 0.985 and row.latency == {}
+    assert result.expected_accuracy[Precision.INT8] is not None
 
 
 def test_verify_bundle_fails_a_model_whose_logits_moved(small_bundle):
@@ -45,7 +47,7 @@ def test_verify_bundle_fails_a_model_whose_logits_moved(small_bundle):
     np.savez(small_bundle / VERIFY_DATA, **data)
     _relist(small_bundle, KEPT)
     result = verify_bundle(small_bundle, bench=False)
-    assert result.failures and not result.rows[0]["within_tolerance"]
+    assert result.failures and not result.rows[0].within_tolerance
     assert any(f.metric == "top1_agreement" for f in result.failures)
 
 

@@ -90,6 +90,7 @@ def build(trt, version: str, network, config):
     meta = {
         "version": version,
         "profile": config._profiles[0]._shapes["input"],
+        "profiles": [p._shapes["input"] for p in config._profiles],
         "strongly_typed": network._strongly_typed,
         "version_compatible": "VERSION_COMPATIBLE" in config._flags,
         "dla": on_dla,

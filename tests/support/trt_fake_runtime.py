@@ -12,6 +12,9 @@ memory, so the runner's buffers, copies and CUDA graph are exercised for real. R
 - ``deserialize_cuda_engine`` returns None outside the version-compatibility matrix (11.4 support
   matrix, "Engine portability"), written here independently of runtime/backends/tensorrt/compat.py;
 - the engine runs on ``Runtime.DLA_core`` as set before deserializing (NvInferRuntime.h, IRuntime::setDLACore);
+- optimization profiles per execution context, by version (``_initial_profile``): on 8.x a context gets
+  profile 0 only if no other context holds it, and any other must select a unique one with
+  ``set_optimization_profile_async`` before ``set_input_shape`` succeeds; from 10.x every context starts on 0;
 - a plan built with TF32 (on by default) computes on TF32-rounded inputs.
 """
 
@@ -54,13 +57,70 @@ def plan_loads_on(built: str, running: str, version_compatible: bool) -> bool:
     return version_compatible and r > b and (b[0] == r[0] or (b[0], r[0]) in {(8, 10), (10, 11)})
 
 
+def _initial_profile(trt, engine) -> int | None:
+    """The profile a new execution context starts on.
+
+    8.5 (NvInferRuntime.h at 8.5.2, createExecutionContext): "The first execution context created will call
+    setOptimizationProfile(0) implicitly. For other execution contexts, setOptimizationProfile() must be
+    called with unique profile index before calling execute or enqueue." 8.6 (at v8.6.1): profile 0
+    implicitly "if there are no other execution contexts assigned to optimization profile 0". Else none,
+    and TensorRT logs what NVIDIA/TensorRT#846 shows. 10.x (at v10.3.0; v11.1 the same): "The newly
+    created execution context will be assigned optimization profile 0."
+    """
+    if trt.major >= 10:
+        return 0
+    taken = engine._contexts_created > 0 if trt.__version__.startswith("8.5") else 0 in engine._profile_owners
+    if not taken:
+        return 0
+    trt.log.append(
+        ("WARNING", "Could not set default profile 0 for execution context. Profile index must be set explicitly.")
+    )
+    return None
+
+
 def _context_class(trt):
     class ExecutionContext:
         def __init__(self, engine):
             self._engine, self._shapes, self._addresses, self._generation = engine, {}, {}, 0
+            self._profile = _initial_profile(trt, engine)
+            if self._profile is not None:
+                engine._profile_owners.setdefault(self._profile, self)
+            engine._contexts_created += 1
+
+        active_optimization_profile = property(lambda self: -1 if self._profile is None else self._profile)
+
+        def set_optimization_profile_async(self, profile_index, stream_handle):
+            """8.x: a profile another context holds is refused (NVIDIA/TensorRT#846: "Profile 0 has been chosen
+            by another IExecutionContext"); an index outside [0, engine.num_optimization_profiles) always is."""
+            if not isinstance(stream_handle, int):
+                raise TypeError(
+                    "set_optimization_profile_async(): incompatible function arguments (stream_handle: int)"
+                )
+            trt.calls.append(("context.set_optimization_profile_async", profile_index, id(self)))
+            owner = self._engine._profile_owners.get(profile_index)
+            if not 0 <= profile_index < self._engine.num_optimization_profiles:
+                _error(trt, f"setOptimizationProfileAsync: profile index {profile_index} is out of range")
+                return False
+            if trt.major < 10 and owner is not None and owner is not self:
+                _error(
+                    trt,
+                    f"Profile {profile_index} has been chosen by another IExecutionContext. Use another "
+                    "profileIndex or destroy the IExecutionContext that use this profile.",
+                )
+                return False
+            self._profile = profile_index
+            self._engine._profile_owners.setdefault(profile_index, self)
+            return True
 
         def set_input_shape(self, name, shape):
-            low, _, high = self._engine._profile
+            if self._profile is None:  # what 8.x answers for a context without a profile (NVIDIA/TensorRT#846)
+                _error(
+                    trt,
+                    "Parameter check failed: mOptimizationProfile >= 0 "
+                    "&& mOptimizationProfile < getNbOptimizationProfiles()",
+                )
+                return False
+            low, _, high = self._engine._profiles[self._profile]
             ok = len(shape) == len(low) and all(lo <= s <= hi for lo, s, hi in zip(low, shape, high, strict=True))
             if ok and self._shapes.get(name) != tuple(shape):
                 self._shapes[name] = tuple(shape)
@@ -83,7 +143,10 @@ def _context_class(trt):
             if stream_handle != 0 and not trt.stream_is_live(stream_handle):
                 _error(trt, f"enqueueV3: invalid stream {stream_handle:#x} (cudaErrorInvalidResourceHandle)")
                 return False
-            low, _, high = self._engine._profile
+            if self._profile is None:
+                _error(trt, "enqueueV3: the execution context has no optimization profile")
+                return False
+            low, _, high = self._engine._profiles[self._profile]
             if "input" not in self._shapes and low != high:
                 _error(trt, "enqueueV3: input 'input' has dynamic dimensions and no shape was set (setInputShape)")
                 return False
@@ -114,8 +177,12 @@ def runtime_classes(trt, version: str) -> dict:
         num_io_tensors = property(lambda self: 2)
 
         def __init__(self, meta, dla_core):
-            self._profile = [tuple(s) for s in meta["profile"]]
+            self._profiles = [[tuple(s) for s in p] for p in meta.get("profiles", [meta["profile"]])]
+            self._profile = self._profiles[0]
             self._meta, self._dla_core = meta, dla_core
+            self._profile_owners, self._contexts_created = {}, 0
+
+        num_optimization_profiles = property(lambda self: len(self._profiles))
 
         def get_tensor_name(self, index):
             return ["input", "logits"][index]
@@ -124,7 +191,7 @@ def runtime_classes(trt, version: str) -> dict:
             return trt.TensorIOMode.INPUT if name == "input" else trt.TensorIOMode.OUTPUT
 
         def get_tensor_profile_shape(self, name, profile_index):
-            return self._profile
+            return self._profiles[profile_index]
 
         def create_execution_context(self):
             context = ExecutionContext(self)

@@ -9,7 +9,9 @@ in the comments (builder config and build: trt_fake_builder.py; execution: trt_f
 - 10.x refuses FP16/INT8 builder flags on a strongly typed network; 11.x networks are always strongly typed;
 - a DLA build of a network with Q/DQ layers fails (None, and an error in the log): DLA is implicit-only;
 - ``ITensor.set_dynamic_range`` exists up to 10.x only;
-- the builder config starts with TF32 set, and a TF32 plan rounds FP32 inputs to TF32 (trt_fake_runtime.py).
+- the builder config starts with TF32 set, and a TF32 plan rounds FP32 inputs to TF32 (trt_fake_runtime.py);
+- execution contexts and optimization profiles follow each version's rule (8.x: a second context has no
+  profile until it selects an unused one; 10.x: every context starts on profile 0; trt_fake_runtime.py).
 
 Every call is recorded in ``module.calls``; TensorRT's log lines in ``module.log``.
 """

@@ -25,6 +25,7 @@ from alexnet_edge.runtime.backends.base import BaseRunner
 from alexnet_edge.runtime.backends.onnxruntime.runner import (
     usable_cpus,  # light: onnxruntime itself is imported on activate only
 )
+from alexnet_edge.runtime.backends.registry import backend_spec
 from alexnet_edge.runtime.constants import CHANNELS, INPUT_NAME, INPUT_SIZE, NUM_CLASSES, OUTPUT_NAME
 from alexnet_edge.runtime.errors import BackendUnavailableError, InputError, ModelFileError, RunnerStateError
 from alexnet_edge.runtime.fileio import decode_metadata
@@ -37,9 +38,8 @@ def import_openvino():
     try:
         import openvino
     except ImportError:
-        from alexnet_edge.runtime.install_hints import install_hint
-
-        raise BackendUnavailableError(f"openvino is not installed: {install_hint('openvino')}") from None
+        hint = backend_spec("openvino").install_hint()
+        raise BackendUnavailableError(f"openvino is not installed: {hint}") from None
     return openvino
 
 

@@ -37,7 +37,7 @@ from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS, Ten
 from alexnet_edge.runtime.constants import INPUT_NAME, input_shape
 from alexnet_edge.runtime.errors import AlexNetEdgeError, BackendUnavailableError, ModelFileError
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_bytes, write_json
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, spec_for
 
 logger = logging.getLogger(__name__)
 
@@ -140,15 +140,25 @@ def precision_flags(trt, precision: Precision, strongly_typed: bool, *, dla_int8
     Implicit INT8 on DLA takes INT8 and FP16, so a tensor without a range stays on DLA in FP16."""
     if dla_int8:
         return [trt.BuilderFlag.INT8, trt.BuilderFlag.FP16]
-    if strongly_typed or precision is Precision.FP32:
+    name = spec_for(precision).tensorrt.builder_flag  # runtime/precision.py: FP16's "FP16", FP32's none
+    if strongly_typed or name is None:
         return []
-    name = {Precision.FP16: "FP16", Precision.INT8: "INT8"}[precision]
     flag = _flag(trt.BuilderFlag, name)
     if flag is None:
         raise BackendUnavailableError(
             f"TensorRT {trt.__version__} has neither strongly typed networks nor BuilderFlag.{name}"
         )
     return [flag]
+
+
+def profile_count(trt, config: EngineBuildConfig) -> int:
+    """Two identical optimization profiles on 8.x, one from 10.x: the runner's CUDA-graph context is a second
+    execution context, and on 8.x only the first context gets profile 0; "for other execution contexts,
+    setOptimizationProfile() must be called with unique profile index" (NvInferRuntime.h at 8.5.2; at v8.6.1:
+    profile 0 only "if there are no other execution contexts assigned to" it; NVIDIA/TensorRT#846). From
+    10.x every new context "will be assigned optimization profile 0" (NvInferRuntime.h at v10.3.0). A DLA
+    engine keeps one profile (its shape is static; the runner runs no CUDA graph on it on 8.x)."""
+    return 2 if version_tuple(trt.__version__)[0] < 9 and config.dla_core is None else 1
 
 
 def _parse(trt, network, logger, onnx_path: Path) -> None:
@@ -164,11 +174,12 @@ def _configure(trt, builder, config: EngineBuildConfig, precision: Precision, st
     build_config = builder.create_builder_config()
     build_config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, config.workspace_mb << 20)
     flags_set = precision_flags(trt, precision, strongly_typed, dla_int8=is_dla_int8(precision, config))
-    profile = builder.create_optimization_profile()
-    profile.set_shape(
-        INPUT_NAME, input_shape(config.min_batch), input_shape(config.opt_batch), input_shape(config.max_batch)
-    )
-    build_config.add_optimization_profile(profile)
+    for _ in range(profile_count(trt, config)):
+        profile = builder.create_optimization_profile()
+        profile.set_shape(
+            INPUT_NAME, input_shape(config.min_batch), input_shape(config.opt_batch), input_shape(config.max_batch)
+        )
+        build_config.add_optimization_profile(profile)
     if config.dla_core is not None:
         build_config.default_device_type = trt.DeviceType.DLA
         build_config.DLA_core = config.dla_core
@@ -187,7 +198,7 @@ def _clear_tf32(trt, build_config, precision: Precision) -> list:
     """An FP32 engine must be FP32: TF32 is on by default (NvInfer.h at v10.3.0, BuilderFlag::kTF32
     "Enabled by default") and rounds inputs to a 10-bit mantissa, beyond the 1e-3 FP32 tolerance."""
     tf32 = _flag(trt.BuilderFlag, "TF32")
-    if precision is not Precision.FP32 or tf32 is None:
+    if not spec_for(precision).tensorrt.no_tf32 or tf32 is None:
         return []
     build_config.clear_flag(tf32)
     return [tf32]
@@ -225,6 +236,9 @@ def build_engine(
         the sidecar, also written next to the engine.
     """
     config.validate(precision)
+    refusal = spec_for(precision).tensorrt.refusal
+    if refusal:
+        raise BackendUnavailableError(refusal)
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     if not onnx_path.is_file():
         raise ModelFileError(f"{onnx_path}: no such ONNX model")
@@ -288,6 +302,7 @@ def _sidecar(
         "source_onnx": onnx_path.name,
         "source_onnx_sha256": sha256_file(onnx_path),
         "engine_sha256": sha256_file(engine_path),
+        "optimization_profiles": profile_count(trt, config),
         "profile": {
             INPUT_NAME: {
                 "min": list(input_shape(config.min_batch)),

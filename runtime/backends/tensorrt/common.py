@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from alexnet_edge.runtime.backends.registry import backend_spec
 from alexnet_edge.runtime.backends.tensorrt.compat import plan_loads, version_tuple
 from alexnet_edge.runtime.errors import BackendUnavailableError, EngineCompatibilityError, ModelFileError
 
@@ -20,9 +21,8 @@ def import_tensorrt():
     try:
         import tensorrt
     except ImportError:
-        from alexnet_edge.runtime.install_hints import install_hint
-
-        raise BackendUnavailableError(f"tensorrt is not installed: {install_hint('tensorrt')}") from None
+        hint = backend_spec("tensorrt").install_hint()
+        raise BackendUnavailableError(f"tensorrt is not installed: {hint}") from None
     return tensorrt
 
 
@@ -83,9 +83,16 @@ def check_cuda_driver(cudart) -> int:
 
 
 def open_cudart():
-    """Import cuda-python's runtime and check it can talk to this driver."""
+    """Import cuda-python's runtime and check it can talk to this driver.
+
+    Without a driver, cuda-python 12.6 (JetPack 6's pin) raises ``RuntimeError: Failed to dlopen
+    libcuda.so.1`` from its first call (run here with cuda-python 12.6.0), where 12.9 returns
+    cudaErrorInsufficientDriver: either is one line here, never a traceback."""
     cudart = import_cudart()
-    check_cuda_driver(cudart)
+    try:
+        check_cuda_driver(cudart)
+    except RuntimeError as exc:
+        raise BackendUnavailableError(f"no usable NVIDIA driver: {str(exc).strip() or type(exc).__name__}") from None
     return cudart
 
 

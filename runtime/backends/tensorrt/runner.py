@@ -19,8 +19,9 @@ from alexnet_edge.runtime.backends.tensorrt.common import (
     read_sidecar,
     stream_handle,
 )
+from alexnet_edge.runtime.backends.tensorrt.compat import version_tuple
 from alexnet_edge.runtime.constants import INPUT_NAME, NUM_CLASSES, OUTPUT_NAME
-from alexnet_edge.runtime.errors import InferenceError, InputError, ModelFileError
+from alexnet_edge.runtime.errors import InferenceError, InputError, ModelFileError, UnsupportedOptionError
 
 FLOAT = np.dtype(np.float32).itemsize
 
@@ -44,6 +45,13 @@ class TensorRTRunner(BaseRunner):
 
     # -- lifecycle ---------------------------------------------------------------------------
     def activate_impl(self) -> None:
+        try:
+            self._activate()
+        except BaseException:
+            self.deactivate_impl()  # BaseRunner marks a runner active only on success: free what was taken
+            raise
+
+    def _activate(self) -> None:
         trt, cudart = import_tensorrt(), open_cudart()
         self._trt, self._cudart = trt, cudart
         if not self.engine_path.is_file():
@@ -63,10 +71,10 @@ class TensorRTRunner(BaseRunner):
         low, _opt, high = self._engine.get_tensor_profile_shape(INPUT_NAME, 0)
         self.profile = (int(low[0]), int(high[0]))
         self._context = self._engine.create_execution_context()
+        self._stream = cuda_check(cudart.cudaStreamCreate(), "cudaStreamCreate")
         if self.cuda_graph_batch is not None:
             # A captured graph fixes its context's shapes and addresses: other batch sizes run on another context.
-            self._graph_context = self._engine.create_execution_context()
-        self._stream = cuda_check(cudart.cudaStreamCreate(), "cudaStreamCreate")
+            self._graph_context = self._second_context()
         max_batch = self.profile[1]
         sizes = {INPUT_NAME: max_batch * int(np.prod(high[1:])), OUTPUT_NAME: max_batch * NUM_CLASSES}
         for name, count in sizes.items():
@@ -77,6 +85,27 @@ class TensorRTRunner(BaseRunner):
                 context.set_tensor_address(name, int(self._device[name]))
         if self.cuda_graph_batch is not None:
             self._capture_graph(self.cuda_graph_batch)
+
+    def _second_context(self):
+        """Another execution context; on 8.x it has no optimization profile until it selects one no other
+        context holds, so the builder gives 8.x engines a second profile (builder.profile_count)."""
+        context = self._engine.create_execution_context()
+        version = self._trt.__version__
+        if version_tuple(version)[0] >= 9:
+            return context  # every new context is assigned profile 0 (NvInferRuntime.h at v10.3.0)
+        if self._engine.num_optimization_profiles < 2:
+            raise UnsupportedOptionError(
+                f"{self.name}: a CUDA graph on TensorRT {version} runs on a second execution context, which needs "
+                "a second optimization profile this engine lacks: rebuild it with this alexnet-edge, or run "
+                "without the CUDA graph",
+                option="cuda_graph_batch",
+                running=version,
+                needs="an 8.x engine with two optimization profiles",
+            )
+        if not context.set_optimization_profile_async(1, stream_handle(self._stream)):
+            raise InferenceError(f"{self.name}: TensorRT refused optimization profile 1 (see the TensorRT log above)")
+        cuda_check(self._cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
+        return context
 
     def _deserialize(self, trt):
         """The engine, on the DLA core it was built for (set before deserializing, or it runs on core 0)."""
@@ -90,6 +119,8 @@ class TensorRTRunner(BaseRunner):
 
     def deactivate_impl(self) -> None:
         cudart = self._cudart
+        if cudart is None:  # activation failed before cuda-python was opened
+            return
         if self._graph_exec is not None:
             cudart.cudaGraphExecDestroy(self._graph_exec)
         if self._graph is not None:
@@ -145,8 +176,12 @@ class TensorRTRunner(BaseRunner):
         cuda_check(cudart.cudaStreamSynchronize(self._stream), "cudaStreamSynchronize")
         mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal
         cuda_check(cudart.cudaStreamBeginCapture(self._stream, mode), "cudaStreamBeginCapture")
-        self._enqueue(n, context)
-        self._graph = cuda_check(cudart.cudaStreamEndCapture(self._stream), "cudaStreamEndCapture")
+        try:
+            self._enqueue(n, context)
+        finally:  # a failure mid-capture must not leave the stream capturing
+            ended = cudart.cudaStreamEndCapture(self._stream)
+            self._graph = ended[1] if int(ended[0]) == 0 else None
+        cuda_check(ended, "cudaStreamEndCapture")
         self._graph_exec = cuda_check(cudart.cudaGraphInstantiate(self._graph, 0), "cudaGraphInstantiate")
 
     def _host_shape(self) -> tuple[int, ...]:

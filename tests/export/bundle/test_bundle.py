@@ -118,7 +118,7 @@ def test_verify_in_a_clean_environment_without_torch(bundle, tmp_path):
         text=True,
         timeout=120,
     )
-    assert infer.returncode == 1 and "not a readable image" in infer.stdout  # runs; a .py is no image
+    assert infer.returncode == 2 and "not a readable image" in infer.stdout  # runs; a .py is no image
 
 
 def test_tampered_file_is_named(bundle, tmp_path):
@@ -148,7 +148,7 @@ def test_bundle_scripts_refuse_an_old_python_in_one_line(bundle):
     """JetPack 5 ships Python 3.8: the scripts must say what to do, not fail on 3.10 syntax."""
     for script in ("verify.py", "infer.py", "build_engines.py"):
         proc = subprocess.run([_old_python(), str(bundle / script)], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
         assert proc.stderr.strip().startswith("error: this bundle needs Python >= 3.10") and "JetPack 5" in proc.stderr
 
 

@@ -31,9 +31,9 @@ def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
     report = json.loads((out / "report.json").read_text())
     rows = {(r["backend"], r["precision"]): r for r in report["rows"]}
     # The default --backends is every installed CPU backend: OpenVINO rows appear when its extra is installed.
-    from alexnet_edge.runtime.backends import installed_cpu_backends
+    from alexnet_edge.runtime.backends.registry import host_backends
 
-    expected = {("torch", "fp32")} | {(name, "fp32") for name in installed_cpu_backends()}
+    expected = {("torch", "fp32")} | {(name, "fp32") for name in host_backends(installed=True)}
     assert set(rows) == expected
     ort_row = rows[("onnxruntime", "fp32")]
     assert ort_row["max_abs_diff"] <= 1e-3 and ort_row["top1_agreement"] == 1.0
@@ -68,7 +68,11 @@ def test_end_to_end_small_eval(checkpoint, data_root, tmp_path):
             "cosine_similarity",
         } <= set(row)
         assert set(row["latency_ms"]["1"]) == {"p50", "p90", "p99", "mean", "runs"}
-    assert manifest["tool_versions"]["onnxruntime"] and manifest["config"]["eval_size"] == 200 and manifest["devices"]
+    assert (
+        manifest["tool_versions"]["onnxruntime"]
+        and manifest["config"]["evaluation"]["eval_size"] == 200
+        and manifest["devices"]
+    )
 
 
 def _assert_clean_failure(result, out, pattern, code=2):

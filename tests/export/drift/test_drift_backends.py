@@ -1,6 +1,8 @@
 """alexnet-drift with a baseline holding figures of a backend that is not installed here: skipped, not failed."""
 
-import alexnet_edge.runtime.backends as backends
+import sys
+from importlib.machinery import ModuleSpec
+
 from alexnet_edge.export.drift import gate as drift
 
 
@@ -9,7 +11,7 @@ def _baseline(*figures):
 
 
 def test_figures_of_an_uninstalled_backend_are_skipped(monkeypatch):
-    monkeypatch.setattr(backends, "installed_cpu_backends", lambda: ["onnxruntime"])
+    monkeypatch.setitem(sys.modules, "openvino", None)  # not installed: the registry's find_spec says so
     baseline = _baseline("onnxruntime/cpu/int8/accuracy", "openvino/cpu/int8/accuracy")
     assert drift.absent_backends(baseline, {"onnxruntime/cpu/int8/accuracy": 0.9}) == ["openvino"]
     drifts = drift.compare_figures(baseline, {"onnxruntime/cpu/int8/accuracy": 0.9})
@@ -17,7 +19,9 @@ def test_figures_of_an_uninstalled_backend_are_skipped(monkeypatch):
 
 
 def test_an_installed_backend_without_figures_still_fails(monkeypatch):
-    monkeypatch.setattr(backends, "installed_cpu_backends", lambda: ["onnxruntime", "openvino"])
+    installed = type(sys)("openvino")
+    installed.__spec__ = ModuleSpec("openvino", None)
+    monkeypatch.setitem(sys.modules, "openvino", installed)  # installed, whatever this host has
     baseline = _baseline("onnxruntime/cpu/int8/accuracy", "openvino/cpu/int8/accuracy")
     drifts = drift.compare_figures(baseline, {"onnxruntime/cpu/int8/accuracy": 0.9})
     assert drift.absent_backends(baseline, {"onnxruntime/cpu/int8/accuracy": 0.9}) == []

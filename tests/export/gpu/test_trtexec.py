@@ -6,7 +6,7 @@ from support.trt_fakes import api_listing
 from alexnet_edge.export.gpu.trtexec import render_trtexec_md, trtexec_command
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
 from alexnet_edge.runtime.backends.tensorrt.features import KNOWN_RELEASES, UnsupportedOptionError
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, spec_for
 
 pytestmark = pytest.mark.trt_contract
 FULL = EngineBuildConfig(
@@ -32,7 +32,8 @@ def test_every_flag_exists_in_that_releases_trtexec(release, level, precision):
         level_value = {"ampere_plus": "ampere+", "same_compute_capability": "samecomputecapability"}.get(level)
         level_missing = level_value is not None and level_value not in listing["hardware_levels"]
         dla_int8 = precision is Precision.INT8 and "DLA" in str(exc)  # implicit INT8: no Q/DQ line (trt_dla)
-        assert level_missing or dla_int8 or "--versionCompatible" not in listing["options"], str(exc)
+        refused = str(exc) == spec_for(precision).tensorrt.refusal  # no TensorRT path at all (runtime/precision.py)
+        assert level_missing or dla_int8 or refused or "--versionCompatible" not in listing["options"], str(exc)
         return
     assert set(_flags(command)) <= set(listing["options"])
     if level != "none":
@@ -100,3 +101,18 @@ def test_fp32_lines_turn_tf32_off_as_the_builder_does(release):
     """trtexec's --noTF32: TF32 is on by default (NvInfer.h at v10.3.0), and the builder clears it for FP32."""
     assert "--noTF32" in trtexec_command(KNOWN_RELEASES[release], Precision.FP32, EngineBuildConfig()).split()
     assert "--noTF32" not in trtexec_command(KNOWN_RELEASES[release], Precision.FP16, EngineBuildConfig()).split()
+
+
+@pytest.mark.parametrize("release", ["10.3", "10.16", "11.4"])
+def test_a_dla_fp16_line_is_weakly_typed_while_precision_constraints_exist(release):
+    """trtexec v10.3.0 sets PREFER_PRECISION_CONSTRAINTS on every --useDLACore build (sampleEngines.cpp), which
+    NVIDIA calls invalid for a strongly typed DLA build (TensorRT 11.3.0 docs); 11.x has no such flag."""
+    config = EngineBuildConfig(min_batch=8, opt_batch=8, max_batch=8, dla_core=0)
+    line = trtexec_command(KNOWN_RELEASES[release], Precision.FP16, config)
+    assert "--useDLACore=0" in line
+    if release.startswith("10."):
+        assert "--fp16" in line.split() and "--stronglyTyped" not in line
+    else:
+        assert "--stronglyTyped" in line and "--fp16" not in line.split()
+    gpu_line = trtexec_command(KNOWN_RELEASES[release], Precision.FP16, EngineBuildConfig())
+    assert "--stronglyTyped" in gpu_line  # off DLA, 10.x builds strongly typed as before

@@ -13,6 +13,7 @@ from alexnet_edge.export.cli.export import export_alexnet
 from alexnet_edge.export.cli.inspect import alexnet_inspect
 from alexnet_edge.export.cli.targets import alexnet_targets
 from alexnet_edge.export.pipeline import data_paths
+from alexnet_edge.runtime.precision import Precision
 
 NO_ENV = {data_paths.ENV_VAR: None}  # CliRunner removes the variable for the call
 
@@ -115,9 +116,11 @@ def test_targets_choice_list_and_deprecated_count_aliases(tmp_path, monkeypatch)
     assert bad.exit_code == 2 and "'x86_avx2' is not one of" in bad.output and "x86-avx2" in bad.output
     new = invoke(alexnet_targets, ["--int8-size", 7, "--fp32-size", 3, "--fp16-size", 0], env=env)
     assert new.exit_code == 0, new.output
-    assert (seen["config"].int8_images, seen["config"].fp32_images, seen["config"].fp16_images) == (7, 3, 0)
+    images = seen["config"].images
+    assert (images[Precision.INT8], images[Precision.FP32], images[Precision.FP16]) == (7, 3, 0)
     old = invoke(alexnet_targets, ["--int8-images", 9, "--fp32-images", 2], env=env)  # scripts written before still run
-    assert old.exit_code == 0 and (seen["config"].int8_images, seen["config"].fp32_images) == (9, 2)
+    images = seen["config"].images
+    assert old.exit_code == 0 and (images[Precision.INT8], images[Precision.FP32]) == (9, 2)
     assert "warning: --int8-images is deprecated; use --int8-size" in old.output
     help_text = invoke(alexnet_targets, ["--help"]).output
     assert "--int8-size" in help_text and "--int8-images" not in help_text
@@ -157,14 +160,15 @@ def test_a_missing_cifar_file_suggests_no_option_the_command_lacks(tmp_path):
 
 
 def test_install_hints_name_installable_packages_and_the_bundle_files(tmp_path):
-    from alexnet_edge.runtime.install_hints import in_bundle, install_hint
+    from alexnet_edge.runtime.backends.registry import backend_spec, names
+    from alexnet_edge.runtime.install_hints import export_hint, in_bundle
 
-    for what in ("onnxruntime", "tensorrt", "openvino", "export"):
-        for bundled in (False, True):
-            assert "alexnet-edge[" not in install_hint(what, bundled=bundled)  # a package on no index
-    in_a_bundle = install_hint("tensorrt", bundled=True)
+    hints = [backend_spec(name).install_hint(bundled=bundled) for name in names() for bundled in (False, True)]
+    assert all("alexnet-edge[" not in hint for hint in [*hints, export_hint()])  # a package on no index
+    in_a_bundle = backend_spec("tensorrt").install_hint(bundled=True)
     assert "requirements-*.txt" in in_a_bundle and "JetPack" in in_a_bundle
-    assert "pip install 'onnxruntime" in install_hint("onnxruntime", bundled=False)
+    assert "pip install 'onnxruntime" in backend_spec("onnxruntime").install_hint(bundled=False)
+    assert "pip install torch onnx" in export_hint()
     fake = tmp_path / "bundle" / "alexnet_edge" / "runtime" / "install_hints.py"
     fake.parent.mkdir(parents=True)
     assert not in_bundle(fake)

@@ -2,20 +2,16 @@
 
 import pytest
 
-from alexnet_edge.export.pipeline.run import PipelineConfig, validate
+from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
+from alexnet_edge.export.pipeline.run import validate
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
 from alexnet_edge.runtime.errors import AlexNetEdgeError
 
 
 def test_a_bad_batch_profile_is_refused_by_the_api(data_root, checkpoint, tmp_path):
-    config = PipelineConfig(
-        data_root=data_root,
-        checkpoint=checkpoint,
-        out_dir=tmp_path / "out",
-        engine=EngineBuildConfig(min_batch=8, opt_batch=4, max_batch=16),
-    )
+    export = ExportSpec(checkpoint=checkpoint, engine=EngineBuildConfig(min_batch=8, opt_batch=4, max_batch=16))
     with pytest.raises(AlexNetEdgeError, match="batch profile must satisfy"):
-        validate(config)
+        validate(export, EvaluationSpec(), RunOptions(data_root=data_root, out_dir=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
 
 

@@ -1,4 +1,4 @@
-"""--calib-data and --eval-data through the command line and the PipelineConfig API."""
+"""--calib-data and --eval-data through the command line and the pipeline's Python API."""
 
 import json
 
@@ -10,7 +10,8 @@ from support.image_files import write_pngs
 from alexnet_edge.calibration.config import CalibrationConfig
 from alexnet_edge.export.cli.export import export_alexnet
 from alexnet_edge.export.model.torch_runner import TorchRunner
-from alexnet_edge.export.pipeline.run import PipelineConfig, run
+from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
+from alexnet_edge.export.pipeline.run import run
 from alexnet_edge.runtime.constants import CLASS_NAMES
 from alexnet_edge.runtime.precision import Precision
 from alexnet_edge.runtime.preprocess import normalize_uint8
@@ -66,14 +67,11 @@ def test_calib_data_needs_int8_and_an_existing_path(data_root, tmp_path):
     from alexnet_edge.runtime.errors import AlexNetEdgeError
 
     with pytest.raises(AlexNetEdgeError, match="--calib-data calibrates the INT8 model: add --int8"):
-        run(PipelineConfig(data_root=data_root, out_dir=tmp_path / "o", calibration=CalibrationConfig(data=tmp_path)))
+        run(ExportSpec(calibration=CalibrationConfig(data=tmp_path)), options=RunOptions(data_root, tmp_path / "o"))
     with pytest.raises(AlexNetEdgeError, match="--eval-data .*missing: no such file or folder"):
         run(
-            PipelineConfig(
-                data_root=data_root,
-                out_dir=tmp_path / "o",
-                precisions=(Precision.FP32,),
-                eval_data=tmp_path / "missing",
-            )
+            ExportSpec(precisions=(Precision.FP32,)),
+            EvaluationSpec(eval_data=tmp_path / "missing"),
+            RunOptions(data_root=data_root, out_dir=tmp_path / "o"),
         )
     assert not (tmp_path / "o").exists()

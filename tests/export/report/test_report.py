@@ -8,11 +8,11 @@ from markdown_it import MarkdownIt
 
 from alexnet_edge.export.report.recommend import recommend, render_recommendation
 from alexnet_edge.export.report.render import render_report_md
-from alexnet_edge.runtime.compare import DEFAULT_TOLERANCES
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import parse_precision, tolerance_for
+from alexnet_edge.runtime.results import View, metrics
 
-COLUMNS = 14
-TOLERANCE = 12  # the tolerance column's index
+COLUMNS = 3 + len(metrics(View.REPORT)) + 2  # backend, device, precision; the report's metrics; tolerance, verdict
+TOLERANCE = COLUMNS - 2  # the tolerance column's index
 
 
 def _table_rows(markdown: str) -> list[list[str]]:
@@ -77,7 +77,7 @@ def _row(backend, precision, p50, accuracy, *, ok=True, size_mb=10.0, delta=0.0)
     tolerance = (
         None
         if backend == "torch"
-        else {k: (None if v == math.inf else v) for k, v in vars(DEFAULT_TOLERANCES[Precision(precision)]).items()}
+        else {k: (None if v == math.inf else v) for k, v in vars(tolerance_for(parse_precision(precision))).items()}
     )
     return {
         "backend": backend,
@@ -112,9 +112,11 @@ def test_recommendation_is_the_fastest_row_within_tolerance_and_the_most_accurat
     assert (rec["1"]["fastest"]["backend"], rec["1"]["fastest"]["precision"]) == ("onnxruntime", "int8")
     assert (rec["256"]["fastest"]["backend"], rec["256"]["fastest"]["precision"]) == ("openvino", "int8")
     assert rec["256"]["fastest"]["images_per_s"] == pytest.approx(256 * 1000 / 180.0)
-    # ties in accuracy go to the faster row; torch (no artifact) is never recommended
-    assert (rec["1"]["most_accurate"]["backend"], rec["1"]["most_accurate"]["precision"]) == ("onnxruntime", "fp32")
-    assert (rec["256"]["most_accurate"]["backend"], rec["256"]["most_accurate"]["precision"]) == ("openvino", "fp32")
+    # onnxruntime fp32 and openvino fp32 score the same: a tie, not "most accurate" (issue #28 §6);
+    # torch (no artifact) is never recommended
+    assert rec["1"]["most_accurate"] is None and rec["256"]["most_accurate"] is None
+    tied = {(p["backend"], p["precision"]) for p in rec["1"]["accuracy_ties"]}
+    assert tied == {("onnxruntime", "fp32"), ("openvino", "fp32")}
     text = "\n".join(render_recommendation(recommend(ROWS)))
     assert (
         "**batch 1**: fastest within tolerance: "
@@ -151,11 +153,11 @@ def test_accuracy_panel_labels_points_draws_bands_and_scales_honestly():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from alexnet_edge.export.report.plot import _accuracy_panel
+    from alexnet_edge.export.report.plot import _accuracy_panel, place_labels
 
     fig, ax = plt.subplots()
     rows = [ROWS[0], ROWS[1], ROWS[2], _row("onnxruntime", "fp16", {"1": 6.6}, 0.8866, size_mb=5.0)]
-    _accuracy_panel(ax, rows, rows, recommend(rows)["batch_sizes"]["1"])
+    place_labels(ax, _accuracy_panel(ax, rows, rows, recommend(rows)["batch_sizes"]["1"]))
     labels = {t.get_text() for t in ax.texts}
     assert {
         "torch fp32",

@@ -12,6 +12,7 @@ from alexnet_edge.export.targets.cpus import default_targets
 from alexnet_edge.export.targets.judge import _died, render_targets_md
 from alexnet_edge.export.targets.runs import _death, run_on
 from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.precision import Precision
 
 A72 = next(t for t in default_targets() if t.name == "aarch64-a72").with_onnxruntime("1.21.0", share=0.5)
 
@@ -33,8 +34,9 @@ def test_a_guest_killed_by_a_signal_is_said_by_name():
 
 
 def test_a_died_pair_is_a_failing_row_of_the_table():
-    row = _died(A72, "int8", 200, "killed by SIGILL (illegal instruction: ...)")
-    assert not row.ok and math.isnan(row.accuracy) and row.onnxruntime == "1.21.0"
+    row = _died(A72, Precision.INT8, 200, "killed by SIGILL (illegal instruction: ...)")
+    assert not row.within_tolerance and math.isnan(row.comparison.accuracy) and row.target.runtime == "1.21.0"
+    assert row.target.died.startswith("killed by SIGILL") and not row.is_reference
     assert "aarch64-a72@1.21.0:int8: the guest died: killed by SIGILL" in row.failures[0]
     line = render_targets_md([row]).splitlines()[-1]
     assert line.startswith("| aarch64-a72@1.21.0 | 1.21.0 | int8 | 200 |") and line.endswith("NO: died |")

@@ -17,6 +17,7 @@ from alexnet_edge.export.targets.judge import (
     sample_indices,
 )
 from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.precision import Precision
 
 AVX2 = next(t for t in default_targets() if t.name == "x86-avx2")
 ARM = next(t for t in default_targets() if t.name == "aarch64")
@@ -55,7 +56,8 @@ def test_a_target_is_a_cpu_and_an_onnxruntime_version(tmp_path):
     assert [t.label for t in chosen] == ["host", "aarch64@1.23.2", "x86-avx2@1.20.0"]  # the host's own version first
     a76 = chosen[1]
     assert a76.onnxruntime == "1.23.2" and a76.qemu_cpu == "cortex-a76"
-    assert a76.counts["int8"] == ARM.counts["int8"] // 2 >= 200  # other versions: half the images, >= 200 INT8
+    # other versions: half the images, >= 200 INT8
+    assert a76.counts[Precision.INT8] == ARM.counts[Precision.INT8] // 2 >= 200
     both = _select(_config(tmp_path, "aarch64", onnxruntime=(host, "1.23.2")))
     assert [t.label for t in both] == ["host", "aarch64", "aarch64@1.23.2"] and both[1].counts == ARM.counts
     with pytest.raises(AlexNetEdgeError, match="bad onnxruntime version '1.23; rm'"):
@@ -119,14 +121,29 @@ def test_judge_passes_a_faithful_target_and_fails_a_drifting_one(rng):
     torch_logits = _logits(labels, 0, rng)
     host = torch_logits + rng.normal(scale=0.01, size=torch_logits.shape).astype(np.float32)
     ok = judge_target(
-        "x86-avx2", "int8", host.copy(), 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
+        "x86-avx2",
+        Precision.INT8,
+        host.copy(),
+        1.0,
+        torch_logits=torch_logits,
+        labels=labels,
+        host_logits=host,
+        cpu="AVX2",
     )
-    assert ok.ok and ok.accuracy == 1.0 and ok.accuracy_delta_vs_host == 0.0 and ok.max_abs_diff_vs_host == 0.0
+    assert ok.within_tolerance and ok.comparison.accuracy == 1.0 and ok.target.accuracy_delta == 0.0
+    assert ok.target.vs_host.max_abs_diff == 0.0 and ok.target.label == "x86-avx2" and ok.precision is Precision.INT8
     drifting = _logits(labels, 40, rng)  # 10% of predictions flipped, as the 8-bit model on AVX2
     bad = judge_target(
-        "x86-avx2", "int8", drifting, 1.0, torch_logits=torch_logits, labels=labels, host_logits=host, cpu="AVX2"
+        "x86-avx2",
+        Precision.INT8,
+        drifting,
+        1.0,
+        torch_logits=torch_logits,
+        labels=labels,
+        host_logits=host,
+        cpu="AVX2",
     )
-    assert not bad.ok
+    assert not bad.within_tolerance
     text = " ".join(bad.failures)
     assert (
         "top1_agreement" in text
@@ -185,13 +202,11 @@ def test_host_only_run_writes_the_table(exported, data_root, checkpoint, tmp_pat
         data_root=data_root,
         out_dir=tmp_path,
         targets=("host",),
-        int8_images=60,
-        fp32_images=60,
-        fp16_images=60,
+        images={Precision.INT8: 60, Precision.FP32: 60, Precision.FP16: 60},
     )
     rows, files = run_targets(config, log=lambda line: None)
-    assert {(r.target, r.precision) for r in rows} == {("host", "fp32"), ("host", "fp16"), ("host", "int8")}
-    assert all(r.images == 60 and r.accuracy_delta_vs_host == 0 for r in rows)
+    assert {(r.target.label, r.precision.value) for r in rows} == {("host", "fp32"), ("host", "fp16"), ("host", "int8")}
+    assert all(r.comparison.images == 60 and r.target.accuracy_delta == 0 for r in rows)
     assert {f.name for f in files} == {"targets.json", "targets.md"}
 
 
@@ -209,14 +224,12 @@ def test_avx2_smoke_the_shipped_int8_model_holds_under_emulation(exported, data_
         data_root=data_root,
         out_dir=tmp_path,
         targets=("host", "x86-avx2"),
-        int8_images=60,
-        fp32_images=0,
-        fp16_images=0,
+        images={Precision.INT8: 60, Precision.FP32: 0, Precision.FP16: 0},
     )
     rows, _ = run_targets(config, log=lambda line: None)
-    avx2 = next(r for r in rows if r.target == "x86-avx2")
-    assert avx2.images == 60 and avx2.ok, avx2.failures
-    assert avx2.agreement_vs_host == 1.0  # 7-bit weights: integer sums are exact on every int8 path
+    avx2 = next(r for r in rows if r.target.label == "x86-avx2")
+    assert avx2.comparison.images == 60 and avx2.within_tolerance, avx2.failures
+    assert avx2.target.vs_host.top1_agreement == 1.0  # 7-bit weights: integer sums are exact on every int8 path
 
 
 @pytest.mark.targets
@@ -243,10 +256,8 @@ def test_avx2_smoke_catches_an_8bit_weight_model(exported, data_root, checkpoint
         data_root=data_root,
         out_dir=tmp_path / "out",
         targets=("x86-avx2",),
-        int8_images=60,
-        fp32_images=0,
-        fp16_images=0,
+        images={Precision.INT8: 60, Precision.FP32: 0, Precision.FP16: 0},
     )
     rows, _ = run_targets(config, log=lambda line: None)
-    avx2 = next(r for r in rows if r.target == "x86-avx2")
-    assert not avx2.ok and avx2.top1_agreement < 0.97, avx2
+    avx2 = next(r for r in rows if r.target.label == "x86-avx2")
+    assert not avx2.within_tolerance and avx2.comparison.top1_agreement < 0.97, avx2

@@ -51,7 +51,13 @@ def fake_ort(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("version", "flags"), [("1.17.3", {"trt_int8_enable": True}), ("1.26.0", {"trt_int8_enable": True}), ("1.27.0", {})]
+    ("version", "flags"),
+    [
+        ("1.17.3", {"trt_int8_enable": True}),
+        ("1.26.0", {"trt_int8_enable": True}),
+        ("1.27.0", {"trt_int8_enable": True}),  # its provider NEEDs libnvinfer.so.10: TensorRT 10, weakly typed
+        ("1.31.1", {"trt_int8_enable": True}),
+    ],
 )
 def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_path, version, flags):
     ort = fake_ort(version, started=GPU)
@@ -76,10 +82,12 @@ def test_tensorrt_provider_options_for_the_int8_model(fake_ort, exported, tmp_pa
     assert (tmp_path / "cache").is_dir()
 
 
-def test_fp16_flag_only_where_onnxruntime_builds_weakly_typed(tmp_path):
+def test_fp16_flag_where_the_provider_links_a_weakly_typed_tensorrt(tmp_path):
+    """Every recorded provider (1.21.1 to 1.31.1) links TensorRT 10 (tests/export/gpu/test_gpu_wheels.py)."""
     common = {"precision": Precision.FP16, "cache_dir": tmp_path, "max_batch": 8, "opt_batch": 32}
     assert tensorrt_options(ort_version="1.20.1", **common)["trt_fp16_enable"] is True
-    assert "trt_fp16_enable" not in tensorrt_options(ort_version="1.31.1", **common)
+    assert tensorrt_options(ort_version="1.31.1", **common)["trt_fp16_enable"] is True
+    assert tensorrt_options(ort_version="1.40.0", **common)["trt_fp16_enable"] is True  # newer: as the newest recorded
     assert tensorrt_options(ort_version="1.20.1", **common)["trt_profile_opt_shapes"] == "input:8x3x32x32"  # opt <= max
     assert not {"trt_fp16_enable", "trt_int8_enable"} & set(
         tensorrt_options(ort_version="1.20.1", **{**common, "precision": Precision.FP32})
@@ -103,14 +111,55 @@ def test_the_flags_follow_the_given_precision_not_the_file_name(fake_ort, export
     assert ort.sessions[-1]["provider_options"][0]["trt_int8_enable"] is True
 
 
-def test_a_silent_fallback_to_cpu_is_reported(fake_ort, exported, tmp_path, caplog):
+@pytest.mark.parametrize("providers", ["tensorrt", None])
+def test_a_silent_fallback_to_cpu_fails(fake_ort, exported, tmp_path, providers):
+    """Asked (or, automatically, offered) a GPU provider and got the CPU: no row may pass as a GPU one (#27 bug 3)."""
     fake_ort("1.31.1", started=["CPUExecutionProvider"])  # TensorRT and CUDA providers failed to start
-    with OnnxRuntimeRunner(exported.out / "model.fp32.onnx", providers="tensorrt", trt_cache_dir=tmp_path) as runner:
-        assert runner.providers == ["CPUExecutionProvider"] and runner.device == "cpu"
-    assert (
-        "could not start TensorrtExecutionProvider for model.fp32.onnx and runs it on CPUExecutionProvider"
-        in caplog.text
-    )
+    runner = OnnxRuntimeRunner(exported.out / "model.fp32.onnx", providers=providers, trt_cache_dir=tmp_path)
+    with pytest.raises(
+        BackendUnavailableError,
+        match="could not start TensorrtExecutionProvider.* for model.fp32.onnx and runs it on CPUExecutionProvider.*"
+        r"onnxruntime-gpu\[cuda,cudnn\].*--providers cpu",
+    ):
+        runner.activate()
+    assert not runner.is_active
+
+
+def test_preload_dlls_runs_before_a_gpu_session_and_its_complaint_is_said(fake_ort, small_model, tmp_path):
+    """onnxruntime.preload_dlls loads CUDA/cuDNN from the nvidia-* wheels (its docstring: call it unless a matching
+    torch was imported first); what it prints comes back in the one error line, never on stdout."""
+    ort = fake_ort("1.26.0", started=["CPUExecutionProvider"])
+    order = []
+
+    def preload_dlls():
+        order.append("preload")
+        print("Failed to load libcudnn.so.9: libcudnn.so.9: cannot open shared object file")
+
+    ort.preload_dlls = preload_dlls
+    base = ort.InferenceSession
+
+    class InferenceSession(base):
+        def __init__(self, *args, **kwargs):
+            order.append("session")
+            super().__init__(*args, **kwargs)
+
+    ort.InferenceSession = InferenceSession
+    with pytest.raises(BackendUnavailableError, match=r"preload_dlls said: Failed to load libcudnn\.so\.9"):
+        OnnxRuntimeRunner(small_model, providers="cuda", trt_cache_dir=tmp_path).activate()
+    assert order[-2:] == ["preload", "session"]
+
+
+def test_fp32_on_the_cuda_provider_runs_without_tf32_and_the_row_says_so(fake_ort, small_model, tmp_path):
+    """The CUDA provider's use_tf32 defaults to true (cuda_execution_provider_info.h); FP32 must not round to TF32."""
+    fp32 = tmp_path / "model.fp32.onnx"
+    fp32.write_bytes(small_model.read_bytes())
+    ort = fake_ort("1.31.1", started=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with OnnxRuntimeRunner(fp32, providers="cuda", precision=Precision.FP32, trt_cache_dir=tmp_path) as runner:
+        settings = runner.settings()["onnxruntime"]
+    assert ort.sessions[-1]["provider_options"][0] == {"use_tf32": "0"}
+    assert settings == {"providers": ["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda_use_tf32": False}
+    with OnnxRuntimeRunner(small_model, providers="cuda", precision=Precision.FP16, trt_cache_dir=tmp_path) as runner:
+        assert runner.settings()["onnxruntime"]["cuda_use_tf32"] is True  # FP16 keeps the provider's default
 
 
 def test_tensorrt_provider_failure_is_not_called_a_bad_model(fake_ort, exported, tmp_path):
@@ -189,15 +238,18 @@ def test_pip_tensorrt_is_loaded_before_the_tensorrt_provider_starts(
 def test_without_pip_tensorrt_the_fallback_is_reported_with_what_to_do(
     fake_ort, small_model, tmp_path, monkeypatch, caplog
 ):
+    """Chosen automatically, losing TensorRT but keeping CUDA is a warning; named, it is an error."""
     import sys
 
     monkeypatch.setitem(sys.modules, "tensorrt_libs", None)  # import tensorrt_libs -> ImportError
     _loader_dependent_ort(fake_ort)
-    with OnnxRuntimeRunner(small_model, providers=["tensorrt", "cuda"], trt_cache_dir=tmp_path / "c") as runner:
+    with OnnxRuntimeRunner(small_model, trt_cache_dir=tmp_path / "c") as runner:
         assert runner.providers[0] == "CUDAExecutionProvider" and runner.tensorrt_libs is None
     err = caplog.text
     assert "could not start TensorrtExecutionProvider for model.fp16.onnx and runs it on CUDAExecutionProvider" in err
     assert "no pip TensorRT found: pip install tensorrt-cu12, or put libnvinfer's folder on LD_LIBRARY_PATH" in err
+    with pytest.raises(BackendUnavailableError, match="could not start TensorrtExecutionProvider"):
+        OnnxRuntimeRunner(small_model, providers=["tensorrt", "cuda"], trt_cache_dir=tmp_path / "c").activate()
 
 
 def test_int8_on_an_onnxruntime_that_leaves_qdq_unfused_is_warned():
@@ -219,12 +271,12 @@ def test_the_oldest_supported_onnxruntime_is_said_in_one_place():
     import tomllib
 
     from alexnet_edge.export.bundle.texts import PY310_ONNXRUNTIME
-    from alexnet_edge.runtime.backends.onnxruntime.providers import ONNXRUNTIME_MIN
+    from alexnet_edge.runtime.backends.registry import ONNXRUNTIME_MIN
 
     root = REPO
     extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert extras["cpu"] == [f"onnxruntime>={ONNXRUNTIME_MIN}"]
-    assert all(f"onnxruntime-gpu>={ONNXRUNTIME_MIN}," in extras[name][0] for name in ("gpu", "gpu-cuda12"))
+    assert all(f"onnxruntime-gpu[cuda,cudnn]>={ONNXRUNTIME_MIN}," in extras[name][0] for name in ("gpu", "gpu-cuda12"))
     assert PY310_ONNXRUNTIME.startswith(f"onnxruntime>={ONNXRUNTIME_MIN},")
     oldest = re.search(r"^ORT_OLDEST\s*\?=\s*(\S+)", (root / "Makefile").read_text(), re.M).group(1)
     assert oldest == ONNXRUNTIME_MIN  # make test-targets proves the oldest release allowed

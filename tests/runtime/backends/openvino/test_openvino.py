@@ -7,12 +7,18 @@ import textwrap
 import numpy as np
 import pytest
 
-from alexnet_edge.runtime.backends import check_cpu_backends, installed_cpu_backends, open_runner
 from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner, PerformanceHints
-from alexnet_edge.runtime.errors import AlexNetEdgeError, BackendUnavailableError, InputError, ModelFileError
+from alexnet_edge.runtime.backends.registry import BackendOptions, check_host_backends, host_backends, open_runner
+from alexnet_edge.runtime.errors import (
+    BackendOptionError,
+    BackendUnavailableError,
+    InputError,
+    ModelFileError,
+    UnknownBackendError,
+)
 
 needs_openvino = pytest.mark.skipif(
-    "openvino" not in installed_cpu_backends(), reason="openvino is not installed (extra [openvino])"
+    "openvino" not in host_backends(installed=True), reason="openvino is not installed (extra [openvino])"
 )
 
 
@@ -33,7 +39,8 @@ def test_fp32_in_f32_agrees_with_pytorch(exported, test_images, torch_logits):
 
 @needs_openvino
 def test_bf16_is_opt_in_and_recorded(exported, test_images):
-    with open_runner(exported.out / "model.fp32.onnx", "openvino", ov_precision="bf16") as runner:
+    bf16 = BackendOptions.parse(["openvino.precision=bf16"])
+    with open_runner(exported.out / "model.fp32.onnx", "openvino", options=bf16) as runner:
         runner.infer(test_images[0][:4])
         settings = runner.settings()["openvino"]
     assert settings["inference_precision"] == "bf16"
@@ -80,15 +87,13 @@ def test_missing_openvino_is_one_clear_error(monkeypatch, tmp_path):
 
 
 def test_backend_choice_is_checked_before_work(monkeypatch):
-    import alexnet_edge.runtime.backends as backends
-
-    with pytest.raises(AlexNetEdgeError, match="unknown CPU backend"):
-        check_cpu_backends(("tensorrt",))
-    monkeypatch.setattr(backends, "installed_cpu_backends", lambda: ["onnxruntime"])
+    with pytest.raises(UnknownBackendError, match="unknown CPU backend"):
+        check_host_backends(("tensorrt",))  # a GPU backend: no host rows
+    monkeypatch.setitem(sys.modules, "openvino", None)  # not installed: find_spec says so without importing
     with pytest.raises(BackendUnavailableError, match=r"openvino not installed: pip install openvino"):
-        check_cpu_backends(("onnxruntime", "openvino"))
-    with pytest.raises(AlexNetEdgeError, match="f32 or bf16"):
-        check_cpu_backends(("onnxruntime",), ov_precision="fp8")
+        check_host_backends(("onnxruntime", "openvino"))
+    with pytest.raises(BackendOptionError, match=r"openvino.precision='fp8': choose f32, bf16"):
+        BackendOptions.parse(["openvino.precision=fp8"])
 
 
 BLOCKER = """
@@ -116,9 +121,9 @@ def test_runtime_paths_never_import_openvino_or_torch(exported):
         import numpy as np
         from alexnet_edge.runtime import OnnxRuntimeRunner, normalize_uint8
         from alexnet_edge.runtime import bundle_cli, deploy, infer_cli  # noqa: F401 - the bundle's scripts
-        from alexnet_edge.runtime.backends import installed_cpu_backends  # noqa: F401
+        from alexnet_edge.runtime.backends.registry import host_backends
         from alexnet_edge.runtime.backends.openvino import runner as ov_runner  # noqa: F401 - our module
-        installed_cpu_backends()
+        host_backends(installed=True)
         with OnnxRuntimeRunner({str(exported.out / "model.int8.onnx")!r}) as runner:
             runner.infer(normalize_uint8(np.zeros((2, 3, 32, 32), np.uint8)))
         loaded = sorted({{m.split(".")[0] for m in sys.modules}} & {{"openvino", "torch"}})
@@ -135,7 +140,7 @@ def test_openvino_runs_without_torch(exported):
     proc = _run(f"""
         sys.meta_path.insert(0, Block(("torch", "onnx", "onnxsim", "onnxscript", "matplotlib")))
         import numpy as np
-        from alexnet_edge.runtime.backends import open_runner
+        from alexnet_edge.runtime.backends.registry import open_runner
         with open_runner({str(exported.out / "model.int8.onnx")!r}, "openvino") as runner:
             assert runner.infer(np.zeros((2, 3, 32, 32), np.float32)).shape == (2, 10)
         print("ok")
@@ -147,6 +152,7 @@ def test_openvino_runs_without_torch(exported):
 @needs_openvino
 def test_targets_host_openvino_rows_are_judged_like_a_target(exported, data_root, checkpoint, tmp_path):
     from alexnet_edge.export.targets.judge import TargetsConfig, run_targets
+    from alexnet_edge.runtime.precision import Precision
 
     config = TargetsConfig(
         models_dir=exported.out,
@@ -154,16 +160,18 @@ def test_targets_host_openvino_rows_are_judged_like_a_target(exported, data_root
         data_root=data_root,
         out_dir=tmp_path,
         targets=("host",),
-        int8_images=60,
-        fp32_images=60,
-        fp16_images=0,
-        host_openvino=True,
+        images={Precision.INT8: 60, Precision.FP32: 60, Precision.FP16: 0},
+        host_backends=("openvino",),
     )
     rows, _ = run_targets(config, log=lambda line: None)
-    ov = {r.precision: r for r in rows if r.target == "host (openvino)"}
-    assert {"fp32", "int8"} <= set(ov) and all(r.ok for r in ov.values()), [r.failures for r in ov.values()]
-    assert ov["fp32"].images == ov["int8"].images == 60
-    assert ov["fp32"].agreement_vs_host == 1.0 and ov["fp32"].onnxruntime.startswith("openvino ")
+    ov = {r.precision.value: r for r in rows if r.target.label == "host (openvino)"}
+    assert {"fp32", "int8"} <= set(ov) and all(r.within_tolerance for r in ov.values()), [
+        r.failures for r in ov.values()
+    ]
+    assert ov["fp32"].comparison.images == ov["int8"].comparison.images == 60
+    assert ov["fp32"].target.vs_host.top1_agreement == 1.0 and ov["fp32"].target.runtime == (
+        f"openvino {ov['fp32'].target.runtime.split()[1]} (f32)"
+    )
 
 
 @needs_openvino
@@ -183,7 +191,7 @@ def test_infer_and_bundle_verify_take_backend_openvino(exported, test_split, tmp
         for b in ("onnxruntime", "openvino")
     ]
     assert all(a.exit_code == 0 for a in answers), [a.output for a in answers]
-    classes = [[json.loads(line)["class"] for line in a.output.splitlines()] for a in answers]
+    classes = [[json.loads(line)["class"] for line in a.stdout.splitlines()] for a in answers]
     assert classes[0] == classes[1] and len(classes[0]) == 5
     result = CliRunner().invoke(
         verify_main, ["--bundle-dir", str(exported.out / "bundle"), "--backend", "openvino", "--no-bench", "--json"]

@@ -13,8 +13,15 @@ from support.trt_fakes import VERSIONS
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig, build_engine, engine_support
 from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
 from alexnet_edge.runtime.bench import device_timings
-from alexnet_edge.runtime.errors import AlexNetEdgeError, EngineCompatibilityError, InputError, ModelFileError
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.errors import (
+    AlexNetEdgeError,
+    BackendUnavailableError,
+    EngineCompatibilityError,
+    InputError,
+    ModelFileError,
+    UnsupportedOptionError,
+)
+from alexnet_edge.runtime.precision import Precision, spec_for
 
 pytestmark = pytest.mark.trt_contract
 TRT_IDS = list(VERSIONS)
@@ -36,6 +43,12 @@ def _calls(trt, name):
 @pytest.mark.parametrize("precision", list(Precision))
 def test_precision_is_carried_by_the_model(fake_trt, onnx_file, tmp_path, precision):
     trt = fake_trt.trt
+    refusal = spec_for(precision).tensorrt.refusal
+    if refusal:  # no TensorRT path for this precision (runtime/precision.py): one line, before any build
+        with pytest.raises(BackendUnavailableError) as refused:
+            build_engine(onnx_file, tmp_path / "m.engine", precision, EngineBuildConfig())
+        assert str(refused.value) == refusal and not _calls(trt, "builder.create_network")
+        return
     sidecar = build_engine(onnx_file, tmp_path / "m.engine", precision, EngineBuildConfig())
     (flags,) = [c[1] for c in _calls(trt, "builder.create_network")]
     set_flags = [c[1] for c in _calls(trt, "config.set_flag")]
@@ -56,9 +69,12 @@ def test_profile_workspace_and_sidecar(fake_trt, onnx_file, tmp_path):
     trt = fake_trt.trt
     config = EngineBuildConfig(min_batch=2, opt_batch=16, max_batch=64, workspace_mb=512)
     sidecar = build_engine(onnx_file, tmp_path / "m.engine", Precision.INT8, config)
-    assert _calls(trt, "profile.set_shape") == [
-        ("profile.set_shape", "input", (2, 3, 32, 32), (16, 3, 32, 32), (64, 3, 32, 32))
-    ]
+    profiles = 2 if trt.__version__.startswith("8.") else 1  # 8.x: a second one for the CUDA-graph context
+    assert (
+        _calls(trt, "profile.set_shape")
+        == [("profile.set_shape", "input", (2, 3, 32, 32), (16, 3, 32, 32), (64, 3, 32, 32))] * profiles
+    )
+    assert sidecar["optimization_profiles"] == profiles
     assert _calls(trt, "config.set_memory_pool_limit") == [("config.set_memory_pool_limit", "WORKSPACE", 512 << 20)]
     on_disk = json.loads((tmp_path / "m.json").read_text())
     assert on_disk == sidecar
@@ -174,6 +190,42 @@ def test_cuda_graph_for_a_fixed_batch(fake_trt, onnx_file, tmp_path, rng):
         other = rng.normal(size=(3, 3, 32, 32)).astype(np.float32)
         np.testing.assert_allclose(runner.infer(other), tf32_logits(other), rtol=1e-5, atol=1e-5)
     assert len([c for c in fake_trt.cudart.calls if c[0] == "cudaGraphLaunch"]) == 2
+
+
+@ALL
+def test_the_cuda_graph_context_gets_a_profile_of_its_own_where_tensorrt_needs_one(fake_trt, onnx_file, tmp_path):
+    """8.5/8.6 give only the first context profile 0 (NvInferRuntime.h at 8.5.2 / v8.6.1; NVIDIA/TensorRT#846);
+    10.x gives every context profile 0. The fake enforces both, so the graph context must select profile 1 on 8.x."""
+    trt = fake_trt.trt
+    engine = tmp_path / "m.engine"
+    build_engine(onnx_file, engine, Precision.FP16, EngineBuildConfig(opt_batch=4, max_batch=16))
+    with TensorRTRunner(engine, cuda_graph_batch=4) as runner:
+        assert runner._graph_context.active_optimization_profile == (1 if trt.major == 8 else 0)
+        assert runner._context.active_optimization_profile == 0
+    selected = [c[1] for c in _calls(trt, "context.set_optimization_profile_async")]
+    assert selected == ([1] if trt.major == 8 else [])
+
+
+@pytest.mark.parametrize("fake_trt", ["trt8.5", "trt8.6"], indirect=True)
+def test_the_fake_8x_gives_a_second_context_no_profile(fake_trt, onnx_file, tmp_path):
+    """What TensorRT 8.x answers without the builder's second profile (NVIDIA/TensorRT#846), and what the
+    runner then says: one line, and nothing left allocated."""
+    trt = fake_trt.trt
+    engine = tmp_path / "m.engine"
+    build_engine(onnx_file, engine, Precision.FP16, EngineBuildConfig(opt_batch=4, max_batch=16))
+    deserialized = trt.Runtime(trt.Logger()).deserialize_cuda_engine(engine.read_bytes())
+    first, second = deserialized.create_execution_context(), deserialized.create_execution_context()
+    assert first.set_input_shape("input", (4, 3, 32, 32)) and not second.set_input_shape("input", (4, 3, 32, 32))
+    assert not second.set_optimization_profile_async(0, 0)
+    assert any("Profile 0 has been chosen by another IExecutionContext" in m for _, m in trt.log)
+    assert second.set_optimization_profile_async(1, 0) and second.set_input_shape("input", (4, 3, 32, 32))
+
+    meta = json.loads(engine.read_bytes()[len(b"FAKEPLAN") :])
+    meta["profiles"] = meta["profiles"][:1]  # an engine built with one profile, as before this fix
+    engine.write_bytes(b"FAKEPLAN" + json.dumps(meta).encode())
+    with pytest.raises(UnsupportedOptionError, match="needs a second optimization profile this engine lacks"):
+        TensorRTRunner(engine, cuda_graph_batch=4).activate()
+    assert not fake_trt.cudart.buffers and not fake_trt.cudart.state["live_streams"]
 
 
 @ALL

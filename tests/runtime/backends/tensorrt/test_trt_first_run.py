@@ -21,7 +21,7 @@ from alexnet_edge.runtime.backends.tensorrt.common import GpuInfo, check_sidecar
 from alexnet_edge.runtime.backends.tensorrt.compat import plan_loads
 from alexnet_edge.runtime.backends.tensorrt.features import TensorRTFeatures
 from alexnet_edge.runtime.backends.tensorrt.runner import TensorRTRunner
-from alexnet_edge.runtime.errors import EngineCompatibilityError
+from alexnet_edge.runtime.errors import BackendUnavailableError, EngineCompatibilityError, InferenceError
 from alexnet_edge.runtime.precision import Precision
 
 pytestmark = pytest.mark.trt_contract
@@ -274,3 +274,40 @@ def test_an_old_sidecar_without_a_platform_is_accepted_with_a_warning(caplog):
     with caplog.at_level("WARNING"):
         check_sidecar(sidecar, trt_version="10.3.0", gpu=GpuInfo("G", "8.7"), engine_path="m.engine", host=ARM_LINUX)
     assert "does not record the build platform" in caplog.text
+
+
+@pytest.mark.parametrize("fake_trt", ["trt10.3"], indirect=True)
+def test_a_failed_activation_frees_what_it_took_and_ends_a_capture(fake_trt, onnx_file, tmp_path, monkeypatch):
+    """BaseRunner marks a runner active only on success, so deactivate() would free nothing: activate must.
+    A failure inside the graph capture ends the capture first (issue #27, probable 4)."""
+    engine = tmp_path / "m.engine"
+    build_engine(onnx_file, engine, Precision.FP16, EngineBuildConfig(opt_batch=4, max_batch=16))
+    context_class = type(
+        fake_trt.trt.Runtime(None).deserialize_cuda_engine(engine.read_bytes()).create_execution_context()
+    )
+    real_execute, runs = context_class.execute_async_v3, []
+
+    def fails_when_captured(self, handle):  # the warm-up run succeeds, the captured one fails
+        runs.append(handle)
+        return len(runs) < 2 and real_execute(self, handle)
+
+    monkeypatch.setattr(context_class, "execute_async_v3", fails_when_captured)
+    runner = TensorRTRunner(engine, cuda_graph_batch=4)
+    with pytest.raises(InferenceError, match="TensorRT execution failed"):
+        runner.activate()
+    cudart = fake_trt.cudart
+    assert len(runs) == 2 and not runner.is_active and cudart.state["capturing"] is None
+    assert not cudart.buffers and not cudart.state["live_streams"]  # device, pinned memory and the stream freed
+
+
+@pytest.mark.parametrize("fake_trt", ["trt10.3"], indirect=True)
+def test_cuda_python_12_6_without_a_driver_is_one_line(fake_trt, onnx_file, tmp_path):
+    """cuda-python 12.6.0 raises RuntimeError "Failed to dlopen libcuda.so.1" where there is no driver (run here)."""
+    build_engine(onnx_file, tmp_path / "m.engine", Precision.FP16, EngineBuildConfig())
+
+    def no_driver():
+        raise RuntimeError("Failed to dlopen libcuda.so.1")
+
+    fake_trt.cudart.cudaDriverGetVersion = no_driver
+    with pytest.raises(BackendUnavailableError, match="no usable NVIDIA driver: Failed to dlopen libcuda.so.1"):
+        TensorRTRunner(tmp_path / "m.engine").activate()
