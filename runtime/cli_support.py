@@ -13,7 +13,7 @@ import click
 
 from alexnet_edge.runtime import exit_status
 from alexnet_edge.runtime.backends import registry
-from alexnet_edge.runtime.errors import AlexNetEdgeError
+from alexnet_edge.runtime.errors import AlexNetEdgeError, OutputDirError
 from alexnet_edge.runtime.install_hints import export_hint
 from alexnet_edge.runtime.precision import NamedPrecision, Precision, precisions
 
@@ -122,8 +122,6 @@ class LogFile:
     work; a later failure raises once, and the file is then left alone (also at close)."""
 
     def __init__(self, path, *, first_line: str):
-        from alexnet_edge.runtime.errors import OutputDirError
-
         self.path, self._error = path, OutputDirError
         try:
             self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()

@@ -11,6 +11,11 @@ from alexnet_edge.export.model.architecture import VARIANTS
 from alexnet_edge.export.pipeline import data_paths
 from alexnet_edge.runtime.cli_support import one_line_errors
 from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
+from alexnet_edge.runtime.lazy import lazy_import, load
+
+# The gate runs the pipeline (torch, onnx): loaded when the gate runs, not for --help.
+drift = lazy_import("alexnet_edge.export.drift.gate")
+drift_text = lazy_import("alexnet_edge.export.drift.text")
 
 
 @click.command(
@@ -64,9 +69,7 @@ def alexnet_drift(
     """Recompute accuracy, agreement and |Δlogit| of the deployed models and compare them with a
     committed baseline. Exit 0 within tolerance, 1 when a figure moved beyond it, 2 when an input
     (dataset, golden logits, checkpoint) is not the one the baseline was computed from."""
-    from alexnet_edge.export.drift import gate as drift
-    from alexnet_edge.export.drift import text as drift_text
-
+    load(drift)  # a missing [export] extra is the first thing said
     checkpoint, data_root = data_paths.checkpoint(checkpoint), data_paths.data_root(data_root)
     reference_dir = reference_dir if reference_dir is not None else checkpoint.parent
     request = drift.GateRequest(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -12,18 +13,28 @@ from alexnet_edge.calibration.config import (
     DEFAULT_CALIB_SIZE,
     MAX_USER_CALIB_IMAGES,
     METHODS,
+    CalibrationConfig,
 )
 from alexnet_edge.calibration.config import DEFAULTS as CALIB
 from alexnet_edge.export.cli.help_sections import SectionedCommand
 from alexnet_edge.export.model.architecture import VARIANTS
+from alexnet_edge.export.model.recipe import recipe_from_options
 from alexnet_edge.export.pipeline import data_paths
+from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
+from alexnet_edge.export.pipeline.summary import render_summary
+from alexnet_edge.export.report.render import render_report_md
 from alexnet_edge.runtime.backends import registry
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig
 from alexnet_edge.runtime.backends.tensorrt.features import HARDWARE_LEVELS
 from alexnet_edge.runtime.bench import DEFAULT_BATCH_SIZES, PIPELINE_TIMING
-from alexnet_edge.runtime.cli_support import PrecisionChoice, backend_option_flag, one_line_errors
+from alexnet_edge.runtime.cli_support import LogFile, PrecisionChoice, backend_option_flag, one_line_errors
+from alexnet_edge.runtime.errors import AlexNetEdgeError
 from alexnet_edge.runtime.exit_status import OUTSIDE_TOLERANCE
+from alexnet_edge.runtime.lazy import lazy_import, load
 from alexnet_edge.runtime.precision import Precision, parse_tolerance_overrides, precisions, spec_for
+
+# The pipeline imports torch and onnx: loaded when a run starts, not for --help or a refused option.
+pipeline_run = lazy_import("alexnet_edge.export.pipeline.run")
 
 # --help lists the options under these headings (export/cli/help_sections.py); the options stay declared below.
 HELP_SECTIONS = {
@@ -276,14 +287,11 @@ HELP_SECTIONS = {
 def export_alexnet(**opts) -> None:
     """Export the CIFAR-10 AlexNet to ONNX (FP32, and FP16/INT8 on request), verify every artifact
     against PyTorch on real CIFAR-10 test images, time it, and write report.json/md/png + manifest.json."""
-    from alexnet_edge.export.pipeline.run import run
-    from alexnet_edge.export.pipeline.summary import render_summary
-    from alexnet_edge.export.report.render import render_report_md
-
+    load(pipeline_run)  # a missing [export] extra is the first thing said
     export, evaluation, options = pipeline_specs(opts)
     out_dir = options.out_dir
     with run_log(opts["log_file"]) as log:
-        result = run(export, evaluation, options, log=log)
+        result = pipeline_run.run(export, evaluation, options, log=log)
         click.echo(render_report_md(result.report))  # what report.md holds, from the run's result
         log(
             render_summary(
@@ -305,10 +313,6 @@ def export_alexnet(**opts) -> None:
 def pipeline_specs(opts: dict):
     """The (ExportSpec, EvaluationSpec, RunOptions) that ``export_alexnet``'s parsed options describe (the
     pipeline validates them; backend options are checked against their specs here)."""
-    from alexnet_edge.calibration.config import CalibrationConfig
-    from alexnet_edge.export.model.train import recipe_from_options
-    from alexnet_edge.export.pipeline.config import EvaluationSpec, ExportSpec, RunOptions
-
     aliases = [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
     chosen = {Precision.FP32.value, *(p.value for p in (*opts["precisions"], *aliases))}
     wanted = tuple(p for p in precisions() if p.value in chosen)  # FP32 first, in the registry's order
@@ -374,10 +378,6 @@ def pipeline_specs(opts: dict):
 @contextlib.contextmanager
 def run_log(log_file: Path | None):
     """A log function: each line to stderr, and timestamped to ``log_file`` when one is given."""
-    import os
-
-    from alexnet_edge.runtime.cli_support import LogFile
-
     handle = LogFile(log_file, first_line=f"export-alexnet started (pid {os.getpid()})") if log_file else None
 
     def log(line: str) -> None:
@@ -397,8 +397,6 @@ def _csv(text: str) -> list[str]:
 
 
 def _int_csv(text: str, option: str) -> list[int]:
-    from alexnet_edge.runtime.errors import AlexNetEdgeError
-
     try:
         values = [int(v) for v in _csv(text)]
     except ValueError:

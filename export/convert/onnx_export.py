@@ -15,12 +15,10 @@ from pathlib import Path
 import onnx
 import torch
 
+from alexnet_edge.export.convert.opsets import DEFAULT_OPSET
 from alexnet_edge.runtime.constants import CLASS_NAMES, INPUT_NAME, MEAN, OUTPUT_NAME, STD
 from alexnet_edge.runtime.errors import ModelFileError
 from alexnet_edge.runtime.fileio import atomic_output, decode_metadata
-
-# TensorRT 8.6 (JetPack 5) parses ONNX up to opset 17; later versions take it too.
-DEFAULT_OPSET = 17
 
 
 def tool_versions() -> dict[str, str]:

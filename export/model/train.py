@@ -9,40 +9,24 @@ torch.randperm(50000, seed 0), training on the rest.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from alexnet_edge.calibration.cifar10 import TRAIN_BATCHES, load_split, load_test, split_fingerprint
+from alexnet_edge.calibration.cifar10 import load_split, load_test, split_fingerprint
 from alexnet_edge.export.model.alexnet import AlexNet
 from alexnet_edge.export.model.architecture import has_batchnorm
+from alexnet_edge.export.model.recipe import Recipe
 from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.progress import Progress, track
 
 CPU_IMAGES_PER_SECOND = 75.0  # measured on the 2-core development machine
-
-
-@dataclass(frozen=True)
-class Recipe:
-    epochs: int = 60
-    batch_size: int = 256
-    lr: float = 0.04
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    pct_start: float = 0.15
-    div_factor: float = 20.0
-    final_div_factor: float = 200.0
-    label_smoothing: float = 0.0
-    val_size: int = 5000
-    seed: int = 0
-    train_size: int | None = None  # None: all the train images left after validation
-    train_files: tuple[str, ...] = TRAIN_BATCHES
 
 
 def estimate_cpu_seconds(recipe: Recipe, train_images: int) -> float:
@@ -248,15 +232,3 @@ def _fit(
             best_val, best_state = val_acc, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         log(f"epoch {epoch + 1}/{recipe.epochs}: loss {loss.item():.4f}, val {val_acc:.4f}")
     return best_val, best_state
-
-
-def recipe_from_options(*, epochs: int | None, train_size: int | None, train_files: Sequence[str] | None) -> Recipe:
-    base = Recipe()
-    return Recipe(
-        **{
-            **asdict(base),
-            "epochs": epochs or base.epochs,
-            "train_size": train_size,
-            "train_files": tuple(train_files) if train_files else base.train_files,
-        }
-    )

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alexnet_edge.calibration.config import CalibrationConfig
-from alexnet_edge.export.convert.onnx_export import DEFAULT_OPSET
-from alexnet_edge.export.model.train import Recipe
+from alexnet_edge.export.convert.opsets import DEFAULT_OPSET
+from alexnet_edge.export.model.recipe import Recipe
 from alexnet_edge.runtime.backends import registry
 from alexnet_edge.runtime.backends.registry import BackendOptions
 from alexnet_edge.runtime.backends.tensorrt.builder import EngineBuildConfig

@@ -24,8 +24,9 @@ from alexnet_edge.export.convert import onnx_export
 from alexnet_edge.export.convert import transforms as precision_transforms
 from alexnet_edge.export.model.alexnet import alexnet_cifar10, fold_batchnorm
 from alexnet_edge.export.model.architecture import has_batchnorm
+from alexnet_edge.export.model.recipe import Recipe
 from alexnet_edge.export.model.torch_runner import TorchRunner
-from alexnet_edge.export.model.train import Recipe, train
+from alexnet_edge.export.model.train import train
 from alexnet_edge.export.pipeline import work_dirs
 from alexnet_edge.export.pipeline.artifacts import (
     Artifact,

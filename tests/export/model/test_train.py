@@ -4,7 +4,8 @@ import numpy as np
 import torch
 
 from alexnet_edge.export.model.alexnet import alexnet_cifar10
-from alexnet_edge.export.model.train import Recipe, augment, train
+from alexnet_edge.export.model.recipe import Recipe
+from alexnet_edge.export.model.train import augment, train
 
 
 def test_augment_is_a_shifted_crop_or_its_mirror():

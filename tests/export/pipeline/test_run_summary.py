@@ -6,12 +6,16 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 from click.testing import CliRunner
 from support.cli_args import run_args
+from support.results import make_result, reference_logits
 
 from alexnet_edge.export.cli.export import export_alexnet
 from alexnet_edge.export.report.render import plot_title, render_plot, render_report_md
 from alexnet_edge.runtime import progress
+from alexnet_edge.runtime.bench import summarize
+from alexnet_edge.runtime.precision import Precision
 
 
 def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
@@ -42,7 +46,9 @@ def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
         f"report.md      {out.resolve() / 'report.md'}" in summary and "report.png" not in summary
     )  # nothing timed: no plot
     assert (
-        "skipped        benchmark: --no-bench (no latency figures)" in summary
+        "skipped        benchmark: --no-bench (no latency figures; every row still evaluated on 300 images: "
+        "--eval-size N for fewer)"
+        in summary
         and "TensorRT engines skipped:" in summary
     )
     assert "exit status    0: every artifact is within its tolerance" in summary and "total " in summary
@@ -74,21 +80,10 @@ def test_heartbeat_lines_every_tenth_or_ten_seconds(monkeypatch):
 
 
 def test_busy_machine_is_said_in_report_and_plot(tmp_path):
-    row = {
-        "backend": "onnxruntime",
-        "device": "cpu",
-        "precision": "int8",
-        "size_mb": 29.0,
-        "accuracy": 0.88,
-        "accuracy_delta": -0.001,
-        "top1_agreement": 0.99,
-        "max_abs_diff": 0.5,
-        "within_tolerance": True,
-        "failures": [],
-        "latency_ms": {
-            str(b): {"p50": b * 0.5, "p90": b * 0.6, "p99": b * 0.7, "mean": b * 0.55, "runs": 20} for b in (1, 8, 32)
-        },
-    }
+    # report.md reads its rows back as typed Results (runtime/results.py): a row as the pipeline writes it
+    logits, labels = reference_logits()
+    latency = {b: summarize(b, np.linspace(0.45, 0.55, 20) * b) for b in (1, 8, 32)}  # 20 timed runs each
+    row = make_result("onnxruntime", Precision.INT8, logits, logits, labels, size_mb=29.0, latency=latency).to_dict()
     report = {
         "eval_images": 100,
         "eval_subset": "first 100",

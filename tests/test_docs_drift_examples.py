@@ -1,5 +1,5 @@
-"""README's alexnet-drift section: its first example runs as written from the repository root, and it states
-no figure count the gate does not print (the gate prints "N of N figures"; N comes from the baseline)."""
+"""docs/cli.md's alexnet-drift section: its first example runs as written from the repository root, and it
+states no figure count the gate does not print (the gate prints "N of N figures"; N comes from the baseline)."""
 
 import json
 import os
@@ -15,9 +15,9 @@ from alexnet_edge.export.drift import gate as drift
 
 
 def _drift_section() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index("### `alexnet-drift`")
-    end = text.find("\n### ", start + 1)
+    text = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    start = text.index("## `alexnet-drift`")
+    end = text.find("\n## ", start + 1)
     return text[start : end if end > 0 else None]
 
 
@@ -34,12 +34,12 @@ def _first_example() -> tuple[dict[str, str], list[str]]:
             env.update([words.pop(0).split("=", 1)])
         if words[:1] == ["alexnet-drift"]:
             return env, words[1:]
-    raise AssertionError("README's alexnet-drift section shows no alexnet-drift command")
+    raise AssertionError("docs/cli.md's alexnet-drift section shows no alexnet-drift command")
 
 
-def test_readme_first_drift_example_runs_from_the_repository_root(monkeypatch):
+def test_first_drift_example_runs_from_the_repository_root(monkeypatch):
     if not (REPO.parent / "shared").is_dir():
-        pytest.skip("README's examples use this checkout's ../shared")
+        pytest.skip("the examples use this checkout's ../shared")
     env, args = _first_example()
     asked = []
 
@@ -56,7 +56,7 @@ def test_readme_first_drift_example_runs_from_the_repository_root(monkeypatch):
     assert os.path.isfile(request.checkpoint) and (request.data_root / "cifar-10-batches-py" / "test_batch").is_file()
 
 
-def test_readme_states_no_figure_count_the_gate_does_not_print():
+def test_no_figure_count_the_gate_does_not_print():
     figures = len(json.loads(drift.DEFAULT_BASELINE.read_text())["figures"])
     stated = [int(n) for n in re.findall(r"\b(\d+) figures\b", _drift_section())]
-    assert all(n == figures for n in stated), f"README states {stated} figures; the baseline has {figures}"
+    assert all(n == figures for n in stated), f"docs/cli.md states {stated} figures; the baseline has {figures}"
