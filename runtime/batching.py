@@ -31,7 +31,7 @@ class Batch(NamedTuple):
 
 def batch_range(capability) -> tuple[int, int | None]:
     """(smallest, largest) batch one ``infer`` call takes; largest None: no limit."""
-    low, high = getattr(capability, "min_batch", None) or 1, getattr(capability, "max_batch", None)
+    low, high = capability.min_batch or 1, capability.max_batch
     if high is not None and high < low:
         raise InputError(f"batch range [{low}, {high}] is empty: min_batch is above max_batch")
     return low, high

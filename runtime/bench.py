@@ -214,8 +214,7 @@ def _sizes_for(runner, batch_sizes: Sequence[int]) -> list[int]:
     """The batch sizes ``runner`` takes; one log line naming those it cannot."""
     takes, skipped = runnable_sizes(runner, batch_sizes)
     if skipped:
-        name = getattr(runner, "name", "runner")
-        logger.info("%s: skipping batch %s (it takes %s)", name, ", ".join(map(str, skipped)), describe(runner))
+        logger.info("%s: skipping batch %s (it takes %s)", runner.name, ", ".join(map(str, skipped)), describe(runner))
     return takes
 
 
@@ -264,7 +263,7 @@ def measure_interleaved(
     samples: dict[tuple[str, int], list[float]] = {(n, s): [] for n in runners for s in sizes[n]}
     with contextlib.ExitStack() as stack:
         for runner in runners.values():
-            if not getattr(runner, "is_active", True):
+            if not runner.is_active:
                 stack.enter_context(runner)
         batches = {
             (name, size): batch_of(images[name] if isinstance(images, Mapping) else images, size)
@@ -288,11 +287,11 @@ def _call_of(runner, batch: np.ndarray) -> Callable[[], object]:
 
 
 def quiet_idle_threads(runner, name: str | None = None) -> None:
-    """Turn idle-thread spinning off before ``runner`` opens (a runner without ``allow_spinning`` has nothing
+    """Turn idle-thread spinning off before ``runner`` opens (a runner whose ``allow_spinning`` is False has nothing
     to turn off); refuse a runner already open with it on. For any process that holds several runners."""
-    if not getattr(runner, "allow_spinning", False):
+    if not runner.allow_spinning:
         return
-    if getattr(runner, "is_active", False):
+    if runner.is_active:
         raise RunnerStateError(
             f"{name or runner.name}: active with idle-spinning threads, which would slow down the runners "
             "interleaved with it; open it with allow_spinning=False"

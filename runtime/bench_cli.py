@@ -86,9 +86,8 @@ def open_runner_for(setup: Setup, *, allow_spinning: bool = True):
 
 def inputs_for(runner, size: int) -> np.ndarray:
     """``size`` random inputs the runner takes (seeded): the model's own input, or ours [N,3,32,32]."""
-    model_input = getattr(runner, "model_input", None)
-    if model_input is not None:
-        return model_input.random(size)
+    if runner.model_input is not None:
+        return runner.model_input.random(size)
     return np.random.default_rng(0).standard_normal((size, CHANNELS, INPUT_SIZE, INPUT_SIZE)).astype(np.float32)
 
 

@@ -4,7 +4,7 @@ Polygraphy's ``mod.lazy_import`` idea. The command-line modules name the pipelin
 the cross-target judge this way, because those pull in torch and onnx: ``--help`` stays fast, and a
 runtime-only install (no ``[export]`` extra) gets ``cli_support``'s one-line hint instead of a
 traceback at start-up. Used only to defer a heavy third-party import, never to break a cycle
-(tests/test_import_rules.py puts these edges in the import graph it checks).
+(tests/test_architecture_rules.py puts these edges in the import graph it checks).
 
 The stand-in never enters ``sys.modules``: the first attribute read imports the real module the
 ordinary way and reads from it, so every other import (and a test's monkeypatch) sees the real one.

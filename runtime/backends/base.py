@@ -25,6 +25,11 @@ class BaseRunner(ABC):
 
     #: short names used in reports: "onnxruntime", "tensorrt", "torch"
     backend: str = "base"
+    #: whether idle worker threads spin after each call (onnxruntime's default); a timing that interleaves
+    #: runners turns it off before activation (bench.quiet_idle_threads). False: nothing spins.
+    allow_spinning: bool = False
+    #: a foreign model's own input (runtime/any_model.py), which alexnet-bench feeds; None: ours, [N,3,32,32]
+    model_input = None
 
     def __init__(self, name: str):
         self.name = name

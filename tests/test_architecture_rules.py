@@ -1,6 +1,6 @@
-"""The import rules of issue #26, read from the source: no cycle between our modules, and no
+"""The architecture rules of issue #26, read from the source: no cycle between our modules, no
 function-local import of our own modules (function-local imports only defer heavy third-party
-modules: torch, onnx, openvino, tensorrt, matplotlib)."""
+modules: torch, onnx, openvino, tensorrt, matplotlib), and no runner asked by getattr what it can do."""
 
 from __future__ import annotations
 
@@ -144,3 +144,26 @@ def test_the_checks_see_a_cycle_and_a_local_import():
     tree = ast.parse("def f():\n    from alexnet_edge.runtime import errors\n")
     found = sorted(_function_local_imports(tree, {"alexnet_edge.runtime.errors", "alexnet_edge.runtime"}))
     assert found == [(2, "alexnet_edge.runtime"), (2, "alexnet_edge.runtime.errors")]
+
+
+def _runner_probes(tree: ast.AST) -> list[int]:
+    """Lines that ask a runner by ``getattr``/``hasattr`` what it can do instead of its declared interface."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) in ("getattr", "hasattr")
+        and node.args
+        and "runner" in ast.unparse(node.args[0]).lower()
+    ]
+
+
+def test_no_runner_is_probed_with_getattr():
+    """Callers ask BaseRunner's declared attributes or the backend registry's capabilities (issue #26)."""
+    offences = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in _sources().values()
+        for line in _runner_probes(ast.parse(path.read_text()))
+    ]
+    assert not offences, offences
+    assert _runner_probes(ast.parse("x = getattr(runner, 'device_latency_ms', None)")) == [1]
