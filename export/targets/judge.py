@@ -12,6 +12,7 @@ speed: its wall times say what the run cost, nothing about the target.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,8 +134,10 @@ class TargetsConfig:
 _VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
-def _select(config: TargetsConfig) -> list[Target]:
-    known = {t.name: t for t in default_targets(config.images)}
+def _select(config: TargetsConfig, models: Collection[PrecisionKey] | None = None) -> list[Target]:
+    """The targets named; the host runs the largest count of the ``models`` there (None: of every precision)."""
+    images = config.images if models is None else {p: n for p, n in config.images.items() if p in models}
+    known = {t.name: t for t in default_targets(images)}
     host_version = host_onnxruntime()
     chosen = {"host": known["host"]}  # label -> target; the host on its own onnxruntime is the yardstick
     for spec in config.targets:
@@ -150,8 +153,11 @@ def _select(config: TargetsConfig) -> list[Target]:
     return list(chosen.values())
 
 
-def _models(folder: Path) -> dict[PrecisionKey, Path]:
-    found = {p: folder / p.onnx_name for p in precisions() if (folder / p.onnx_name).is_file()}
+def _models_in(folder: Path) -> dict[PrecisionKey, Path]:
+    return {p: folder / p.onnx_name for p in precisions() if (folder / p.onnx_name).is_file()}
+
+
+def _with_fp32(found: dict[PrecisionKey, Path], folder: Path) -> dict[PrecisionKey, Path]:
     if Precision.FP32 not in found:
         raise AlexNetEdgeError(
             f"{folder} holds no {Precision.FP32.onnx_name}: run export-alexnet --fp16 --int8 --out {folder} first"
@@ -171,7 +177,8 @@ def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[Result], list
     check_writable(config.out_dir, "--out")  # refused now, not after the whole evaluation
     if config.host_backends:  # an unknown or uninstalled --host-backend: refused before any guest runs
         check_host_backends(config.host_backends)
-    targets, models = _select(config), _models(config.models_dir)
+    found = _models_in(config.models_dir)
+    targets, models = _select(config, found), _with_fp32(found, config.models_dir)  # an unknown target comes first
     targets = [refuse_too_old(target, log) for target in targets]
     n = _sample_size(targets, models)
     test = cifar10.load_test(config.data_root)

@@ -38,6 +38,8 @@ class FakeClock:
 class FakeRunner:
     """A runner whose every call takes one tick of ``clock``; records the batch sizes it was given."""
 
+    allow_spinning = False  # as BaseRunner declares it
+
     def __init__(self, name="fake", clock=None, min_batch=None, max_batch=None, allow_spinning=None):
         self.name, self.clock, self.min_batch, self.max_batch = name, clock, min_batch, max_batch
         self.is_active, self.calls, self.events = False, [], None
@@ -189,6 +191,8 @@ def test_measure_latency_runs_each_batch_size():
     seen = []
 
     class Recorder:
+        name, min_batch, max_batch = "recorder", None, None  # BaseRunner's declared interface, as used here
+
         def infer(self, batch):
             seen.append(batch.shape[0])
 
@@ -202,6 +206,8 @@ def test_measure_latency_logs_a_line_per_batch_size():
     """A piped log hears from the benchmark after every batch size, not once per runner."""
 
     class Idle:
+        name, min_batch, max_batch = "idle", None, None
+
         def infer(self, batch):
             return None
 

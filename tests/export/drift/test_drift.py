@@ -24,7 +24,7 @@ def gate(*args):
 
 
 def test_gate_passes_on_the_committed_baseline(checkpoint, data_root):
-    """The CI gate: all 10,000 test images, FP32/FP16/INT8 on onnxruntime CPU, PyTorch CPU, CUDA golden logits."""
+    """The CI gate: all 10,000 test images, FP32/FP16/INT8/INT4W on CPU backends, PyTorch CPU, CUDA golden logits."""
     result = gate("--checkpoint", checkpoint, "--data-root", data_root, "--baseline", drift.DEFAULT_BASELINE)
     assert result.exit_code == 0, result.output
     baseline = json.loads(drift.DEFAULT_BASELINE.read_text())

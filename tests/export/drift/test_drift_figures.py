@@ -7,14 +7,16 @@ from support.results import FakeRun, make_result, reference_logits
 
 from alexnet_edge.export.drift import gate as drift
 from alexnet_edge.export.drift.baseline import load_baseline
-from alexnet_edge.runtime.precision import Precision
+from alexnet_edge.runtime.precision import Precision, PrecisionKey, parse_precision
 
 
-def _run(backends: tuple[str, ...]) -> tuple[FakeRun, dict]:
+def _run(
+    backends: tuple[str, ...], precisions: tuple[PrecisionKey, ...] = (Precision.FP32, Precision.FP16, Precision.INT8)
+) -> tuple[FakeRun, dict]:
     reference, labels = reference_logits()
     rows, logits = [make_result("torch", Precision.FP32, reference, reference, labels)], {}
     for backend in backends:
-        for precision in (Precision.FP32, Precision.FP16, Precision.INT8):
+        for precision in precisions:
             rows.append(make_result(backend, precision, reference, reference, labels))
     logits = {row.key: reference for row in rows}
     golden = {Precision.FP32: reference, Precision.FP16: reference}
@@ -24,7 +26,8 @@ def _run(backends: tuple[str, ...]) -> tuple[FakeRun, dict]:
 def test_figures_have_the_packaged_baselines_names_rules_and_tolerances():
     baseline = load_baseline(drift.DEFAULT_BASELINE)
     backends = tuple(sorted({name.split("/")[0] for name in baseline["figures"]} - {"torch"}))
-    figures = drift.figures_from(*_run(backends))
+    precisions = tuple(parse_precision(p) for p in baseline["settings"]["precisions"])  # the models it was made of
+    figures = drift.figures_from(*_run(backends, precisions))
     assert set(figures) == set(baseline["figures"])
     for name, figure in figures.items():
         entry = baseline["figures"][name]
