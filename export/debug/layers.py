@@ -12,6 +12,7 @@ that the marked model's logits stay bit-identical to the unmarked model's.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from alexnet_edge.runtime.constants import OUTPUT_NAME
 from alexnet_edge.runtime.errors import AlexNetEdgeError, ModelFileError
 from alexnet_edge.runtime.lazy import lazy_import
 from alexnet_edge.runtime.preprocess import normalize_uint8
+
+logger = logging.getLogger(__name__)
 
 onnx = lazy_import("onnx")  # loaded when a model is read, not when alexnet-debug parses its options
 
@@ -195,7 +198,7 @@ def _check_request(config: DebugConfig, known: dict) -> None:
             raise AlexNetEdgeError(f"{path}: no such model file")
 
 
-def run_debug(config: DebugConfig, *, cache: Path | None = None, log=print) -> tuple[list[LayerDiff], str]:
+def run_debug(config: DebugConfig, *, cache: Path | None = None, log=logger.info) -> tuple[list[LayerDiff], str]:
     """Per-layer differences of ``config.model`` against ``config.against`` or against itself on the host."""
 
     known = {t.name: t for t in default_targets()}

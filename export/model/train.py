@@ -8,6 +8,7 @@ torch.randperm(50000, seed 0), training on the rest.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -25,6 +26,8 @@ from alexnet_edge.runtime.compare import accuracy
 from alexnet_edge.runtime.fileio import atomic_output, sha256_file, write_json
 from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.progress import Progress, track
+
+logger = logging.getLogger(__name__)
 
 CPU_IMAGES_PER_SECOND = 75.0  # measured on the 2-core development machine
 
@@ -145,7 +148,7 @@ def train(
     recipe: Recipe = Recipe(),
     device: str | None = None,
     progress: Progress = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = logger.info,
     test_size: int | None = None,
     variant: str = "cifar",
 ) -> Path:

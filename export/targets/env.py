@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alexnet_edge.export.errors import TargetSetupError
+
+logger = logging.getLogger(__name__)
 
 
 def default_cache() -> Path:
@@ -255,7 +258,7 @@ def cpu_root(rootfs: Path, qemu_cpu: str, cpuinfo: str, cache: Path) -> Path:
     return root
 
 
-def x86_venv(requirements: list[str], *, cache: Path | None = None, log=print) -> Path:
+def x86_venv(requirements: list[str], *, cache: Path | None = None, log=logger.info) -> Path:
     """The python of an x86-64 venv (the host's interpreter) holding exactly ``requirements``: for an
     onnxruntime other than the host's, run natively or under qemu-x86_64."""
     python_version = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -293,7 +296,7 @@ def x86_venv(requirements: list[str], *, cache: Path | None = None, log=print) -
 
 
 def arm_userland(
-    requirements: list[str], *, cache: Path | None = None, log=print, cpuinfos: dict[str, str] | None = None
+    requirements: list[str], *, cache: Path | None = None, log=logger.info, cpuinfos: dict[str, str] | None = None
 ) -> ArmUserland:
     """An arm64 userland with a venv holding ``requirements`` (exact pins), built once and reused;
     ``cpuinfos`` (qemu cpu -> /proc/cpuinfo text) gives each emulated CPU its own root."""

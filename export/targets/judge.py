@@ -11,6 +11,7 @@ speed: its wall times say what the run cost, nothing about the target.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ from alexnet_edge.runtime.precision import (
 )
 from alexnet_edge.runtime.preprocess import normalize_uint8
 from alexnet_edge.runtime.results import Result, TargetRun, unmeasured
+
+logger = logging.getLogger(__name__)
 
 # torch and onnx load when the reference is computed, not when alexnet-targets parses its options
 alexnet_model = lazy_import("alexnet_edge.export.model.alexnet")
@@ -171,7 +174,7 @@ def _variant_of(model: Path) -> str:
     return str(onnx_export.read_metadata(onnx_export.load_onnx(model)).get("variant", "cifar"))
 
 
-def run_targets(config: TargetsConfig, *, log=print) -> tuple[list[Result], list[Path]]:
+def run_targets(config: TargetsConfig, *, log=logger.info) -> tuple[list[Result], list[Path]]:
     """Evaluate the models of ``config.models_dir`` on every target; rows and the files written."""
 
     check_writable(config.out_dir, "--out")  # refused now, not after the whole evaluation

@@ -318,7 +318,7 @@ register(
         module="alexnet_edge.runtime.backends.tensorrt.runner",
         runner="TensorRTRunner",
         requires=("tensorrt",),
-        install="pip install 'tensorrt-cu12>=10.3,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "
+        install="pip install 'tensorrt-cu12>=10.9,<11' 'cuda-python>=12.3,<13' on x86-64 with a CUDA 12 "
         "driver; on Jetson it comes with JetPack (python3-libnvinfer)",
         bundled_install="pip install -r the requirements-*.txt of this bundle that matches your GPU (README.md); "
         "on Jetson TensorRT comes with JetPack (python3-libnvinfer)",

@@ -114,3 +114,17 @@ def test_every_backend_extra_is_one_of_pyprojects():
         spec = backend_spec(name)
         assert spec.extra in extras, name
         assert all(module.split(".")[0] in " ".join(extras[spec.extra]) for module in spec.requires), name
+
+
+def test_the_tensorrt_install_hint_asks_for_what_the_gpu_extra_installs():
+    """The one-line hint must not name a TensorRT the gpu extra would refuse (its floor moved to 10.9, #27)."""
+    import re
+
+    import tomllib
+    from support.paths import REPO
+
+    from alexnet_edge.runtime.backends.registry import backend_spec
+
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["gpu"]
+    wanted = {re.match(r"([\w-]+[^;]*?)\s*(;|$)", req).group(1).strip() for req in extra if "tensorrt" in req}
+    assert wanted and all(f"'{req}'" in backend_spec("tensorrt").install for req in wanted), wanted
