@@ -77,7 +77,7 @@ TARGET_PAIRS ?= host x86-avx2 x86-sse aarch64 aarch64-a72 \
 	aarch64@$(ORT_JETPACK6)
 test-targets: install
 	$(VENV)/bin/export-alexnet --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(TARGET_MODELS)" \
-		--fp16 --int8 --eval-size 1000 --no-bench --no-engines --quiet > /dev/null
+		--fp16 --int8 --precision int4w --eval-size 1000 --no-bench --no-engines --quiet > /dev/null
 	$(VENV)/bin/alexnet-targets --models "$(TARGET_MODELS)" --checkpoint "$(CKPT)" --data-root "$(DATA)" --out "$(OUT)/targets" \
 		$(foreach t,$(TARGET_PAIRS),--target $(t))
 
