@@ -113,7 +113,7 @@ def _check_bundle_precisions(
         raise AlexNetEdgeError("--bundle-precision chooses the models of a bundle: add --bundle PATH")
     missing = [p.value for p in carry if p not in built]
     if missing or not carry:
-        flags = " ".join(f"--{p}" for p in missing if p != "fp32")
+        flags = " ".join(f"--precision {p}" for p in missing if p != "fp32")
         raise AlexNetEdgeError(
             f"--bundle-precision {', '.join(missing) or '(none)'}: this run builds only "
             f"{', '.join(p.value for p in built)}" + (f" (add {flags})" if flags else "")
@@ -215,7 +215,7 @@ def _stages(
                 log=log,
                 verbose=options.verbose,
             )
-        with clock.stage("fp16/int8"):
+        with clock.stage("convert"):
             converted = _convert(export, options.data_root, ckpt, exported, out, progress, log)
         with clock.stage("engines"):
             engines = stages.build_engines(converted, out, export.engine, enabled=export.engines, log=log)

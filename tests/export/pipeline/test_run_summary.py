@@ -35,7 +35,7 @@ def test_no_bench_run_summary_and_log_file(checkpoint, data_root, tmp_path):
         "[checkpoint]",
         "[reference]",
         "[export]",
-        "[fp16/int8]",
+        "[convert]",
         "[engines]",
         "[evaluate]",
         "[report]",
