@@ -34,5 +34,8 @@ def test_a_precision_the_run_does_not_build_is_refused_before_work(checkpoint, d
         *("--bundle", tmp_path / "bundle", "--bundle-precision", "fp16", "--bundle-precision", "int8"),
     )
     assert result.exit_code == 2
-    assert "error: --bundle-precision fp16, int8: this run builds only fp32 (add --precision fp16 --precision int8)" in result.output
+    assert (
+        "error: --bundle-precision fp16, int8: this run builds only fp32 (add --precision fp16 --precision int8)"
+        in result.output
+    )
     assert not (tmp_path / "out").exists()
