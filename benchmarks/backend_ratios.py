@@ -23,22 +23,26 @@ from pathlib import Path
 import bench_cli
 from bench_cli import BATCHES
 
+from alexnet_edge.calibration.cifar10 import load_test
+from alexnet_edge.export.model.alexnet import alexnet_cifar10
+from alexnet_edge.export.model.torch_runner import TorchRunner
+from alexnet_edge.export.report.render import host_info
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
+from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner, PerformanceHints
+from alexnet_edge.runtime.backends.registry import host_backends
 from alexnet_edge.runtime.bench import images_per_s
+from alexnet_edge.runtime.cpu_features import detect
+from alexnet_edge.runtime.preprocess import normalize_uint8
 
 BEGIN, END = "<!-- backend-ratios:begin -->", "<!-- backend-ratios:end -->"
 
 
 def make_runners(artifacts: Path, checkpoint: Path, with_openvino: bool) -> dict:
-    from alexnet_edge.export.model.alexnet import alexnet_cifar10
-    from alexnet_edge.export.model.torch_runner import TorchRunner
-    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
 
     runners = {"torch fp32": TorchRunner(alexnet_cifar10(weights=checkpoint))}
     for precision in ("fp32", "int8"):
         runners[f"onnxruntime {precision}"] = OnnxRuntimeRunner(artifacts / f"model.{precision}.onnx")
     if with_openvino:
-        from alexnet_edge.runtime.backends.openvino.runner import OpenVINORunner, PerformanceHints
-
         for precision in ("fp32", "int8"):
             model = artifacts / f"model.{precision}.onnx"
             runners[f"openvino {precision}"] = OpenVINORunner(model, hints=PerformanceHints.fixed("LATENCY"))
@@ -150,7 +154,6 @@ def _versions(with_openvino: bool) -> dict:
 
 
 def main() -> int:
-    from alexnet_edge.runtime.backends.registry import host_backends
 
     parser = bench_cli.parser(__doc__)
     parser.add_argument("--doc", type=Path, default=Path("docs/performance.md"))
@@ -168,9 +171,6 @@ def main() -> int:
             "comparing onnxruntime and PyTorch only",
             file=sys.stderr,
         )
-
-    from alexnet_edge.calibration.cifar10 import load_test
-    from alexnet_edge.runtime.preprocess import normalize_uint8
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
     load = os.getloadavg()
@@ -191,8 +191,6 @@ def main() -> int:
 
 
 def _cpu() -> str:
-    from alexnet_edge.export.report.render import host_info
-    from alexnet_edge.runtime.cpu_features import detect
 
     return f"{host_info()['cpu']} ({detect().summary()})"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_edge.export.pipeline import data_paths
 from alexnet_edge.runtime.bench import THROUGHPUT_DEFINITION, TimingPolicy, measure_interleaved
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported (lazily, by the benchmarks)
@@ -27,7 +28,6 @@ BATCHES = (1, 256)
 def parser(doc: str) -> argparse.ArgumentParser:
     """--checkpoint, --data-root (both by the ALEXNET_EDGE_DATA convention), --artifacts, --min-runs and
     --min-seconds."""
-    from alexnet_edge.export.pipeline import data_paths
 
     out = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=data_paths.EPILOG
@@ -68,7 +68,6 @@ def timing_text(stats: dict) -> str:
 
 def resolve_data(args: argparse.Namespace) -> bool:
     """Fill in --checkpoint and --data-root; False (after one error line) when neither they nor the default say."""
-    from alexnet_edge.export.pipeline import data_paths
 
     try:
         args.checkpoint, args.data_root = data_paths.checkpoint(args.checkpoint), data_paths.data_root(args.data_root)

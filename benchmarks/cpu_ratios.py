@@ -22,6 +22,12 @@ from pathlib import Path
 import bench_cli
 import numpy as np
 
+from alexnet_edge.calibration.cifar10 import load_test
+from alexnet_edge.export.model.alexnet import alexnet_cifar10
+from alexnet_edge.export.model.torch_runner import TorchRunner
+from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
+from alexnet_edge.runtime.preprocess import normalize_uint8
+
 
 def main() -> int:
     parser = bench_cli.parser(__doc__)
@@ -33,12 +39,6 @@ def main() -> int:
     pipeline_s = _time_pipeline(args) if args.pipeline else None
     if bench_cli.missing_model(args.artifacts, "run `make demo` (or pass --pipeline) first"):
         return 2
-
-    from alexnet_edge.calibration.cifar10 import load_test
-    from alexnet_edge.export.model.alexnet import alexnet_cifar10
-    from alexnet_edge.export.model.torch_runner import TorchRunner
-    from alexnet_edge.runtime.backends.onnxruntime.runner import OnnxRuntimeRunner
-    from alexnet_edge.runtime.preprocess import normalize_uint8
 
     images = normalize_uint8(load_test(args.data_root).images[:256])
     runners = {

@@ -313,23 +313,10 @@ def export_alexnet(**opts) -> None:
 def pipeline_specs(opts: dict):
     """The (ExportSpec, EvaluationSpec, RunOptions) that ``export_alexnet``'s parsed options describe (the
     pipeline validates them; backend options are checked against their specs here)."""
-    aliases = [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
-    chosen = {Precision.FP32.value, *(p.value for p in (*opts["precisions"], *aliases))}
-    wanted = tuple(p for p in precisions() if p.value in chosen)  # FP32 first, in the registry's order
+    wanted = _chosen_precisions(opts)
     out_dir = opts["out_dir"]
-    engine = EngineBuildConfig(
-        min_batch=opts["min_batch"],
-        opt_batch=opts["opt_batch"],
-        max_batch=opts["max_batch"],
-        workspace_mb=opts["workspace_mb"],
-        timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
-        dla_core=opts["dla_core"],
-        version_compatible=opts["version_compatible"],
-        hardware_compatibility=opts["hardware_compatibility"],
-    )
-    backend_options = registry.BackendOptions.parse(opts["backend_options"])
-    if opts["ov_precision"] is not None:
-        backend_options = backend_options.with_value("openvino.precision", opts["ov_precision"])
+    engine = _engine_config(opts, out_dir)
+    backend_options = _backend_options(opts)
     export = ExportSpec(
         checkpoint=opts["checkpoint"],
         variant=opts["variant"],
@@ -373,6 +360,34 @@ def pipeline_specs(opts: dict):
         verbose=opts["verbose"],
     )
     return export, evaluation, options
+
+
+def _chosen_precisions(opts: dict) -> tuple:
+    """FP32 first, then every precision asked for (``--precision`` or its aliases), in the registry's order."""
+    aliases = [p for p, on in ((Precision.FP16, opts["fp16"]), (Precision.INT8, opts["int8"])) if on]
+    chosen = {Precision.FP32.value, *(p.value for p in (*opts["precisions"], *aliases))}
+    return tuple(p for p in precisions() if p.value in chosen)
+
+
+def _engine_config(opts: dict, out_dir: Path) -> EngineBuildConfig:
+    return EngineBuildConfig(
+        min_batch=opts["min_batch"],
+        opt_batch=opts["opt_batch"],
+        max_batch=opts["max_batch"],
+        workspace_mb=opts["workspace_mb"],
+        timing_cache=opts["timing_cache"] or out_dir / "timing.cache",
+        dla_core=opts["dla_core"],
+        version_compatible=opts["version_compatible"],
+        hardware_compatibility=opts["hardware_compatibility"],
+    )
+
+
+def _backend_options(opts: dict) -> registry.BackendOptions:
+    """``--backend-option`` items, checked against their specs; ``--ov-precision`` is an alias of one."""
+    backend_options = registry.BackendOptions.parse(opts["backend_options"])
+    if opts["ov_precision"] is not None:
+        backend_options = backend_options.with_value("openvino.precision", opts["ov_precision"])
+    return backend_options
 
 
 @contextlib.contextmanager
